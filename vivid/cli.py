@@ -1,0 +1,173 @@
+"""The ``vivid`` command: one entry point, one subcommand per tool.
+
+Task packages add their own commands through ``vivid/<task>/cli.py: register(app)``.
+User errors (``VividError``) end with one line on stderr and exit status 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+import vivid
+from vivid.core.errors import VividError
+
+# Task modules that contribute commands (`register(app)`) and demo sections (`run_demo`).
+TASK_CLI_MODULES = ("vivid.interp.cli", "vivid.synth.cli", "vivid.pose3d.cli")
+DEMO_MODULES = ("vivid.interp.demo", "vivid.synth.demo", "vivid.pose3d.demo")
+
+
+class _Group(TyperGroup):
+    """Turns user errors into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except VividError as err:
+            if ctx.meta.get("vivid.debug"):
+                raise
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; outputs under their final names are complete or absent", err=True)
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    name="vivid",
+    cls=_Group,
+    help="vivid: human-centric video and 3D models (frame interpolation, 3D pose, synthetic data).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vivid {vivid.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+) -> None:
+    ctx.meta["vivid.debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List bundled checkpoints with their task, size and recorded metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vivid.core.hub import list_bundled
+
+    table = Table(title="bundled checkpoints")
+    for col in ("name", "task", "model", "params", "size (MB)", "metrics"):
+        table.add_column(col)
+    for row in list_bundled():
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["metrics"].items())
+        table.add_row(
+            row["name"], row["task"], row["model_name"], f"{row['num_parameters'] or 0:,}", f"{row['size_mb']:.2f}", metrics
+        )
+    Console().print(table)
+
+
+@app.command("train")
+def train_cmd(
+    task: str = typer.Argument(..., help="Task to train: interp or pose3d."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Config overrides, e.g. optim.lr=1e-4 trainer.max_steps=500."),
+    config: str = typer.Option("default", "--config", "-c", help="Preset name (tiny, default, large) or a YAML file."),
+    out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Output folder (logs, training state, exported model)."),
+    devices: str = typer.Option("1", "--devices", help="Devices per node (a number, or 'auto')."),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="Number of machines (DDP)."),
+    strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, ..."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu or gpu."),
+    precision: str = typer.Option("32-true", "--precision", help="32-true, 16-mixed, bf16-mixed."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override trainer.max_steps."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Resume from a *.state.safetensors training state."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
+    from vivid.core.train import load_config, train
+
+    cfg = load_config(task, config, overrides or [])
+    n_devices: int | str = int(devices) if devices.isdigit() else devices
+    command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    path = train(
+        task, cfg, out_dir=out, devices=n_devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator,
+        precision=precision, max_steps=max_steps, resume=resume, seed=seed, quiet=quiet, command=command,
+    )
+    if path is not None:
+        typer.echo(f"exported {path}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder for report.html and pictures."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Run every capability on bundled inputs and write demo_out/report.html."""
+    from vivid.core.cli_utils import resolve_device, seed_everything
+    from vivid.core.report import Report
+
+    dev = resolve_device(device)
+    seed_everything(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report("vivid demo")
+    timings = []
+    for name in DEMO_MODULES:
+        module = _optional_import(name)
+        if module is None:
+            continue
+        start = time.perf_counter()
+        if not quiet:
+            typer.echo(f"running {name.split('.')[1]} ...", err=True)
+        module.run_demo(out, report, device=str(dev))
+        timings.append({"section": name.split(".")[1], "seconds": round(time.perf_counter() - start, 1)})
+    report.section("Run", f"vivid {vivid.__version__} on {dev}; seed {seed}.")
+    report.table(timings, "time per section")
+    path = report.save(out / "report.html")
+    typer.echo(f"report written to {path.resolve()}")
+
+
+def _optional_import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        # Only a task package that is absent is skipped; a broken import inside it is a bug.
+        if err.name is not None and name.startswith(err.name):
+            return None
+        raise
+
+
+for _name in TASK_CLI_MODULES:
+    _module = _optional_import(_name)
+    if _module is not None:
+        _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

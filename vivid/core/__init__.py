@@ -1,0 +1,1 @@
+"""Parts shared by every vivid task: I/O, geometry, rendering, metrics, training, checkpoints."""

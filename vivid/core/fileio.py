@@ -1,0 +1,89 @@
+"""Safe file handling: atomic writes, input/output checks, image read/write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from vivid.core.errors import VividError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    An interrupted or failing writer never leaves a half-written file under the final name.
+    The temporary name keeps the suffix so that format-sniffing writers (PIL, PyAV) still work.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise VividError(f"output folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise VividError(f"output folder {parent} is not writable")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def ensure_distinct(inp: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Refuse an output path that is (or resolves to) the input path."""
+    a, b = Path(inp), Path(out)
+    same = a.resolve() == b.resolve()
+    if not same and a.exists() and b.exists():
+        same = os.path.samefile(a, b)
+    if same:
+        raise VividError(f"output {out} is the input file; choose another output path")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB. Returns uint8 array (H, W, 3)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise VividError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise VividError(f"cannot read image {path}: {err}") from err
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write uint8 (H, W, 3) RGB atomically; the format follows the suffix."""
+    from PIL import Image
+
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise VividError(f"unsupported image format {path.suffix!r}; use one of {sorted(IMAGE_SUFFIXES)}")
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    with atomic_write(path) as tmp:
+        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """float (3, H, W) or (B, 3, H, W) in [0, 1] -> uint8 (H, W, 3) or (B, H, W, 3), rounded."""
+    x = image.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu()
+    return (x.permute(1, 2, 0) if x.ndim == 3 else x.permute(0, 2, 3, 1)).numpy()

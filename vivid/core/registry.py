@@ -1,0 +1,72 @@
+"""A tiny model registry: named constructor functions, grouped by task.
+
+Every task registers its variants in ``vivid/<task>/model.py``::
+
+    @register_model("interp")
+    def interp_tiny(**overrides) -> nn.Module:
+        return InterpNet(**{**TINY, **overrides})
+
+Model classes keep ``self.config`` (their full constructor keyword arguments), so
+``create_model(name, **model.config)`` rebuilds a model exactly; checkpoints rely on this.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from torch import nn
+
+from vivid.core.errors import VividError
+
+# Where each task registers its models; imported on first use so that `vivid --help` stays fast.
+TASK_MODEL_MODULES = {
+    "interp": "vivid.interp.model",
+    "pose3d": "vivid.pose3d.model",
+}
+
+_MODELS: dict[str, tuple[str, Callable[..., nn.Module]]] = {}
+
+
+def register_model(task: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: register a variant function under its own name for ``task``."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if fn.__name__ in _MODELS and _MODELS[fn.__name__][1] is not fn:
+            raise ValueError(f"model name {fn.__name__!r} is registered twice")
+        _MODELS[fn.__name__] = (task, fn)
+        return fn
+
+    return wrap
+
+
+def _load_all() -> None:
+    for module in TASK_MODEL_MODULES.values():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # A task package that is not installed simply contributes no models.
+            if err.name is None or not module.startswith(err.name):
+                raise
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the registered models, optionally only those of ``task``."""
+    _load_all()
+    return sorted(name for name, (t, _) in _MODELS.items() if task is None or t == task)
+
+
+def model_task(name: str) -> str:
+    """The task a registered model belongs to."""
+    _load_all()
+    if name not in _MODELS:
+        raise VividError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _MODELS[name][0]
+
+
+def create_model(name: str, **overrides) -> nn.Module:
+    """Build the registered model ``name`` with constructor ``overrides``."""
+    _load_all()
+    if name not in _MODELS:
+        raise VividError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _MODELS[name][1](**overrides)
