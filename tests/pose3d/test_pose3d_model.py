@@ -1,0 +1,63 @@
+"""Pose3DNet variants from the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vivid.core.registry import create_model, list_models, model_task
+from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS
+
+
+def test_registry_lists_the_three_variants():
+    assert {"pose3d_tiny", "pose3d_default", "pose3d_large"} <= set(list_models("pose3d"))
+    assert model_task("pose3d_default") == "pose3d"
+
+
+@pytest.mark.parametrize("name", ["pose3d_tiny", "pose3d_default", "pose3d_large"])
+def test_registry_loop_shape_finite_backward(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    s = model.input_size
+    out = model(torch.rand(2, 3, s, s))
+    hw = s // model.stride
+    assert out.heatmaps.shape == (2, 17, hw, hw) and out.depthmaps.shape == (2, 17, hw, hw)
+    assert torch.isfinite(out.heatmaps).all() and torch.isfinite(out.depthmaps).all()
+    (out.heatmaps.square().mean() + out.depthmaps.square().mean()).backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # The config rebuilds the same architecture.
+    clone = create_model(name, **model.config)
+    assert clone.load_state_dict(model.state_dict()) is not None
+
+
+def test_depth_head_skipped_and_batch_equals_per_item():
+    torch.manual_seed(0)
+    model = create_model("pose3d_tiny").eval()
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        full = model(x)
+        part = model(x, with_depth=False)
+        single = model(x[1:2])
+    assert part.depthmaps is None
+    assert torch.allclose(part.heatmaps, full.heatmaps)
+    assert torch.allclose(single.heatmaps[0], full.heatmaps[1], atol=1e-5)
+    assert torch.allclose(single.depthmaps[0], full.depthmaps[1], atol=1e-5)
+
+
+def test_reference_bones_are_a_saved_buffer():
+    model = create_model("pose3d_tiny")
+    assert torch.allclose(model.ref_bone_lengths, torch.tensor(DEFAULT_BONE_LENGTHS))
+    new = torch.linspace(0.1, 0.5, 16)
+    model.set_reference_bones(new)
+    assert torch.allclose(model.state_dict()["ref_bone_lengths"], new)
+    with pytest.raises(ValueError):
+        model.set_reference_bones(torch.zeros(16))
+
+
+def test_bad_input_shape_raises():
+    model = create_model("pose3d_tiny")
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 1, 64, 64))
+    with pytest.raises(ValueError):
+        create_model("pose3d_tiny", input_size=70)

@@ -1,0 +1,184 @@
+"""Pose3DNet: a small encoder-decoder (simple-baseline style with skip connections) whose output
+layer has J heatmap channels and J depth-map channels.
+
+The two output groups come from separate heads on the shared decoder features, so the
+"partial-channel" step of the method (2D-labelled images train only the heatmap channels) can
+leave every depth-channel weight untouched: the depth head is simply not in that step's graph.
+
+Reference mean bone lengths (``ref_bone_lengths``, metres) are a persistent buffer: they are
+computed from the 3D training data and saved with the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from vivid.core.registry import register_model
+from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS, NUM_BONES, NUM_JOINTS
+
+# Images enter in [0, 1]; the network sees them centred and scaled by these constants.
+_PIXEL_MEAN = 0.5
+_PIXEL_STD = 0.25
+
+
+@dataclass
+class PoseMaps:
+    """Network output: heatmaps (B, J, h, w) logits; depthmaps (B, J, h, w) root-relative depth in
+    metres, or None when the depth head was skipped."""
+
+    heatmaps: Tensor
+    depthmaps: Tensor | None
+
+
+def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class BasicBlock(nn.Module):
+    """Residual block: two 3x3 convolutions. (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(x + self.body(x))
+
+
+class Up(nn.Module):
+    """Upsample x2, add the projected skip, refine. (B, Cin, h, w) + (B, Cs, 2h, 2w) -> (B, Cout, 2h, 2w)."""
+
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(cin, cout, 1, bias=False)
+        self.skip = nn.Conv2d(cskip, cout, 1, bias=False)
+        self.refine = conv_bn_relu(cout, cout)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        x = nn.functional.interpolate(self.reduce(x), scale_factor=2, mode="bilinear", align_corners=False)
+        return self.refine(x + self.skip(skip))
+
+
+def head(cin: int, cout: int) -> nn.Sequential:
+    """Output head: 3x3 conv + ReLU + 1x1 conv (no normalisation, so no running statistics)."""
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1))
+
+
+class Pose3DNet(nn.Module):
+    """Image crop -> J heatmaps + J depth maps at 1/4 of the input resolution.
+
+    Args:
+        num_joints: J (17 for H36M order).
+        input_size: side of the square input crop the model is trained for (pixels).
+        widths: channels of the stem and of each stride-2 stage (stem at 1/2, then 1/4, 1/8, ...).
+        blocks: residual blocks per stage after the stem (len(widths) - 1 entries).
+        head_width: channels of the decoder output at 1/4 resolution.
+    """
+
+    stride = 4
+
+    def __init__(
+        self,
+        *,
+        num_joints: int = NUM_JOINTS,
+        input_size: int = 96,
+        widths: list[int] | tuple[int, ...] = (24, 32, 48, 64),
+        blocks: list[int] | tuple[int, ...] = (1, 1, 1),
+        head_width: int = 32,
+    ) -> None:
+        super().__init__()
+        widths, blocks = list(widths), list(blocks)
+        if len(widths) < 3 or len(blocks) != len(widths) - 1:
+            raise ValueError("need at least 3 widths and one block count per stage after the stem")
+        if input_size % (2 ** len(widths)) != 0:
+            raise ValueError(f"input_size {input_size} must be divisible by {2 ** len(widths)}")
+        self.config = {
+            "num_joints": num_joints,
+            "input_size": input_size,
+            "widths": widths,
+            "blocks": blocks,
+            "head_width": head_width,
+        }
+        self.num_joints = num_joints
+        self.input_size = input_size
+        self.stem = conv_bn_relu(3, widths[0], stride=2)
+        self.stages = nn.ModuleList(
+            nn.Sequential(conv_bn_relu(widths[i], widths[i + 1], stride=2), *[BasicBlock(widths[i + 1]) for _ in range(n)])
+            for i, n in enumerate(blocks)
+        )
+        # Decoder: from the deepest stage back up to stage 0's output (1/4 resolution).
+        ups = []
+        cin = widths[-1]
+        for i in range(len(widths) - 2, 0, -1):
+            cout = head_width if i == 1 else widths[i]
+            ups.append(Up(cin, widths[i], cout))
+            cin = cout
+        self.ups = nn.ModuleList(ups)
+        self.heatmap_head = head(head_width, num_joints)
+        self.depth_head = head(head_width, num_joints)
+        self.register_buffer("ref_bone_lengths", torch.tensor(DEFAULT_BONE_LENGTHS, dtype=torch.float32))
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // self.stride
+
+    def set_reference_bones(self, lengths: Tensor) -> None:
+        """Store reference mean bone lengths (16,) in metres (computed from 3D training data)."""
+        if lengths.shape != (NUM_BONES,) or not bool(torch.isfinite(lengths).all()) or bool((lengths <= 0).any()):
+            raise ValueError(f"reference bone lengths must be ({NUM_BONES},) positive finite values")
+        self.ref_bone_lengths.copy_(lengths.to(self.ref_bone_lengths))
+
+    def features(self, images: Tensor) -> Tensor:
+        """images (B, 3, H, W) in [0, 1] -> decoder features (B, head_width, H/4, W/4)."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
+        x = self.stem((images - _PIXEL_MEAN) / _PIXEL_STD)
+        skips = []
+        for stage in self.stages:
+            skips.append(x)
+            x = stage(x)
+        # skips[0] is the stem output (1/2); the decoder stops at skips[1] (1/4).
+        for up, skip in zip(self.ups, reversed(skips[1:])):
+            x = up(x, skip)
+        return x
+
+    def forward(self, images: Tensor, *, with_depth: bool = True) -> PoseMaps:
+        """images (B, 3, H, W) in [0, 1], H and W divisible by 2**len(widths) ->
+        PoseMaps(heatmaps (B, J, H/4, W/4), depthmaps (B, J, H/4, W/4) or None)."""
+        feats = self.features(images)
+        return PoseMaps(self.heatmap_head(feats), self.depth_head(feats) if with_depth else None)
+
+
+TINY = dict(input_size=64, widths=[8, 12, 16, 24], blocks=[1, 1, 1], head_width=16)
+DEFAULT = dict(input_size=96, widths=[24, 32, 48, 64], blocks=[1, 1, 1], head_width=32)
+LARGE = dict(input_size=192, widths=[32, 48, 96, 128, 192], blocks=[1, 2, 2, 1], head_width=48)
+
+
+@register_model("pose3d")
+def pose3d_tiny(**overrides) -> Pose3DNet:
+    """Test-sized variant (64x64 input)."""
+    return Pose3DNet(**{**TINY, **overrides})
+
+
+@register_model("pose3d")
+def pose3d_default(**overrides) -> Pose3DNet:
+    """Bundled variant: 96x96 input, about 0.24 M parameters, fast on a CPU."""
+    return Pose3DNet(**{**DEFAULT, **overrides})
+
+
+@register_model("pose3d")
+def pose3d_large(**overrides) -> Pose3DNet:
+    """Wider and deeper variant for GPU training (192x192 input)."""
+    return Pose3DNet(**{**LARGE, **overrides})
