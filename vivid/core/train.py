@@ -83,6 +83,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         parsed = yaml.safe_load(value) if value else ""
     except yaml.YAMLError as err:
         raise VividError(f"override {text!r}: value is not valid YAML ({err})") from err
+    if isinstance(parsed, str):
+        # YAML 1.1 reads "1e-4" (no dot) as a string; people mean the number.
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
     return key.split("."), parsed
 
 
