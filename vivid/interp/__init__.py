@@ -1,0 +1,1 @@
+"""Video frame interpolation with local and non-local features (``vivid interp``, ``vivid repair``)."""

@@ -1,0 +1,137 @@
+"""Flow estimation (method step 1a): a PWC-Net-style network.
+
+Feature pyramid -> at each level, coarse to fine: upsample the flow of the level above, warp
+the features of the second frame with it, build a cost volume (correlation over a
+``(2r+1)^2`` window), and let a small decoder predict the flow update. To make an untrained
+network already behave like coarse-to-fine block matching (so little training goes a long
+way), the update is the soft-argmax of the cost volume plus a learned correction whose last
+layer starts at zero.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vivid.interp.warping import backward_warp
+
+
+def cost_volume(f1: Tensor, f2: Tensor, radius: int) -> Tensor:
+    """Correlation of ``f1`` with ``f2`` shifted over a ``(2r+1)^2`` window.
+
+    f1, f2: (B, C, H, W). Returns (B, (2r+1)^2, H, W); channel ``(dy + r) * (2r+1) + (dx + r)``
+    holds ``mean_c f1(p) * f2(p + (dx, dy))`` (zero outside the image).
+    """
+    _, _, h, w = f1.shape
+    padded = F.pad(f2, (radius, radius, radius, radius))
+    out = []
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out.append((f1 * padded[:, :, dy : dy + h, dx : dx + w]).mean(1))
+    return torch.stack(out, 1)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True))
+
+
+class FeaturePyramid(nn.Module):
+    """Image -> features at 1/2, 1/4, ... (one entry of ``channels`` per level).
+
+    image: (B, 3, H, W). Returns a list, finest first, level ``i`` is (B, channels[i], H/2^(i+1), W/2^(i+1)).
+    """
+
+    def __init__(self, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        layers, cin = [], 3
+        for c in channels:
+            layers.append(nn.Sequential(_conv(cin, c, 2), _conv(c, c)))
+            cin = c
+        self.levels = nn.ModuleList(layers)
+
+    def forward(self, image: Tensor) -> list[Tensor]:
+        feats, x = [], image
+        for layer in self.levels:
+            x = layer(x)
+            feats.append(x)
+        return feats
+
+
+class FlowDecoder(nn.Module):
+    """One pyramid level: (cost volume, features, upsampled flow) -> flow update and hidden state."""
+
+    def __init__(self, feat_channels: int, radius: int, hidden: int) -> None:
+        super().__init__()
+        self.radius = radius
+        taps = (2 * radius + 1) ** 2
+        self.net = nn.Sequential(
+            _conv(taps + feat_channels + 2, hidden),
+            _conv(hidden, hidden),
+            _conv(hidden, hidden // 2),
+        )
+        self.out = nn.Conv2d(hidden // 2, 2, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.log_temperature = nn.Parameter(torch.tensor(-2.0))
+        offs = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        dy, dx = torch.meshgrid(offs, offs, indexing="ij")
+        self.register_buffer("offsets", torch.stack((dx.reshape(-1), dy.reshape(-1))), persistent=False)
+
+    def forward(self, feat1: Tensor, feat2_warped: Tensor, flow: Tensor) -> Tensor:
+        # Normalised features make the correlation a cosine similarity in [-1, 1].
+        cv = cost_volume(F.normalize(feat1, dim=1), F.normalize(feat2_warped, dim=1), self.radius)
+        cv = cv * feat1.shape[1]
+        prob = torch.softmax(cv / self.log_temperature.exp(), dim=1)
+        soft = torch.einsum("bkhw,ck->bchw", prob, self.offsets.to(prob.dtype))
+        hidden = self.net(torch.cat((cv, feat1, flow), 1))
+        return soft + self.out(hidden)
+
+
+class PWCFlow(nn.Module):
+    """Bidirectional optical flow, PWC-Net style.
+
+    forward(image0, image1): (B, 3, H, W) each in [0, 1], H and W multiples of
+    ``2 ** len(channels)``. Returns ``(flow01, flow10, pyramid)`` where the flows are
+    (B, 2, H, W) in pixels (``flow01``: frame 0 -> frame 1, sampled from frame 1 gives frame 0)
+    and ``pyramid`` is the list of coarse-to-fine flow estimates (2B, 2, h, w) in pixels of
+    their own level, for multi-scale supervision (first half of the batch: 0->1).
+    """
+
+    def __init__(
+        self, channels: tuple[int, ...] = (16, 32, 48, 64, 96), radius: int = 3, hidden: int = 64, out_level: int = 1
+    ) -> None:
+        super().__init__()
+        self.channels = tuple(channels)
+        self.out_level = out_level  # index into the pyramid of the finest estimate (1 = 1/4 res)
+        self.pyramid = FeaturePyramid(self.channels)
+        self.decoders = nn.ModuleList(
+            FlowDecoder(c, radius, hidden) for i, c in enumerate(self.channels) if i >= out_level
+        )
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** len(self.channels)
+
+    def forward(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        b, _, h, w = image0.shape
+        # Both directions at once: (I0, I1) and (I1, I0) stacked on the batch.
+        feats = self.pyramid(torch.cat((image0, image1)) - 0.5)
+        flow = None
+        estimates = []
+        levels = list(range(len(self.channels) - 1, self.out_level - 1, -1))
+        for level in levels:
+            f = feats[level]
+            fa = f
+            fb = torch.cat((f[b:], f[:b]))
+            if flow is None:
+                flow = f.new_zeros(2 * b, 2, f.shape[2], f.shape[3])
+                fb_w = fb
+            else:
+                flow = 2.0 * F.interpolate(flow, size=f.shape[-2:], mode="bilinear", align_corners=False)
+                fb_w = backward_warp(fb, flow)
+            flow = flow + self.decoders[level - self.out_level](fa, fb_w, flow)
+            estimates.append(flow)
+        scale = 2 ** (self.out_level + 1)
+        full = scale * F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+        return full[:b], full[b:], estimates

@@ -1,0 +1,236 @@
+"""The interpolation generator: local + non-local features, depth-aware flow projection,
+adaptive warping and residual frame synthesis.
+
+``InterpNet(I0, I1, t)`` with I0, I1 (B, 3, H, W) in [0, 1] and t a float or (B,) tensor in
+(0, 1) returns an :class:`InterpOutput`. Any H, W is accepted: the input is padded
+(replicate) to the multiple the pyramids need and every output is cropped back.
+
+Steps (one file each):
+1. local features -- :mod:`flow` (PWC-style F0->1, F1->0), :mod:`depth` (hourglass inverse
+   depth), :mod:`kernels` (U-Net, 4x4 kernel per pixel per frame);
+2. non-local features -- :mod:`nonlocal_branch`;
+3. depth-aware flow projection to time t -- :mod:`projection`;
+4. adaptive warping -- :mod:`warping`;
+5. frame synthesis -- :mod:`synthesis`.
+Each module can be switched off (``use_*`` flags) for ablations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vivid.core.registry import register_model
+from vivid.interp.depth import HourglassDepth
+from vivid.interp.flow import PWCFlow
+from vivid.interp.kernels import KernelUNet
+from vivid.interp.nonlocal_branch import DOWN_STEPS, NonLocalBranch
+from vivid.interp.projection import FlowProjection
+from vivid.interp.synthesis import FrameSynthesis
+from vivid.interp.warping import AdaptiveWarping, backward_warp
+
+# Flows enter the synthesis features divided by this (keeps them near unit scale).
+FLOW_FEATURE_SCALE = 20.0
+
+
+@dataclass
+class InterpOutput:
+    """Everything the generator computes, at the input resolution.
+
+    frame: (B, 3, H, W) the interpolated frame (clamped to [0, 1] in eval mode);
+    flow_t0, flow_t1: (B, 2, H, W) projected flows from time t to frames 0 and 1 (pixels);
+    flow01, flow10: (B, 2, H, W) flows between the inputs (pixels);
+    depth0, depth1: (B, 1, H, W) inverse depth of each input (None when depth is off);
+    warped0, warped1: (B, 3, H, W) the sampling results (inputs warped to time t);
+    blend_weight: (B, 1, H, W) weight of ``warped1`` in the blend;
+    flow_pyramid: coarse-to-fine flow estimates (2B, 2, h, w) on the padded input, for
+    multi-scale supervision (first half 0->1, second half 1->0), with ``pad`` the padding
+    (left, right, top, bottom) added before the network.
+    """
+
+    frame: Tensor
+    flow_t0: Tensor
+    flow_t1: Tensor
+    flow01: Tensor
+    flow10: Tensor
+    depth0: Tensor | None
+    depth1: Tensor | None
+    warped0: Tensor
+    warped1: Tensor
+    blend_weight: Tensor
+    flow_pyramid: list[Tensor] = field(default_factory=list)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+class InterpNet(nn.Module):
+    """Frame interpolation with local and non-local features (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        flow_channels: tuple[int, ...] | list[int] = (16, 32, 48, 64, 96),
+        flow_radius: int = 3,
+        flow_hidden: int = 48,
+        flow_out_level: int = 1,
+        depth_channels: tuple[int, ...] | list[int] = (16, 24, 32),
+        depth_downsample: int = 2,
+        kernel_channels: tuple[int, ...] | list[int] = (12, 16, 24),
+        nonlocal_channels: tuple[int, ...] | list[int] = (16, 24, 32, 48),
+        nonlocal_out: int = 8,
+        synthesis_channels: int = 24,
+        synthesis_blocks: int = 3,
+        synthesis_shuffle: int = 2,
+        learned_blend: bool = True,
+        use_nonlocal: bool = True,
+        use_depth: bool = True,
+        use_depth_projection: bool = True,
+        use_kernels: bool = True,
+        depth_power: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.config = dict(
+            flow_channels=list(flow_channels),
+            flow_radius=flow_radius,
+            flow_hidden=flow_hidden,
+            flow_out_level=flow_out_level,
+            depth_channels=list(depth_channels),
+            depth_downsample=depth_downsample,
+            kernel_channels=list(kernel_channels),
+            nonlocal_channels=list(nonlocal_channels),
+            nonlocal_out=nonlocal_out,
+            synthesis_channels=synthesis_channels,
+            synthesis_blocks=synthesis_blocks,
+            synthesis_shuffle=synthesis_shuffle,
+            learned_blend=learned_blend,
+            use_nonlocal=use_nonlocal,
+            use_depth=use_depth,
+            use_depth_projection=use_depth_projection,
+            use_kernels=use_kernels,
+            depth_power=depth_power,
+        )
+        self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level)
+        self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
+        self.kernels = KernelUNet(tuple(kernel_channels)) if use_kernels else None
+        self.nonlocal_branch = NonLocalBranch(tuple(nonlocal_channels), nonlocal_out) if use_nonlocal else None
+        self.projection = FlowProjection(use_depth_projection, depth_power)
+        self.warp = AdaptiveWarping(use_kernels)
+        feat_ch = 3 + 3 + 2 + 2 + (2 if use_depth else 0) + (2 * nonlocal_out if use_nonlocal else 0)
+        self.synthesis = FrameSynthesis(feat_ch, synthesis_channels, synthesis_blocks, learned_blend, synthesis_shuffle)
+        multiples = [self.flow.multiple, depth_downsample * 2 ** len(depth_channels), 2 ** len(kernel_channels)]
+        multiples.append(synthesis_shuffle)
+        if use_nonlocal:
+            multiples.append(2**DOWN_STEPS)
+        self.multiple = max(multiples)
+
+    def forward(self, image0: Tensor, image1: Tensor, t: Tensor | float = 0.5) -> InterpOutput:
+        if image0.ndim != 4 or image0.shape[1] != 3 or image0.shape != image1.shape:
+            raise ValueError(
+                f"image0 and image1 must both be (B, 3, H, W) of one shape, got {tuple(image0.shape)} and {tuple(image1.shape)}"
+            )
+        b, _, h, w = image0.shape
+        t = torch.as_tensor(t, dtype=image0.dtype, device=image0.device).reshape(-1)
+        if t.numel() == 1:
+            t = t.expand(b)
+        if t.numel() != b:
+            raise ValueError(f"t must be a float or a (B,) tensor with B={b}, got {t.numel()} values")
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        if ph or pw:
+            image0 = F.pad(image0, pad, mode="replicate")
+            image1 = F.pad(image1, pad, mode="replicate")
+
+        flow01, flow10, pyramid = self.flow(image0, image1)
+        depth0 = depth1 = None
+        if self.depth is not None:
+            depths = self.depth(torch.cat((image0, image1)))
+            depth0, depth1 = depths[:b], depths[b:]
+        flow_t0, flow_t1 = self.projection(flow01, flow10, t, depth0, depth1)
+
+        k0 = k1 = None
+        if self.kernels is not None:
+            k0, k1 = self.kernels(image0, image1)
+        warped0 = self.warp(image0, flow_t0, k0)
+        warped1 = self.warp(image1, flow_t1, k1)
+
+        feats = [warped0, warped1, flow_t0 / FLOW_FEATURE_SCALE, flow_t1 / FLOW_FEATURE_SCALE]
+        if depth0 is not None:
+            # Relative inverse depth: the projection only needs the ordering, and so does synthesis.
+            d = torch.cat((depth0, depth1), 1)
+            d = d / d.mean((1, 2, 3), keepdim=True)
+            feats += [backward_warp(d[:, :1], flow_t0), backward_warp(d[:, 1:], flow_t1)]
+        if self.nonlocal_branch is not None:
+            nl = self.nonlocal_branch(image0, image1)
+            half = nl.shape[1] // 2
+            feats += [backward_warp(nl[:, :half], flow_t0), backward_warp(nl[:, half:], flow_t1)]
+        frame, alpha = self.synthesis(torch.cat(feats, 1), warped0, warped1, t)
+        if not self.training:
+            frame = frame.clamp(0, 1)
+
+        def crop(x: Tensor | None) -> Tensor | None:
+            if x is None or not (ph or pw):
+                return x
+            return x[..., pad[2] : pad[2] + h, pad[0] : pad[0] + w]
+
+        return InterpOutput(
+            frame=crop(frame),
+            flow_t0=crop(flow_t0),
+            flow_t1=crop(flow_t1),
+            flow01=crop(flow01),
+            flow10=crop(flow10),
+            depth0=crop(depth0),
+            depth1=crop(depth1),
+            warped0=crop(warped0),
+            warped1=crop(warped1),
+            blend_weight=crop(alpha),
+            flow_pyramid=pyramid,
+            pad=pad,
+        )
+
+
+TINY = dict(
+    flow_channels=(8, 12, 16),
+    flow_radius=2,
+    flow_hidden=16,
+    flow_out_level=1,
+    depth_channels=(8, 12),
+    kernel_channels=(8, 12),
+    nonlocal_channels=(8, 8, 8, 8),
+    nonlocal_out=4,
+    synthesis_channels=8,
+)
+DEFAULT: dict = {}
+LARGE = dict(
+    flow_channels=(16, 32, 64, 96, 128, 192),
+    flow_radius=4,
+    flow_hidden=128,
+    flow_out_level=1,
+    depth_channels=(32, 64, 128),
+    depth_downsample=1,
+    kernel_channels=(32, 64, 96),
+    nonlocal_channels=(32, 48, 64, 96),
+    nonlocal_out=16,
+    synthesis_channels=64,
+    synthesis_shuffle=1,
+)
+
+
+@register_model("interp")
+def interp_tiny(**overrides) -> InterpNet:
+    """A few thousand parameters, for tests (a 64x64 pair runs in milliseconds on a CPU)."""
+    return InterpNet(**{**TINY, **overrides})
+
+
+@register_model("interp")
+def interp_default(**overrides) -> InterpNet:
+    """The bundled model: small (about 1 M parameters), fast enough for CPU video."""
+    return InterpNet(**{**DEFAULT, **overrides})
+
+
+@register_model("interp")
+def interp_large(**overrides) -> InterpNet:
+    """The GPU recipe's model: wider pyramids and one more flow level."""
+    return InterpNet(**{**LARGE, **overrides})

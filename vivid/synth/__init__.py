@@ -1,0 +1,1 @@
+"""Synthetic data with exact labels: rendered bodies and flying layers."""
