@@ -585,3 +585,31 @@ class MotionSampler:
             return procedural_motion(rng, self.rig, frames, fps=self.fps)
         m = random_pose(rng, self.rig)
         return Motion(np.repeat(m.angles, frames, 0), np.repeat(m.root, frames, 0), np.zeros((frames, 3)), self.fps, "static")
+
+
+def check_mocap(paths: list[str | os.PathLike]) -> list[Path]:
+    """Parse every BVH file (or every ``*.bvh`` in a folder) and check that it can be retargeted.
+
+    Returns the file list; raises VividError (one line) for a file that does not parse or lacks
+    the joints the mapping needs. Runs without the body model, so the CLI can check its input
+    before writing anything."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.glob("*.bvh"))
+            if not found:
+                raise VividError(f"mocap folder {p} holds no .bvh files")
+            files += found
+        else:
+            files.append(p)
+    for f in files:
+        clip = read_bvh(f)
+        names = clip.names
+        missing = [b for b in ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "head") if _pick(names, b) is None]
+        if missing:
+            raise VividError(
+                f"mocap file {f} has no joints for {', '.join(missing)}; "
+                "only CMU-style (Hips/LeftUpLeg/...) or Daz-style (hip/lThigh/...) BVH skeletons can be retargeted"
+            )
+    return files

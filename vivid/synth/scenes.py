@@ -1,0 +1,566 @@
+"""Scene generators: a posed, dressed, lit Anny body rendered with every label.
+
+Four kinds, one generator class each, all built from a :class:`SceneConfig` and all producing
+sample ``i`` deterministically from ``numpy.random.default_rng([seed, i])``:
+
+``body`` (:class:`BodyScenes`)
+    one image of one person. Labels: ``image`` uint8 (H, W, 3), ``mask`` bool (H, W),
+    ``parts`` uint8 (H, W) (0 background, 1.. the body parts of :data:`PART_NAMES`), ``depth``
+    float32 (H, W) metres (0 on the background), ``garment_mask`` bool (H, W), ``joints2d``
+    float32 (17, 2) pixels (x, y), ``visibility`` float32 (17,), ``joints3d`` float32 (17, 3)
+    camera frame metres (H36M-17 order), ``coco2d`` (17, 2) / ``coco_visibility`` (17,) COCO
+    keypoints, ``K``/``R``/``t`` camera, ``phenotype`` (6,), ``pose`` (B, 3) Anny local-ref
+    axis-angle per bone, ``joint_angles`` (J, 3) degrees of the controlled bones, ``root``
+    (3, 3), ``translation`` (3,), ``sh`` (9, 3) lighting in the camera frame, optionally
+    ``vertices`` (V, 3) camera frame.
+``video`` (:class:`VideoScenes`)
+    ``frames`` consecutive frames of one motion under a fixed or slowly moving camera: the same
+    labels with a leading T axis, plus ``flow_fw``/``flow_bw`` float32 (T-1, H, W, 2) between
+    consecutive frames and their validity ``flow_fw_valid``/``flow_bw_valid`` bool (T-1, H, W).
+``tryon`` (:class:`TryonScenes`)
+    a video as above and a second render of the same person, motion, camera, light and
+    background wearing another garment: ``image_b``, ``garment_mask_b``; the two garments laid
+    out flat (``flat_garment``, ``flat_garment_b`` uint8 (Hf, Wf, 3) with masks) and the plain
+    ``background`` sequence.
+``face`` (:class:`FaceScenes`)
+    a head with random identity (phenotype), expression (facial actions), pose, lighting and
+    albedo: ``image``, ``mask`` (face mask), ``vertices`` (V, 3) camera frame, ``landmarks2d``
+    (68, 2), ``landmarks3d`` (68, 3), ``pose`` (head rotation 3x3 and translation), ``sh``,
+    ``albedo`` parameters, ``expression`` (52,), ``phenotype`` (6,).
+
+Held-out splits: draw train/val/test with different seeds, and hold out phenotypes
+(``phenotype_low``/``phenotype_high``), skin tones, garments and motions (``mocap`` file
+subsets, ``motion_sources``) through the config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vivid.core.errors import VividError
+from vivid.core.geometry import project
+from vivid.core.render import Rasterization, render
+from vivid.synth import appearance as app
+from vivid.synth.cameras import Camera, CameraConfig, sample_camera, sample_camera_path
+from vivid.synth.flow import surface_flow
+from vivid.synth.motion import CONTROLLED_BONES, Motion, MotionSampler
+
+log = logging.getLogger(__name__)
+
+__all__ = ["KINDS", "SceneConfig", "BodyScenes", "VideoScenes", "TryonScenes", "FaceScenes", "make_generator", "GeneratorFactory"]
+
+KINDS = ("body", "video", "tryon", "face")
+
+
+@dataclass
+class SceneConfig:
+    """Everything a generator draws from (JSON-serialisable; stored in the index).
+
+    Attributes:
+        kind: body, video, tryon or face.
+        height, width: image size in pixels.
+        seed: base seed; sample i uses ``default_rng([seed, i])``.
+        frames: frames per clip (video, tryon).
+        fps: frame rate of clips.
+        phenotype_low, phenotype_high: per-parameter range of Anny's 6 phenotypes
+            (gender, age, muscle, weight, height, proportions), each in [0, 1].
+        skin_tones: range of palette entries (0 light .. 7 dark) of :data:`appearance.SKIN_TONES`.
+        motion_sources: subset of mocap, procedural, static.
+        mocap: BVH files for mocap motion (None: the bundled CMU clips).
+        garment_kinds, background_kinds: subsets of the appearance kinds.
+        backgrounds_dir: folder of user photos to use as backgrounds (optional).
+        camera: camera ranges (see :class:`CameraConfig`).
+        vertices: also store the mesh vertices (camera frame).
+        supersample: anti-aliasing factor of the renderer.
+    """
+
+    kind: str = "body"
+    height: int = 256
+    width: int = 256
+    seed: int = 0
+    frames: int = 8
+    fps: float = 30.0
+    phenotype_low: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    phenotype_high: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    skin_tones: tuple[float, float] = (0.0, 7.0)
+    motion_sources: tuple[str, ...] = ("mocap", "procedural", "static")
+    mocap: tuple[str, ...] | None = None
+    garment_kinds: tuple[str, ...] = app.GARMENT_KINDS
+    background_kinds: tuple[str, ...] = app.BACKGROUND_KINDS
+    backgrounds_dir: str | None = None
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    vertices: bool = False
+    supersample: int = 1
+
+    def validate(self) -> "SceneConfig":
+        if self.kind not in KINDS:
+            raise VividError(f"unknown scene kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.height <= 0 or self.width <= 0:
+            raise VividError(f"image size must be positive, got {self.height}x{self.width}")
+        if self.height < 16 or self.width < 16:
+            raise VividError(f"image size {self.height}x{self.width} is too small; use at least 16x16")
+        if self.kind in ("video", "tryon") and self.frames < 2:
+            raise VividError(f"a {self.kind} clip needs at least 2 frames, got {self.frames}")
+        if self.fps <= 0:
+            raise VividError(f"fps must be positive, got {self.fps}")
+        lo, hi = np.asarray(self.phenotype_low, float), np.asarray(self.phenotype_high, float)
+        if lo.shape != (6,) or hi.shape != (6,) or (lo < 0).any() or (hi > 1).any() or (lo > hi).any():
+            raise VividError("phenotype ranges need 6 values each with 0 <= low <= high <= 1")
+        if not 0 <= self.skin_tones[0] <= self.skin_tones[1] <= len(app.SKIN_TONES) - 1:
+            raise VividError(f"skin tone range must lie in [0, {len(app.SKIN_TONES) - 1}]")
+        for k in self.garment_kinds:
+            if k not in app.GARMENT_KINDS:
+                raise VividError(f"unknown garment kind {k!r}; use {', '.join(app.GARMENT_KINDS)}")
+        for k in self.background_kinds:
+            if k not in app.BACKGROUND_KINDS:
+                raise VividError(f"unknown background kind {k!r}; use {', '.join(app.BACKGROUND_KINDS)}")
+        if not self.garment_kinds or not self.background_kinds:
+            raise VividError("garment and background kinds must not be empty")
+        if self.supersample < 1:
+            raise VividError(f"supersample must be >= 1, got {self.supersample}")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return json.loads(json.dumps(d))  # tuples -> lists
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SceneConfig":
+        d = dict(d)
+        cam = CameraConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("camera", {}).items()})
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise VividError(f"unknown scene config keys: {', '.join(sorted(unknown))}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(camera=cam, **d)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle."""
+    import roma
+
+    return roma.rotmat_to_rotvec(torch.from_numpy(np.ascontiguousarray(R))).numpy()
+
+
+def _u8(img: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float [0, 1] -> (H, W, 3) uint8."""
+    return img.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _bounding_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
+    centre = 0.5 * (points.min(0) + points.max(0))
+    return centre, float(np.linalg.norm(points - centre, axis=-1).max())
+
+
+# ----------------------------------------------------------------------------- body kit
+
+# Body parts (vivid.core.body.PART_NAMES indices) around each joint: a joint counts as visible
+# when the surface seen at its pixel belongs to one of them.
+def _parts(*names: str) -> tuple[int, ...]:
+    from vivid.core.body import PART_NAMES
+
+    return tuple(PART_NAMES.index(n) for n in names)
+
+
+def _h36m_parts() -> list[tuple[int, ...]]:
+    T, H = "torso", "head"
+    return [
+        _parts(T, "left_upper_leg", "right_upper_leg"),
+        _parts(T, "right_upper_leg"), _parts("right_upper_leg", "right_lower_leg"), _parts("right_lower_leg", "right_foot"),
+        _parts(T, "left_upper_leg"), _parts("left_upper_leg", "left_lower_leg"), _parts("left_lower_leg", "left_foot"),
+        _parts(T), _parts(T, H), _parts(H), _parts(H),
+        _parts(T, "left_upper_arm"), _parts("left_upper_arm", "left_lower_arm"), _parts("left_lower_arm", "left_hand"),
+        _parts(T, "right_upper_arm"), _parts("right_upper_arm", "right_lower_arm"), _parts("right_lower_arm", "right_hand"),
+    ]
+
+
+def _coco_parts() -> list[tuple[int, ...]]:
+    T, H = "torso", "head"
+    return [
+        _parts(H), _parts(H), _parts(H), _parts(H), _parts(H),
+        _parts(T, "left_upper_arm"), _parts(T, "right_upper_arm"),
+        _parts("left_upper_arm", "left_lower_arm"), _parts("right_upper_arm", "right_lower_arm"),
+        _parts("left_lower_arm", "left_hand"), _parts("right_lower_arm", "right_hand"),
+        _parts(T, "left_upper_leg"), _parts(T, "right_upper_leg"),
+        _parts("left_upper_leg", "left_lower_leg"), _parts("right_upper_leg", "right_lower_leg"),
+        _parts("left_lower_leg", "left_foot"), _parts("right_lower_leg", "right_foot"),
+    ]
+
+
+class BodyKit:
+    """The body model and the static data the scenes need, built once per process and device.
+
+    Attributes:
+        model: :class:`vivid.core.body.BodyModel`.
+        rig: :class:`vivid.synth.motion.Rig` of its skeleton.
+        faces: (F, 3) int64; face_parts: (F,) int64 part labels (1..14);
+        garment_faces: (F,) bool upper-garment region.
+        uv: (V, 2) garment texture coordinates: cylindrical about the body's vertical axis at rest,
+            ``u = 0.5`` at the front centre, ``v`` from the hips (0) to the shoulders (1).
+        regions: (V,) int64 albedo region per vertex: 0 skin, 1 trousers, 2 shoes, 3 hair.
+    """
+
+    _cache: dict[str, "BodyKit"] = {}
+
+    def __init__(self, device: torch.device) -> None:
+        from vivid.core.body import PART_NAMES, BodyModel
+        from vivid.synth.motion import Rig
+
+        self.device = device
+        self.model = BodyModel().to(device).eval()
+        self.rig = Rig.from_anny(self.model.anny)
+        self.faces = self.model.faces
+        self.face_parts = self.model.face_parts
+        self.garment_faces = self.model.garment_faces
+        with torch.no_grad():
+            rest = self.model().vertices[0].cpu()
+        parts = self.model.vertex_parts.cpu()
+        P = {n: i for i, n in enumerate(PART_NAMES)}
+        x, y, z = rest.unbind(-1)
+        torso = parts == P["torso"]
+        z_hip = float(self.rig.heads[self.rig.index("upperleg01.L"), 2])
+        z_sh = float(self.rig.heads[self.rig.index("upperarm01.L"), 2])
+        u = 0.5 + torch.atan2(x, -y) / (2 * math.pi)
+        v = (z - (z_hip - 0.04)) / (z_sh + 0.08 - (z_hip - 0.04))
+        uv = torch.stack([u, v], -1).float()
+        # The back seam: corners of faces that straddle u = 0/1 get their own uv entry with
+        # u + 1, and the renderer samples a texture tiled twice across (u halved), so the
+        # pattern wraps around the body without a seam.
+        fu = uv[self.faces.cpu(), 0]
+        low = ((fu.max(1).values - fu.min(1).values) > 0.5)[:, None] & (fu < 0.5)
+        uv_faces = self.faces.cpu().clone()
+        extra = uv[uv_faces[low]] + torch.tensor([1.0, 0.0])
+        uv_faces[low] = rest.shape[0] + torch.arange(extra.shape[0])
+        table = torch.cat([uv, extra])
+        self.uv = uv
+        self.tex_uv = table * torch.tensor([0.5, 1.0])
+        self.tex_uv_faces = uv_faces.to(device)
+        regions = torch.zeros(rest.shape[0], dtype=torch.int64)
+        legs = torch.isin(parts, torch.tensor([P[n] for n in ("left_upper_leg", "right_upper_leg", "left_lower_leg", "right_lower_leg")]))
+        regions[legs | (torso & (z < z_hip + 0.02))] = 1
+        regions[torch.isin(parts, torch.tensor([P["left_foot"], P["right_foot"]]))] = 2
+        head = parts == P["head"]
+        z_top = float(z[head].max())
+        y_c = float(y[head].mean())
+        hair = head & ((z > z_top - 0.075) | ((z > z_top - 0.2) & (y > y_c + 0.02)))
+        regions[hair] = 3
+        self.regions = regions
+        self.h36m_parts = _h36m_parts()
+        self.coco_parts = _coco_parts()
+
+    @classmethod
+    def get(cls, device: torch.device) -> "BodyKit":
+        key = str(device)
+        if key not in cls._cache:
+            cls._cache[key] = cls(device)
+        return cls._cache[key]
+
+    def vertex_albedo(self, skin, trousers, shoes, hair) -> torch.Tensor:
+        table = torch.tensor(np.stack([skin, trousers, shoes, hair]), dtype=torch.float32)
+        return table[self.regions]
+
+    @torch.no_grad()
+    def pose(self, deltas: np.ndarray, phenotype: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Local-ref deltas (T, B, 3, 3) and a phenotype (6,) -> vertices, H36M, COCO (T, ., 3) world."""
+        pose = torch.from_numpy(deltas).float().to(self.device)
+        phen = torch.from_numpy(np.asarray(phenotype, dtype=np.float32))[None].to(self.device)
+        out = self.model(pose=pose, phenotype=phen)
+        return out.vertices.float().cpu(), out.joints["h36m"].float().cpu(), out.joints["coco"].float().cpu()
+
+
+class _Scenes:
+    """Shared machinery: body model, motion sampler, appearance and rendering of one frame."""
+
+    def __init__(self, cfg: SceneConfig, *, device: str = "cpu") -> None:
+        self.cfg = cfg.validate()
+        self.device = torch.device(device)
+        self.kit = BodyKit.get(self.device)
+        self.motions = MotionSampler(
+            self.kit.rig,
+            sources=tuple(cfg.motion_sources),
+            mocap=list(cfg.mocap) if cfg.mocap is not None else None,
+            fps=cfg.fps,
+        )
+        self.photos = app.load_photos(cfg.backgrounds_dir) if cfg.backgrounds_dir else None
+
+    # -- random draws
+
+    def _rng(self, i: int) -> np.random.Generator:
+        if i < 0:
+            raise IndexError(f"sample index must be >= 0, got {i}")
+        return np.random.default_rng([int(self.cfg.seed), int(i)])
+
+    def _phenotype(self, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = np.asarray(self.cfg.phenotype_low), np.asarray(self.cfg.phenotype_high)
+        return lo + (hi - lo) * rng.random(6)
+
+    def _look(self, rng: np.random.Generator) -> dict:
+        """Skin, garment texture, trousers/shoes colours."""
+        c = self.cfg
+        kinds = tuple(c.garment_kinds)
+        tex, kind = app.garment_texture(rng, kinds[rng.integers(len(kinds))])
+        trousers = app._colour(rng) * rng.uniform(0.4, 0.9)
+        shoes = np.full(3, rng.uniform(0.05, 0.4))
+        skin = app.skin_tone(rng, tuple(c.skin_tones))
+        hair = np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 0.35) * np.array([0.9, 0.7, 0.45])
+        return {"texture": tex, "garment_kind": kind, "skin": skin, "trousers": trousers, "shoes": shoes, "hair": hair}
+
+    def _albedo(self, look: dict) -> torch.Tensor:
+        """Per-vertex albedo (V, 3): skin, trousers on the legs and pelvis, shoes on the feet."""
+        return self.kit.vertex_albedo(look["skin"], look["trousers"], look["shoes"], look["hair"])
+
+    # -- rendering
+
+    def _render(self, verts_cam: torch.Tensor, cam: Camera, albedo: torch.Tensor, texture: torch.Tensor,
+                sh_cam: np.ndarray, bg: torch.Tensor) -> tuple:
+        """Render B frames. verts_cam (B, V, 3), cam with (B, ...) tensors, bg (B, 3, H, W)."""
+        c = self.cfg
+        kit = self.kit
+        B = verts_cam.shape[0]
+        out = render(
+            verts_cam,
+            kit.faces,
+            cam.K,
+            c.height,
+            c.width,
+            albedo=albedo,
+            sh=torch.from_numpy(sh_cam).float(),
+            background=bg,
+            face_labels=kit.face_parts,
+            texture=torch.cat([texture, texture], dim=-1)[None].expand(B, -1, -1, -1),
+            uv=kit.tex_uv,
+            uv_faces=kit.tex_uv_faces,
+            texture_faces=kit.garment_faces,
+            supersample=c.supersample,
+        )
+        return out
+
+    def _joint_labels(self, joints_cam: torch.Tensor, K: torch.Tensor, depth: torch.Tensor, parts: torch.Tensor,
+                      joint_parts: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+        """2D joints (N, 2) and visibility (N,) of camera-frame joints (N, 3) in one image.
+
+        A joint is visible when it projects inside the image and the surface seen at its pixel
+        is one of the body parts around that joint, no farther than 0.25 m in front of it
+        (otherwise another part, or another limb, hides it)."""
+        H, W = depth.shape
+        uv = project(joints_cam, K)
+        u, v = uv[:, 0], uv[:, 1]
+        inside = (u > -0.5) & (u < W - 0.5) & (v > -0.5) & (v < H - 0.5) & (joints_cam[:, 2] > 0)
+        ui = u.round().long().clamp(0, W - 1)
+        vi = v.round().long().clamp(0, H - 1)
+        seen_part = parts[vi, ui]
+        seen_depth = depth[vi, ui]
+        ok = torch.tensor([int(seen_part[j]) in joint_parts[j] for j in range(len(joint_parts))])
+        close = (joints_cam[:, 2] - seen_depth) < 0.25
+        vis = inside & ok & close & (seen_part > 0)
+        return uv.numpy().astype(np.float32), vis.numpy().astype(np.float32)
+
+    def _frame_labels(self, out, b: int, verts_cam: torch.Tensor, joints_cam: torch.Tensor, coco_cam: torch.Tensor,
+                      cam: Camera) -> dict[str, np.ndarray]:
+        kit = self.kit
+        parts = out.labels[b]
+        depth = out.depth[b]
+        K = cam.K[b]
+        j2d, vis = self._joint_labels(joints_cam[b], K, depth, parts, kit.h36m_parts)
+        c2d, cvis = self._joint_labels(coco_cam[b], K, depth, parts, kit.coco_parts)
+        tri = out.triangle_id[b]
+        garment = (tri >= 0) & kit.garment_faces[tri.clamp(min=0)]
+        d = {
+            "image": _u8(out.rgb[b]),
+            "mask": (tri >= 0).numpy(),
+            "parts": parts.numpy().astype(np.uint8),
+            "depth": depth.numpy().astype(np.float32),
+            "garment_mask": garment.numpy(),
+            "joints2d": j2d,
+            "visibility": vis,
+            "joints3d": joints_cam[b].numpy().astype(np.float32),
+            "coco2d": c2d,
+            "coco_visibility": cvis,
+            "K": K.numpy().astype(np.float32),
+            "R": cam.R[b].numpy().astype(np.float32),
+            "t": cam.t[b].numpy().astype(np.float32),
+        }
+        if self.cfg.vertices:
+            d["vertices"] = verts_cam[b].numpy().astype(np.float32)
+        return d
+
+    def _pose(self, motion: Motion, phenotype: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+        """World vertices (T, V, 3), H36M joints (T, 17, 3), COCO joints (T, 17, 3), deltas (T, B, 3, 3)."""
+        deltas = motion.deltas(self.kit.rig)
+        verts, h36m, coco = self.kit.pose(deltas, phenotype)
+        tr = torch.from_numpy(motion.translation).float()[:, None]
+        return verts + tr, h36m + tr, coco + tr, deltas
+
+    @staticmethod
+    def _to_cam(x: torch.Tensor, cam: Camera) -> torch.Tensor:
+        R = cam.R if cam.R.ndim == 3 else cam.R[None]
+        t = cam.t if cam.t.ndim == 2 else cam.t[None]
+        return x @ R.transpose(-1, -2) + t[:, None]
+
+    def _body_params(self, motion: Motion, deltas: np.ndarray, phenotype: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "phenotype": phenotype.astype(np.float32),
+            "pose": _rotvec(deltas).astype(np.float32),
+            "joint_angles": motion.angles.astype(np.float32),
+            "root": motion.root.astype(np.float32),
+            "translation": motion.translation.astype(np.float32),
+        }
+
+
+class BodyScenes(_Scenes):
+    """Single images of one person (the ``body`` kind); see the module docstring for labels."""
+
+    def generate(self, i: int) -> dict[str, np.ndarray]:
+        c = self.cfg
+        rng = self._rng(i)
+        phen = self._phenotype(rng)
+        motion = self.motions.pose(rng)
+        look = self._look(rng)
+        verts, h36m, coco, deltas = self._pose(motion, phen)
+        centre, radius = _bounding_sphere(verts[0].numpy())
+        cam, partial = sample_camera(rng, centre, radius, c.height, c.width, c.camera)
+        camb = Camera(cam.K[None], cam.R[None], cam.t[None], cam.fov_deg)
+        sh_world, _ = app.random_sh(rng)
+        sh_cam = app.sh_to_camera(sh_world, cam.R.double().numpy())[None]
+        bg, bg_kind = app.background(rng, c.height, c.width, kind=tuple(c.background_kinds)[rng.integers(len(c.background_kinds))], photos=self.photos)
+        vc = self._to_cam(verts, camb)
+        out = self._render(vc, camb, self._albedo(look), look["texture"], sh_cam, bg[None])
+        d = self._frame_labels(out, 0, vc, self._to_cam(h36m, camb), self._to_cam(coco, camb), camb)
+        params = self._body_params(motion, deltas, phen)
+        d.update({k: v[0] for k, v in params.items() if k != "phenotype"})
+        d["phenotype"] = params["phenotype"]
+        d["sh"] = sh_cam[0].astype(np.float32)
+        d["partial"] = np.array(partial)
+        return d
+
+
+class VideoScenes(_Scenes):
+    """Clips of ``frames`` frames (the ``video`` kind) with flow between consecutive frames."""
+
+    def _clip(self, rng: np.random.Generator):
+        c = self.cfg
+        phen = self._phenotype(rng)
+        motion = self.motions.sequence(rng, c.frames)
+        look = self._look(rng)
+        verts, h36m, coco, deltas = self._pose(motion, phen)
+        vn = verts.numpy()
+        centres = 0.5 * (vn.min(1) + vn.max(1))
+        radius = float(max(np.linalg.norm(vn[t] - centres[t], axis=-1).max() for t in range(len(vn))))
+        cam, moving = sample_camera_path(rng, centres, radius, c.height, c.width, c.fps, c.camera)
+        sh_world, _ = app.random_sh(rng)
+        sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[t].double().numpy()) for t in range(c.frames)])
+        # background: a wider image panned with the camera (a distant backdrop)
+        fwd = cam.R[0].double().T @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+        shifts = []
+        for t in range(c.frames):
+            p = project((cam.R[t].double() @ fwd)[None], cam.K[t].double())[0]
+            shifts.append(p - cam.K[t, :2, 2].double())
+        shifts = torch.stack(shifts).round().long()
+        shifts -= shifts[0].clone()
+        m = int(shifts.abs().max()) + 1
+        pano, _ = app.background(rng, c.height + 2 * m, c.width + 2 * m,
+                                 kind=tuple(c.background_kinds)[rng.integers(len(c.background_kinds))], photos=self.photos)
+        bgs = torch.stack([pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width] for s in shifts])
+        return phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts
+
+    def _render_clip(self, verts, h36m, coco, cam, look, sh_cam, bgs, shifts, texture=None) -> tuple[dict, list]:
+        vc = self._to_cam(verts, cam)
+        out = self._render(vc, cam, self._albedo(look), look["texture"] if texture is None else texture, sh_cam, bgs)
+        jc, cc = self._to_cam(h36m, cam), self._to_cam(coco, cam)
+        frames = [self._frame_labels(out, t, vc, jc, cc, cam) for t in range(vc.shape[0])]
+        d = {k: np.stack([f[k] for f in frames]) for k in frames[0]}
+        T = vc.shape[0]
+        fw, fwv, bw, bwv = [], [], [], []
+        for t in range(T - 1):
+            ra = _single(out.rast, t)
+            rb = _single(out.rast, t + 1)
+            s = (shifts[t + 1] - shifts[t]).tolist()
+            f, v = surface_flow(ra, self.kit.faces, vc[t + 1], cam.K[t + 1], rb, bg_shift=(s[0], s[1]))
+            fw.append(f)
+            fwv.append(v)
+            f, v = surface_flow(rb, self.kit.faces, vc[t], cam.K[t], ra, bg_shift=(-s[0], -s[1]))
+            bw.append(f)
+            bwv.append(v)
+        d["flow_fw"] = torch.stack(fw).numpy()
+        d["flow_fw_valid"] = torch.stack(fwv).numpy()
+        d["flow_bw"] = torch.stack(bw).numpy()
+        d["flow_bw_valid"] = torch.stack(bwv).numpy()
+        return d, out
+
+    def generate(self, i: int) -> dict[str, np.ndarray]:
+        rng = self._rng(i)
+        phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts = self._clip(rng)
+        d, _ = self._render_clip(verts, h36m, coco, cam, look, sh_cam, bgs, shifts)
+        d.update(self._body_params(motion, deltas, phen))
+        d["sh"] = sh_cam.astype(np.float32)
+        d["moving_camera"] = np.array(moving)
+        d["fps"] = np.array(motion.fps, dtype=np.float32)
+        return d
+
+
+def _single(r: Rasterization, b: int) -> Rasterization:
+    return Rasterization(r.triangle_id[b : b + 1], r.barycentric[b : b + 1], r.depth[b : b + 1], r.height, r.width)
+
+
+class TryonScenes(VideoScenes):
+    """Try-on pairs (the ``tryon`` kind): one clip rendered with two garments, plus both
+    garments laid out flat and the background sequence."""
+
+    def generate(self, i: int) -> dict[str, np.ndarray]:
+        c = self.cfg
+        rng = self._rng(i)
+        phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts = self._clip(rng)
+        kinds = tuple(c.garment_kinds)
+        tex_b, kind_b = app.garment_texture(rng, kinds[rng.integers(len(kinds))])
+        d, out_a = self._render_clip(verts, h36m, coco, cam, look, sh_cam, bgs, shifts)
+        vc = self._to_cam(verts, cam)
+        out_b = self._render(vc, cam, self._albedo(look), tex_b, sh_cam, bgs)
+        d["image_b"] = np.stack([_u8(x) for x in out_b.rgb])
+        tri = out_b.triangle_id
+        d["garment_mask_b"] = ((tri >= 0) & self.kit.garment_faces[tri.clamp(min=0)]).numpy()
+        fh, fw = c.height, max(16, c.height * 3 // 4)
+        fa, ma = app.flat_garment_image(look["texture"], fh, fw)
+        fb, mb = app.flat_garment_image(tex_b, fh, fw)
+        d["flat_garment"], d["flat_garment_mask"] = _u8(fa), ma.numpy()
+        d["flat_garment_b"], d["flat_garment_b_mask"] = _u8(fb), mb.numpy()
+        d["background"] = np.stack([_u8(b) for b in bgs])
+        d.update(self._body_params(motion, deltas, phen))
+        d["sh"] = sh_cam.astype(np.float32)
+        d["garment_kinds"] = np.array([app.GARMENT_KINDS.index(look["garment_kind"]), app.GARMENT_KINDS.index(kind_b)])
+        return d
+
+
+_GENERATORS = {"body": BodyScenes, "video": VideoScenes, "tryon": TryonScenes}
+
+
+def make_generator(cfg: SceneConfig | dict, *, device: str = "cpu") -> _Scenes:
+    """The scene generator for ``cfg.kind``."""
+    if isinstance(cfg, dict):
+        cfg = SceneConfig.from_dict(cfg)
+    cfg.validate()
+    if cfg.kind not in _GENERATORS:
+        raise VividError(f"unknown scene kind {cfg.kind!r}; use one of {', '.join(_GENERATORS)}")
+    return _GENERATORS[cfg.kind](cfg, device=device)
+
+
+class GeneratorFactory:
+    """Picklable zero-argument factory (for worker processes and :class:`SynthStream`)."""
+
+    def __init__(self, cfg: SceneConfig | dict, *, device: str = "cpu") -> None:
+        self.cfg = cfg.to_dict() if isinstance(cfg, SceneConfig) else dict(cfg)
+        self.device = device
+        SceneConfig.from_dict(self.cfg).validate()
+
+    def __call__(self) -> _Scenes:
+        return make_generator(self.cfg, device=self.device)
