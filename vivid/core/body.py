@@ -1,0 +1,414 @@
+"""The Anny body model: posed vertices, named joint sets, part labels, joint limits.
+
+A thin, batched, differentiable wrapper over ``anny.Anny()`` (default rig and topology,
+float32, 13,718 vertices, 27,420 triangles, 104 bones, 6 phenotype parameters).
+
+Body frame (Anny's): metres, ``x`` towards the subject's left, ``y`` towards the subject's back,
+``z`` up; the root bone (at the hips) sits at the origin for the identity pose.
+
+Pose parameterisation: Anny's ``"local-ref"``. Each bone's rotation is relative to its parent,
+about the bone's head, with its axes being the *body-frame axes of the rest pose* (so a rotation
+of ``+a`` about ``x`` of ``lowerleg01.L`` bends the left knee by ``a`` radians, shank going
+backwards). Pose tensors hold one rotation per bone, in :attr:`BodyModel.bone_names` order
+(index 0 is the root: it rotates the whole body about the hips), as axis-angle ``(B, J, 3)``,
+6D ``(B, J, 6)`` (:func:`vivid.core.geometry.rotation_6d_to_matrix`) or matrices
+``(B, J, 3, 3)``. ``global_rot`` and ``transl`` then move the posed body rigidly:
+``x -> R_g x + t``, so ``transl`` is where the root (pelvis) ends up.
+
+Joint sets (see docs/joints.md for pictures):
+
+* ``"h36m"``: Human3.6M-17 in the order of :data:`H36M_JOINTS`, from posed bone heads (hips,
+  knees, ankles, shoulders, elbows, wrists, spine, thorax) and mesh vertices (nose, head top).
+* ``"coco"``: COCO-17 in the order of :data:`COCO_JOINTS`, regressed from the vertices with the
+  regressor Anny ships (``anny.KeypointsRegressor.coco``).
+
+Part labels: every vertex goes to the part (:data:`PART_NAMES`) whose bones hold the largest
+share of its skinning weight; label 0 is reserved for the background of rendered label maps.
+The neck belongs to the head. The upper-garment region is the torso plus both upper arms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from vivid.core.errors import VividError
+from vivid.core.geometry import axis_angle_to_matrix, matrix_to_axis_angle, rotation_6d_to_matrix
+
+__all__ = [
+    "BodyModel",
+    "BodyOutput",
+    "JointLimits",
+    "H36M_JOINTS",
+    "COCO_JOINTS",
+    "PART_NAMES",
+    "PHENOTYPE_NAMES",
+    "anny_cache_dir",
+    "rotations_to_matrix",
+    "euler_to_matrix",
+]
+
+log = logging.getLogger(__name__)
+
+H36M_JOINTS = [
+    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
+    "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
+]
+COCO_JOINTS = [
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+]
+# Pairs of joint indices drawn as limbs (for pictures and previews).
+H36M_BONES = [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
+              (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)]
+COCO_BONES = [(0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11),
+              (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16)]
+
+PHENOTYPE_NAMES = ["gender", "age", "muscle", "weight", "height", "proportions"]
+
+PART_NAMES = [
+    "background", "head", "torso", "left_upper_arm", "right_upper_arm", "left_lower_arm",
+    "right_lower_arm", "left_hand", "right_hand", "left_upper_leg", "right_upper_leg",
+    "left_lower_leg", "right_lower_leg", "left_foot", "right_foot",
+]
+GARMENT_PARTS = ("torso", "left_upper_arm", "right_upper_arm")
+
+# H36M joints taken from posed bone heads; the others come from vertices (see _H36M_VERTEX).
+_H36M_BONE = {
+    "pelvis": "root", "r_hip": "upperleg01.R", "r_knee": "lowerleg01.R", "r_ankle": "foot.R",
+    "l_hip": "upperleg01.L", "l_knee": "lowerleg01.L", "l_ankle": "foot.L", "spine": "spine02",
+    "thorax": "neck01", "l_shoulder": "upperarm01.L", "l_elbow": "lowerarm01.L",
+    "l_wrist": "wrist.L", "r_shoulder": "upperarm01.R", "r_elbow": "lowerarm01.R",
+    "r_wrist": "wrist.R",
+}
+# Head top: the highest vertex of the rest mesh (on the midline). Nose: COCO's nose regressor.
+_HEAD_TOP_VERTEX = 881
+
+
+def _part_of_bone(name: str) -> str:
+    side = "left" if name.endswith(".L") else "right" if name.endswith(".R") else ""
+    stem = name.split(".")[0]
+    if stem.startswith(("neck", "head", "eye", "jaw", "tongue")):
+        return "head"
+    if stem.startswith(("upperarm",)):
+        return f"{side}_upper_arm"
+    if stem.startswith(("lowerarm",)):
+        return f"{side}_lower_arm"
+    if stem.startswith(("wrist", "finger", "metacarpal")):
+        return f"{side}_hand"
+    if stem.startswith("upperleg"):
+        return f"{side}_upper_leg"
+    if stem.startswith("lowerleg"):
+        return f"{side}_lower_leg"
+    if stem.startswith(("foot", "toe")):
+        return f"{side}_foot"
+    return "torso"  # root, pelvis, spine, clavicles, shoulders, breasts
+
+
+def anny_cache_dir() -> Path:
+    """Where built Anny model data is cached: ``$ANNY_CACHE_DIR``, else ``~/.cache/vivid/anny``."""
+    env = os.environ.get("ANNY_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "vivid" / "anny"
+
+
+def _build_anny(cache_dir: Path | None, **kwargs):
+    """Build an ``anny.Anny`` in float32 with its cache in ``cache_dir``, keeping its prints quiet."""
+    cache = Path(cache_dir) if cache_dir is not None else anny_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise VividError(f"cannot create the body model cache folder {cache} ({err}); "
+                         "set ANNY_CACHE_DIR to a writable folder") from err
+    os.environ.setdefault("ANNY_CACHE_DIR", str(cache))
+    import anny
+    import anny.paths
+
+    anny.paths.set_anny_cache_path(cache)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model = anny.Anny(**kwargs)
+    if out.getvalue().strip():
+        log.debug("anny: %s", out.getvalue().strip())
+    return model.to(torch.float32)
+
+
+def rotations_to_matrix(rot: Tensor, batch_dims: int = 1) -> Tensor:
+    """Rotations as axis-angle (..., 3), 6D (..., 6) or matrices (..., 3, 3) -> (..., 3, 3).
+
+    ``batch_dims`` is the number of leading dimensions (``...``), which tells a batch of three
+    axis-angle vectors (3, 3) from one matrix.
+    """
+    if rot.ndim == batch_dims + 2 and rot.shape[-2:] == (3, 3):
+        return rot
+    if rot.ndim == batch_dims + 1 and rot.shape[-1] == 3:
+        return axis_angle_to_matrix(rot)
+    if rot.ndim == batch_dims + 1 and rot.shape[-1] == 6:
+        return rotation_6d_to_matrix(rot)
+    raise ValueError(f"rotations must have {batch_dims} leading dims then 3 (axis-angle), 6 (6D) or 3x3, "
+                     f"got {tuple(rot.shape)}")
+
+
+def euler_to_matrix(angles: Tensor) -> Tensor:
+    """Euler angles (..., 3) ``(a, b, c)`` in radians -> ``Rx(a) @ Ry(b) @ Rz(c)`` (..., 3, 3)."""
+    eye = torch.eye(3, dtype=angles.dtype, device=angles.device)
+    rx, ry, rz = (axis_angle_to_matrix(angles[..., k:k + 1] * eye[k]) for k in range(3))
+    return rx @ ry @ rz
+
+
+@dataclass
+class JointLimits:
+    """Per-bone rotation ranges for plausible random poses.
+
+    A bone's rotation is ``A^T @ Rx(a) @ Ry(b) @ Rz(c) @ A`` (in the pose parameterisation's
+    body-frame axes) with ``(a, b, c)`` in ``[lower, upper]`` and ``A`` the bone's anatomical frame
+    whose rows are its flexion, abduction and twist axes (identity for most bones; the elbows
+    use their hinge axis). Bones without a range have ``lower == upper == 0``.
+
+    Attributes:
+        names: the J bone names; lower, upper: (J, 3) radians; frames: (J, 3, 3).
+    """
+
+    names: list[str]
+    lower: Tensor
+    upper: Tensor
+    frames: Tensor
+
+    def to_matrix(self, angles: Tensor) -> Tensor:
+        """(..., J, 3) Euler angles in the anatomical frames -> (..., J, 3, 3) pose rotations."""
+        A = self.frames.to(dtype=angles.dtype, device=angles.device)
+        return A.transpose(-1, -2) @ euler_to_matrix(angles) @ A
+
+    def to_axis_angle(self, angles: Tensor) -> Tensor:
+        """(..., J, 3) Euler angles -> (..., J, 3) axis-angle pose."""
+        return matrix_to_axis_angle(self.to_matrix(angles))
+
+    def sample(self, batch: int, *, generator: torch.Generator | None = None, scale: float = 1.0) -> Tensor:
+        """Uniform random angles within the limits, shrunk towards 0 by ``scale``: (batch, J, 3)."""
+        u = torch.rand((batch, *self.lower.shape), generator=generator, dtype=self.lower.dtype)
+        lo, hi = self.lower * scale, self.upper * scale
+        return lo + u * (hi - lo)
+
+
+# Ranges (radians) for left-side and central bones, as (lower xyz, upper xyz) of Rx Ry Rz in the
+# bone's anatomical frame. Body axes: x = subject's left, y = back, z = up, so +x bends the knee
+# (shank backwards), -x raises a thigh or an arm forwards, +x bends the spine forwards.
+_LIMITS_LEFT = {
+    "upperleg01.L": ((-1.9, -0.35, -0.6), (0.45, 0.6, 0.6)),  # hip: flexion, abduction(-)/adduction(+), rotation
+    "lowerleg01.L": ((0.0, 0.0, 0.0), (2.2, 0.0, 0.0)),  # knee hinge
+    "foot.L": ((-0.35, -0.25, -0.3), (0.6, 0.25, 0.3)),  # ankle: dorsi(-)/plantar(+) flexion
+    "spine05": ((-0.1, -0.1, -0.15), (0.25, 0.1, 0.15)),
+    "spine04": ((-0.1, -0.1, -0.15), (0.25, 0.1, 0.15)),
+    "spine03": ((-0.1, -0.1, -0.15), (0.25, 0.1, 0.15)),
+    "spine02": ((-0.1, -0.1, -0.15), (0.2, 0.1, 0.15)),
+    "spine01": ((-0.1, -0.1, -0.1), (0.15, 0.1, 0.1)),
+    "neck01": ((-0.4, -0.3, -0.6), (0.5, 0.3, 0.6)),
+    "head": ((-0.3, -0.2, -0.4), (0.4, 0.2, 0.4)),
+    "clavicle.L": ((-0.1, -0.15, -0.15), (0.1, 0.1, 0.15)),
+    # shoulder: -x raises the arm forwards, -y raises it sideways, z swings it back(+)/front(-)
+    "upperarm01.L": ((-1.8, -1.9, -1.0), (0.6, 0.6, 0.5)),
+    # elbow: flexion about the hinge axis from the rest bend (about 0.75 rad), forearm twist
+    "lowerarm01.L": ((-0.7, 0.0, -0.5), (1.9, 0.0, 0.5)),
+    "wrist.L": ((-0.6, -0.3, -0.3), (0.6, 0.3, 0.3)),
+}
+
+
+class BodyModel(nn.Module):
+    """Anny body: pose, phenotype and a rigid transform -> vertices and joints.
+
+    Args:
+        cache_dir: folder for Anny's built-model cache (default :func:`anny_cache_dir`).
+            The first build takes about 100 s; later ones under a second.
+
+    Attributes (buffers, follow ``.to(device)``; none are saved in checkpoints):
+        faces: (F, 3) int64 triangles, counter-clockwise seen from outside.
+        vertex_parts: (V,) int64 part index into :data:`PART_NAMES` (1..14).
+        face_parts: (F,) int64 part of each face (the majority of its vertices).
+        garment_vertices / garment_faces: (V,) / (F,) bool upper-garment region.
+        uv: (T, 2) texture coordinates (v up) and uv_faces: (F, 3) their indices.
+    """
+
+    def __init__(self, *, cache_dir: str | Path | None = None) -> None:
+        super().__init__()
+        anny_model = _build_anny(cache_dir)
+        self.anny = anny_model
+        self.bone_names: list[str] = list(anny_model.bone_labels)
+        self.bone_parents: list[int] = list(anny_model.bone_parents)
+        if list(anny_model.phenotype_labels) != PHENOTYPE_NAMES:
+            raise RuntimeError(f"unexpected Anny phenotypes {anny_model.phenotype_labels}")
+        faces = anny_model.faces.to(torch.int64)
+        self.register_buffer("faces", faces.clone(), persistent=False)
+        self.register_buffer("uv", anny_model.texture_coordinates.to(torch.float32).clone(), persistent=False)
+        self.register_buffer("uv_faces", anny_model.face_texture_coordinate_indices.to(torch.int64).clone(),
+                             persistent=False)
+
+        import anny
+
+        coco = anny.KeypointsRegressor.coco(anny_model, labels=COCO_JOINTS)
+        self.register_buffer("coco_regressor", coco.regression_weights.to(torch.float32).clone(), persistent=False)
+        self._h36m_bones = torch.tensor([self.bone_names.index(_H36M_BONE[n]) if n in _H36M_BONE else -1
+                                         for n in H36M_JOINTS])
+
+        parts = self._vertex_parts()
+        self.register_buffer("vertex_parts", parts, persistent=False)
+        face_parts = torch.mode(parts[faces], dim=1).values
+        self.register_buffer("face_parts", face_parts, persistent=False)
+        garment_ids = torch.tensor([PART_NAMES.index(p) for p in GARMENT_PARTS])
+        self.register_buffer("garment_vertices", torch.isin(parts, garment_ids), persistent=False)
+        self.register_buffer("garment_faces", torch.isin(face_parts, garment_ids), persistent=False)
+        self._limits: JointLimits | None = None
+
+    # ------------------------------------------------------------------ static data
+
+    @property
+    def num_bones(self) -> int:
+        return len(self.bone_names)
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.anny.template_vertices.shape[0])
+
+    def _vertex_parts(self) -> Tensor:
+        weights = self.anny.vertex_bone_weights.to(torch.float64)  # (V, K)
+        indices = self.anny.vertex_bone_indices  # (V, K)
+        bone_part = torch.tensor([PART_NAMES.index(_part_of_bone(n)) for n in self.bone_names])
+        score = torch.zeros(weights.shape[0], len(PART_NAMES), dtype=torch.float64)
+        score.scatter_add_(1, bone_part[indices], weights)
+        return score.argmax(dim=1)
+
+    def joint_limits(self) -> JointLimits:
+        """Anatomical rotation ranges of the main bones (see :class:`JointLimits`)."""
+        if self._limits is None:
+            self._limits = self._make_limits()
+        return self._limits
+
+    def _make_limits(self) -> JointLimits:
+        J = self.num_bones
+        lower = torch.zeros(J, 3)
+        upper = torch.zeros(J, 3)
+        frames = torch.eye(3).repeat(J, 1, 1)
+        with torch.no_grad():
+            heads = self.forward().bone_heads[0].cpu()
+        for name, (lo, hi) in _LIMITS_LEFT.items():
+            lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
+            sides = [("", lo_t, hi_t)]
+            if name.endswith(".L"):
+                # Mirroring x -> -x keeps rotations about x and flips those about y and z; the
+                # elbow ranges are in per-side hinge frames and need no flip.
+                flip = torch.tensor([1.0, -1.0, -1.0])
+                mirrored = (lo_t, hi_t) if name.startswith("lowerarm01") else (
+                    torch.minimum(lo_t * flip, hi_t * flip), torch.maximum(lo_t * flip, hi_t * flip))
+                sides = [("L", lo_t, hi_t), ("R", *mirrored)]
+            for side, lo_s, hi_s in sides:
+                bone = name[:-1] + side if side else name
+                i = self.bone_names.index(bone)
+                lower[i], upper[i] = lo_s, hi_s
+                if bone.startswith("lowerarm01"):
+                    frames[i] = self._hinge_frame(heads, side)
+        return JointLimits(names=list(self.bone_names), lower=lower, upper=upper, frames=frames)
+
+    def _hinge_frame(self, heads: Tensor, side: str) -> Tensor:
+        """Elbow frame: rows = hinge axis (flexion positive), its normal, forearm direction."""
+        shoulder = heads[self.bone_names.index(f"upperarm01.{side}")]
+        elbow = heads[self.bone_names.index(f"lowerarm01.{side}")]
+        wrist = heads[self.bone_names.index(f"wrist.{side}")]
+        upper = torch.nn.functional.normalize(elbow - shoulder, dim=0)
+        fore = torch.nn.functional.normalize(wrist - elbow, dim=0)
+        # Rotating about upper x fore turns the forearm further from the upper-arm direction: flexion.
+        hinge = torch.nn.functional.normalize(torch.linalg.cross(upper, fore), dim=0)
+        twist = fore
+        normal = torch.linalg.cross(twist, hinge)
+        return torch.stack([hinge, normal, twist])
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self,
+        pose: Tensor | None = None,
+        phenotype: Tensor | None = None,
+        global_rot: Tensor | None = None,
+        transl: Tensor | None = None,
+    ) -> "BodyOutput":
+        """Pose the body.
+
+        Args:
+            pose: (B, J, 3) axis-angle, (B, J, 6) 6D or (B, J, 3, 3) per-bone rotations in
+                :attr:`bone_names` order ("local-ref", see the module docstring); None = rest.
+            phenotype: (B, 6) in [0, 1], ordered as :data:`PHENOTYPE_NAMES`; None = 0.5 each.
+            global_rot: (B, 3), (B, 6) or (B, 3, 3) rotation applied to the posed body about the
+                origin (the root); None = identity.
+            transl: (B, 3) translation applied last; None = zero.
+        Any of these may have batch 1 and broadcasts to the others.
+        Returns:
+            :class:`BodyOutput` in the body frame, float32 (or the inputs' dtype).
+        """
+        device = self.faces.device
+        dtype = self.anny.template_vertices.dtype
+        batch = max([x.shape[0] for x in (pose, phenotype, global_rot, transl) if x is not None], default=1)
+        J = self.num_bones
+        if pose is None:
+            rot = torch.eye(3, dtype=dtype, device=device).expand(batch, J, 3, 3)
+        else:
+            if pose.ndim < 3 or pose.shape[1] != J:
+                raise ValueError(f"pose must have shape (B, {J}, 3|6) or (B, {J}, 3, 3), got {tuple(pose.shape)}")
+            rot = rotations_to_matrix(pose.to(dtype), batch_dims=2).expand(batch, J, 3, 3)
+        delta = torch.zeros(batch, J, 4, 4, dtype=dtype, device=device)
+        delta[..., :3, :3] = rot
+        delta[..., 3, 3] = 1.0
+        if phenotype is None:
+            phenotype = torch.full((1, len(PHENOTYPE_NAMES)), 0.5, dtype=dtype, device=device)
+        if phenotype.ndim != 2 or phenotype.shape[1] != len(PHENOTYPE_NAMES):
+            raise ValueError(f"phenotype must have shape (B, {len(PHENOTYPE_NAMES)}), got {tuple(phenotype.shape)}")
+        out = self.anny(pose_parameters=delta, phenotype_kwargs=phenotype.to(dtype).expand(batch, -1))
+        vertices = out["vertices"]
+        bone_poses = out["bone_poses"]
+        if global_rot is not None or transl is not None:
+            R = (rotations_to_matrix(global_rot.to(dtype), batch_dims=1) if global_rot is not None
+                 else torch.eye(3, dtype=dtype, device=device)).expand(batch, 3, 3)
+            t = (transl.to(dtype) if transl is not None else torch.zeros(3, dtype=dtype, device=device)).expand(batch, 3)
+            vertices = vertices @ R.transpose(1, 2) + t[:, None]
+            top = torch.cat([R[:, None] @ bone_poses[..., :3, :3], (bone_poses[..., :3, 3] @ R.transpose(1, 2)
+                                                                     + t[:, None]).unsqueeze(-1)], dim=-1)
+            bone_poses = torch.cat([top, bone_poses[..., 3:, :]], dim=-2)
+        heads = bone_poses[..., :3, 3]
+        coco = torch.einsum("kv,bvd->bkd", self.coco_regressor.to(vertices.dtype), vertices)
+        h36m = self._h36m(heads, vertices, coco)
+        return BodyOutput(vertices=vertices, joints={"h36m": h36m, "coco": coco}, faces=self.faces,
+                          bone_poses=bone_poses)
+
+    def _h36m(self, heads: Tensor, vertices: Tensor, coco: Tensor) -> Tensor:
+        idx = self._h36m_bones
+        joints = heads[:, idx.clamp(min=0)]
+        nose = coco[:, COCO_JOINTS.index("nose")]
+        top = vertices[:, _HEAD_TOP_VERTEX]
+        k_nose, k_head = H36M_JOINTS.index("neck_nose"), H36M_JOINTS.index("head")
+        return torch.cat([joints[:, :k_nose], nose[:, None], top[:, None], joints[:, k_head + 1:]], dim=1)
+
+
+@dataclass
+class BodyOutput:
+    """Posed body (body frame, metres).
+
+    Attributes:
+        vertices: (B, V, 3).
+        joints: {"h36m": (B, 17, 3), "coco": (B, 17, 3)}.
+        faces: (F, 3) int64.
+        bone_poses: (B, J, 4, 4) world pose of every bone (heads in ``[..., :3, 3]``).
+    """
+
+    vertices: Tensor
+    joints: dict[str, Tensor]
+    faces: Tensor
+    bone_poses: Tensor
+
+    @property
+    def bone_heads(self) -> Tensor:
+        """(B, J, 3) posed bone heads (joint centres)."""
+        return self.bone_poses[..., :3, 3]
