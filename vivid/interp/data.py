@@ -1,0 +1,389 @@
+"""Training data for interpolation: flying-layer triplets, triplets drawn from any folder of
+videos, and the Vimeo-90K triplet layout; plus the Lightning DataModule.
+
+Every dataset yields dicts with image0, image1, image_t (3, H, W) float in [0, 1] and t (a
+scalar tensor in (0, 1)); flying layers add the exact flow01, flow10 (2, H, W) and the inverse
+depths invdepth0, invdepth1 (1, H, W), and every item carries ``has_labels`` (1.0 for flying
+layers, 0.0 for real footage) so mixed batches know where flow and depth supervision apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
+
+from vivid.core.errors import VividError
+from vivid.synth.flying import FlyingLayers
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
+LABEL_KEYS = ("flow01", "flow10", "invdepth0", "invdepth1")
+
+
+def _unlabelled(item: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Add zero labels so that real and synthetic items collate into one batch."""
+    _, h, w = item["image0"].shape
+    item["flow01"] = torch.zeros(2, h, w)
+    item["flow10"] = torch.zeros(2, h, w)
+    item["invdepth0"] = torch.ones(1, h, w)
+    item["invdepth1"] = torch.ones(1, h, w)
+    item["has_labels"] = torch.tensor(0.0)
+    return item
+
+
+def _augment(item: dict[str, Tensor], rng: random.Random) -> dict[str, Tensor]:
+    """Random horizontal/vertical flips and temporal reversal, applied to images and labels."""
+    if rng.random() < 0.5:  # horizontal flip: x -> -x for flows
+        item = {k: (v.flip(-1) if v.ndim == 3 else v) for k, v in item.items()}
+        for k in ("flow01", "flow10"):
+            if k in item:
+                item[k] = item[k] * torch.tensor([-1.0, 1.0]).view(2, 1, 1)
+    if rng.random() < 0.2:  # vertical flip (rarer: real motion is mostly upright)
+        item = {k: (v.flip(-2) if v.ndim == 3 else v) for k, v in item.items()}
+        for k in ("flow01", "flow10"):
+            if k in item:
+                item[k] = item[k] * torch.tensor([1.0, -1.0]).view(2, 1, 1)
+    if rng.random() < 0.5:  # temporal reversal
+        item = dict(item)
+        item["image0"], item["image1"] = item["image1"], item["image0"]
+        item["t"] = 1.0 - item["t"]
+        if "flow01" in item:
+            item["flow01"], item["flow10"] = item["flow10"], item["flow01"]
+            item["invdepth0"], item["invdepth1"] = item["invdepth1"], item["invdepth0"]
+    return item
+
+
+class FlyingTriplets(Dataset):
+    """``length`` flying-layer triplets of ``size`` (H, W); item ``i`` is generated from seed
+    ``seed + i`` (so the set is fixed) and cached compactly after its first use.
+
+    random_t: draw t uniformly in [0.1, 0.9] instead of 0.5; augment: flips and reversal.
+    """
+
+    def __init__(
+        self,
+        length: int = 1000,
+        size: tuple[int, int] = (128, 128),
+        seed: int = 0,
+        random_t: bool = True,
+        augment: bool = True,
+        cache: bool = True,
+        **flying_kwargs,
+    ) -> None:
+        self.length = length
+        self.size = tuple(size)
+        self.seed = seed
+        self.random_t = random_t
+        self.augment = augment
+        self.cache = cache
+        self.flying = FlyingLayers(size=self.size, **flying_kwargs)
+        self._cache: dict[int, dict[str, Tensor]] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _generate(self, index: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        t = float(0.1 + 0.8 * torch.rand(1, generator=g)) if self.random_t else 0.5
+        s = self.flying.sample(g, t)
+        return {
+            "image0": (s["image0"] * 255).round().to(torch.uint8),
+            "image1": (s["image1"] * 255).round().to(torch.uint8),
+            "image_t": (s["image_t"] * 255).round().to(torch.uint8),
+            "t": s["t"],
+            "flow01": s["flow01"].half(),
+            "flow10": s["flow10"].half(),
+            "invdepth0": s["invdepth0"].half(),
+            "invdepth1": s["invdepth1"].half(),
+        }
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        if index in self._cache:
+            raw = self._cache[index]
+        else:
+            raw = self._generate(index)
+            if self.cache:
+                self._cache[index] = raw
+        item = {k: (v.float() / 255.0 if v.dtype == torch.uint8 else v.float()) for k, v in raw.items()}
+        item["has_labels"] = torch.tensor(1.0)
+        if self.augment:
+            item = _augment(item, random.Random(hash((self.seed, index, torch.randint(0, 2**30, (1,)).item()))))
+        return item
+
+
+def _resize_uint8(frame: np.ndarray, long_side: int | None) -> Tensor:
+    """uint8 (H, W, 3) -> uint8 (3, h, w) tensor with the long side at most ``long_side``."""
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
+    h, w = x.shape[-2:]
+    if long_side is None or max(h, w) <= long_side:
+        return x.contiguous()
+    s = long_side / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    y = F.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    return y.round().clamp(0, 255).to(torch.uint8)
+
+
+def decode_video(path: str | Path, long_sides: tuple[int | None, ...] = (None,), max_frames: int | None = None) -> list[list[Tensor]]:
+    """All frames of a video as uint8 (3, h, w) tensors, once per entry of ``long_sides``.
+
+    Returns ``clips[s][i]``: frame i resized so its long side is ``long_sides[s]``.
+    """
+    from vivid.core.video import iter_frames
+
+    clips: list[list[Tensor]] = [[] for _ in long_sides]
+    for n, frame in enumerate(iter_frames(path)):
+        if max_frames is not None and n >= max_frames:
+            break
+        for s, side in enumerate(long_sides):
+            clips[s].append(_resize_uint8(frame.image, side))
+    return clips
+
+
+def list_videos(source: str | Path | list) -> list[Path]:
+    """Video files from a folder (recursively), a single file, or a list of either."""
+    if isinstance(source, (list, tuple)):
+        out = []
+        for s in source:
+            out += list_videos(s)
+        return out
+    p = Path(source)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        return sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES)
+    raise VividError(f"video source {p} does not exist; give a video file or a folder of videos")
+
+
+class VideoTriplets(Dataset):
+    """Triplets drawn on the fly from decoded videos.
+
+    clips: list of frame lists (uint8 (3, H, W) tensors, all frames of one clip the same size).
+    An item picks a clip, a start frame i and a gap n from ``gaps``, and k in 1..n-1: inputs
+    are frames i and i + n, the target frame i + k at ``t = k / n`` (with n = 2 always t = 0.5).
+    ``frames`` restricts every clip to a range of frame indices (start, stop) as fractions of
+    its length, so held-out frames stay out of training. crop: (h, w) random crop (None: the
+    whole frame, or the centre crop in ``deterministic`` mode); augment: flips + reversal.
+    ``length`` items per epoch; ``deterministic`` makes item ``i`` fixed (validation).
+    """
+
+    def __init__(
+        self,
+        clips: list[list[Tensor]],
+        gaps: tuple[int, ...] = (2,),
+        crop: tuple[int, int] | None = (128, 128),
+        frames: tuple[float, float] = (0.0, 1.0),
+        length: int = 1000,
+        augment: bool = True,
+        deterministic: bool = False,
+        min_motion: float = 0.0,
+    ) -> None:
+        self.gaps = tuple(int(g) for g in gaps)
+        if min(self.gaps) < 2:
+            raise VividError(f"gaps must be >= 2 (a triplet needs a frame between its inputs), got {gaps}")
+        self.crop = tuple(crop) if crop else None
+        self.length = length
+        self.augment = augment
+        self.deterministic = deterministic
+        self.min_motion = min_motion
+        self.clips = []
+        for frames_list in clips:
+            n = len(frames_list)
+            lo, hi = int(math.floor(frames[0] * n)), int(math.floor(frames[1] * n))
+            part = frames_list[lo:hi]
+            if len(part) > min(self.gaps):
+                self.clips.append(part)
+        if not self.clips:
+            raise VividError("no clip has enough frames for a triplet; give longer videos or smaller gaps")
+        self.starts = []  # (clip, start, gap) for every valid triplet
+        for c, part in enumerate(self.clips):
+            for gap in self.gaps:
+                self.starts += [(c, i, gap) for i in range(len(part) - gap)]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        rng = random.Random(index) if self.deterministic else random.Random(torch.randint(0, 2**62, (1,)).item())
+        c, i, gap = self.starts[rng.randrange(len(self.starts))] if not self.deterministic else self.starts[
+            (index * 7919) % len(self.starts)
+        ]
+        k = rng.randint(1, gap - 1)
+        frames = self.clips[c]
+        f0, ft, f1 = frames[i], frames[i + k], frames[i + gap]
+        h, w = f0.shape[-2:]
+        if self.crop is not None:
+            ch, cw = min(self.crop[0], h), min(self.crop[1], w)
+            if self.deterministic:
+                y, x = (h - ch) // 2, (w - cw) // 2
+            else:
+                y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+            f0, ft, f1 = (f[:, y : y + ch, x : x + cw] for f in (f0, ft, f1))
+        item = {
+            "image0": f0.float() / 255.0,
+            "image1": f1.float() / 255.0,
+            "image_t": ft.float() / 255.0,
+            "t": torch.tensor(k / gap),
+        }
+        if self.augment and not self.deterministic:
+            item = _augment(item, rng)
+        return _unlabelled(item)
+
+
+class Vimeo90KTriplets(Dataset):
+    """The Vimeo-90K triplet layout: ``root/sequences/xxxxx/yyyy/im{1,2,3}.png`` listed in
+    ``root/tri_trainlist.txt`` (split "train") or ``root/tri_testlist.txt`` (split "test").
+
+    crop: (h, w) random crop for training (None keeps the 448x256 frames); augment: flips and
+    temporal reversal. Items have t = 0.5.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", crop: tuple[int, int] | None = (256, 256), augment: bool = True) -> None:
+        self.root = Path(root)
+        lists = {"train": "tri_trainlist.txt", "test": "tri_testlist.txt"}
+        if split not in lists:
+            raise VividError(f"Vimeo-90K split must be 'train' or 'test', got {split!r}")
+        listing = self.root / lists[split]
+        if not listing.exists():
+            raise VividError(f"{listing} not found; point data.vimeo at the folder holding tri_trainlist.txt and sequences/")
+        self.items = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        if not self.items:
+            raise VividError(f"{listing} lists no sequences")
+        self.crop = tuple(crop) if crop else None
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _read(self, path: Path) -> Tensor:
+        from vivid.core.fileio import read_image, to_tensor
+
+        return to_tensor(read_image(path))
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        folder = self.root / "sequences" / self.items[index]
+        f0, ft, f1 = (self._read(folder / f"im{i}.png") for i in (1, 2, 3))
+        rng = random.Random(torch.randint(0, 2**62, (1,)).item()) if self.augment else random.Random(index)
+        h, w = f0.shape[-2:]
+        if self.crop is not None:
+            ch, cw = min(self.crop[0], h), min(self.crop[1], w)
+            if self.augment:
+                y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+            else:
+                y, x = (h - ch) // 2, (w - cw) // 2
+            f0, ft, f1 = (f[:, y : y + ch, x : x + cw] for f in (f0, ft, f1))
+        item = {"image0": f0, "image1": f1, "image_t": ft, "t": torch.tensor(0.5)}
+        if self.augment:
+            item = _augment(item, rng)
+        return _unlabelled(item)
+
+
+class InterpDataModule(pl.LightningDataModule):
+    """Mixed training batches of real triplets and flying layers; validation on held-out frames.
+
+    cfg keys (all optional):
+      batch_size (8), crop ([128, 128]), num_workers (0)
+      flying: {train: 2000, val: 32, fraction: 0.5, size: crop, random_t: true, ...FlyingLayers kwargs}
+      videos: list of video files / folders (triplets drawn on the fly)
+      long_sides: [640, 320] -- each video is used at these long-side sizes (motion scales)
+      gaps: [2, 3, 4]; video_val_fraction: 0.1 (the last frames of every clip, held out)
+      vimeo: root of a Vimeo-90K triplet folder
+      epoch_length: 2000 items per epoch of the real-footage part
+      val_crop: [256, 448]; val_items: 16
+    ``fraction`` is the share of flying-layer items in each training batch (1.0 when there is
+    no real footage).
+    """
+
+    def __init__(self, cfg: dict | None = None, batch_size: int | None = None) -> None:
+        super().__init__()
+        self.cfg = dict(cfg or {})
+        self.batch_size = int(batch_size or self.cfg.get("batch_size", 8))
+        self.train_sets: dict[str, Dataset] = {}
+        self.val_sets: list[Dataset] = []
+        self.val_names: list[str] = []
+
+    def describe(self) -> str:
+        c = self.cfg
+        parts = []
+        fly = c.get("flying", {})
+        if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
+            parts.append(f"flying layers ({fly.get('train', 2000)} scenes)")
+        if c.get("videos"):
+            names = ", ".join(p.name for p in list_videos(c["videos"]))
+            parts.append(
+                f"video triplets from {names} (long side {c.get('long_sides', [640, 320])}, gaps {c.get('gaps', [2, 3, 4])}, "
+                f"last {c.get('video_val_fraction', 0.1):.0%} of frames held out for validation)"
+            )
+        if c.get("vimeo"):
+            parts.append(f"Vimeo-90K triplets at {c['vimeo']}")
+        return "; ".join(parts)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_sets:
+            return
+        c = self.cfg
+        crop = tuple(c.get("crop", (128, 128)))
+        fly = dict(c.get("flying", {}))
+        n_fly_train = int(fly.pop("train", 2000))
+        n_fly_val = int(fly.pop("val", 32))
+        self.fraction = float(fly.pop("fraction", 0.5))
+        fly_size = tuple(fly.pop("size", crop))
+        real_train: list[Dataset] = []
+        if c.get("videos"):
+            sides = tuple(c.get("long_sides", (640, 320)))
+            val_frac = float(c.get("video_val_fraction", 0.1))
+            gaps = tuple(c.get("gaps", (2, 3, 4)))
+            clips_train, clips_val = [], []
+            for path in list_videos(c["videos"]):
+                per_side = decode_video(path, sides, c.get("max_frames"))
+                log.info("decoded %s: %d frames", path, len(per_side[0]))
+                clips_train += per_side
+                clips_val.append(per_side[0])
+            real_train.append(
+                VideoTriplets(clips_train, gaps, crop, (0.0, 1.0 - val_frac), int(c.get("epoch_length", 2000)))
+            )
+            val_crop = tuple(c.get("val_crop", (256, 448)))
+            # Validation: the held-out tail of every clip at the largest size, gap 2 (t = 0.5),
+            # the frame-drop protocol of the benchmark.
+            self.val_sets.append(
+                VideoTriplets(clips_val, (2,), val_crop, (1.0 - val_frac, 1.0), int(c.get("val_items", 16)), augment=False, deterministic=True)
+            )
+            self.val_names.append("video")
+        if c.get("vimeo"):
+            real_train.append(Vimeo90KTriplets(c["vimeo"], "train", crop))
+            self.val_sets.append(Vimeo90KTriplets(c["vimeo"], "test", tuple(c.get("val_crop", (256, 448))), augment=False))
+            self.val_names.append("vimeo")
+        if not real_train:
+            self.fraction = 1.0
+        if self.fraction > 0:
+            self.train_sets["flying"] = FlyingTriplets(n_fly_train, fly_size, seed=0, **fly)
+            self.val_sets.append(FlyingTriplets(n_fly_val, fly_size, seed=10_000, random_t=False, augment=False, **fly))
+            self.val_names.append("flying")
+        if real_train and self.fraction < 1:
+            self.train_sets["real"] = real_train[0] if len(real_train) == 1 else ConcatDataset(real_train)
+
+    def _split_batch(self) -> dict[str, int]:
+        if len(self.train_sets) == 1:
+            return {next(iter(self.train_sets)): self.batch_size}
+        n_fly = max(1, min(self.batch_size - 1, round(self.fraction * self.batch_size)))
+        return {"flying": n_fly, "real": self.batch_size - n_fly}
+
+    def train_dataloader(self):
+        sizes = self._split_batch()
+        workers = int(self.cfg.get("num_workers", 0))
+        return {
+            name: DataLoader(ds, batch_size=sizes[name], shuffle=True, num_workers=workers, drop_last=True, persistent_workers=workers > 0)
+            for name, ds in self.train_sets.items()
+        }
+
+    def val_dataloader(self):
+        return [DataLoader(ds, batch_size=4, shuffle=False, num_workers=0) for ds in self.val_sets]

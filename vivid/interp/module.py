@@ -1,0 +1,198 @@
+"""LightningModule for the interpolation generator (+ the GAN discriminator).
+
+Losses per training step (batch = flying-layer items and/or real triplets, concatenated):
+  L_c   Charbonnier between the output frame and the true frame at t (all items);
+  L_f   multi-scale end-point error of the flow pyramid (flying items: exact flow);
+  L_d   inverse-depth ordering (flying items: exact depth order);
+  L_w   optional photometric Charbonnier of each input warped onto the other by F0->1 / F1->0;
+  L_a   relativistic average GAN term, from ``gan.start_step`` on.
+  L_G = L_c + w_f L_f + w_d L_d + w_w L_w + lambda L_a.
+The discriminator and the generator are updated alternately (manual optimisation): first D on
+(real frame, detached output), then G.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from vivid.core.metrics import psnr
+from vivid.interp.discriminator import VGGDiscriminator
+from vivid.interp.losses import (
+    charbonnier,
+    depth_ordering_loss,
+    multiscale_flow_loss,
+    endpoint_error,
+    ragan_discriminator_loss,
+    ragan_generator_loss,
+)
+from vivid.interp.model import InterpNet
+from vivid.interp.warping import backward_warp
+
+log = logging.getLogger(__name__)
+
+
+def _cat_batch(batch: dict) -> dict[str, Tensor]:
+    """Merge the {"flying": {...}, "real": {...}} parts of a combined batch into one batch."""
+    if "image0" in batch:
+        return batch
+    parts = [p for p in batch.values() if p is not None]
+    keys = parts[0].keys()
+    return {k: torch.cat([p[k] for p in parts]) for k in keys}
+
+
+class InterpModule(pl.LightningModule):
+    """Trains ``model`` (an :class:`InterpNet`) with the losses above.
+
+    optim: {lr, weight_decay, min_lr_ratio (cosine floor), max_steps, grad_clip, lr_d}
+    loss: {flow_weight, depth_weight, warp_weight, gan: {enabled, weight, start_step, widths}}
+    export: {path, model_name, command, data}: write a vivid checkpoint after every validation.
+    """
+
+    def __init__(self, model: InterpNet, optim: dict | None = None, loss: dict | None = None, export: dict | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.optim_cfg = dict(optim or {})
+        self.loss_cfg = dict(loss or {})
+        self.export_cfg = dict(export or {})
+        gan = dict(self.loss_cfg.get("gan", {}))
+        self.gan_enabled = bool(gan.get("enabled", False))
+        self.gan_weight = float(gan.get("weight", 0.005))
+        self.gan_start = int(gan.get("start_step", 0))
+        self.discriminator = VGGDiscriminator(tuple(gan.get("widths", (16, 32, 64, 128, 128)))) if self.gan_enabled else None
+        self.automatic_optimization = False
+
+    # ------------------------------------------------------------------ optimisers
+    def configure_optimizers(self):
+        lr = float(self.optim_cfg.get("lr", 5e-4))
+        wd = float(self.optim_cfg.get("weight_decay", 0.0))
+        max_steps = int(self.optim_cfg.get("max_steps", 0)) or int(getattr(self.trainer, "max_steps", 0) or 1000)
+        floor = float(self.optim_cfg.get("min_lr_ratio", 0.1))
+        warm = int(self.optim_cfg.get("warmup_steps", 50))
+
+        def schedule(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            p = min(1.0, (step - warm) / max(1, max_steps - warm))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p))
+
+        opt_g = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=wd)
+        sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
+        if self.discriminator is None:
+            return [opt_g], [sched_g]
+        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=float(self.optim_cfg.get("lr_d", lr)), betas=(0.5, 0.999))
+        return [opt_g, opt_d], [sched_g]
+
+    # ------------------------------------------------------------------ losses
+    def _generator_losses(self, batch: dict[str, Tensor], out) -> dict[str, Tensor]:
+        c = self.loss_cfg
+        losses = {"charbonnier": charbonnier(out.frame, batch["image_t"])}
+        labelled = batch["has_labels"] > 0.5
+        if labelled.any() and float(c.get("flow_weight", 0.01)) > 0:
+            target = torch.cat((batch["flow01"][labelled], batch["flow10"][labelled]))
+            idx = torch.cat((labelled, labelled))
+            pad = out.pad
+            if any(pad):
+                target = torch.nn.functional.pad(target, pad, mode="replicate")
+            pyramid = [p[idx] for p in out.flow_pyramid]
+            losses["flow"] = multiscale_flow_loss(pyramid, target)
+        if labelled.any() and out.depth0 is not None and float(c.get("depth_weight", 0.1)) > 0:
+            pred = torch.cat((out.depth0[labelled], out.depth1[labelled]))
+            gt = torch.cat((batch["invdepth0"][labelled], batch["invdepth1"][labelled]))
+            losses["depth"] = depth_ordering_loss(pred, gt)
+        if float(c.get("warp_weight", 0.0)) > 0:
+            w0 = backward_warp(batch["image1"], out.flow01)
+            w1 = backward_warp(batch["image0"], out.flow10)
+            losses["warp"] = 0.5 * (charbonnier(w0, batch["image0"]) + charbonnier(w1, batch["image1"]))
+        return losses
+
+    def _total(self, losses: dict[str, Tensor]) -> Tensor:
+        c = self.loss_cfg
+        total = losses["charbonnier"]
+        total = total + float(c.get("flow_weight", 0.01)) * losses.get("flow", 0.0)
+        total = total + float(c.get("depth_weight", 0.1)) * losses.get("depth", 0.0)
+        total = total + float(c.get("warp_weight", 0.0)) * losses.get("warp", 0.0)
+        if "gan" in losses:
+            total = total + self.gan_weight * losses["gan"]
+        return total
+
+    def _step(self, batch: dict, stage: str) -> Tensor:
+        batch = _cat_batch(batch)
+        out = self.model(batch["image0"], batch["image1"], batch["t"])
+        losses = self._generator_losses(batch, out)
+        if stage == "train":
+            use_gan = self.discriminator is not None and self.global_step >= self.gan_start
+            opts = self.optimizers()
+            opt_g = opts[0] if isinstance(opts, (list, tuple)) else opts
+            clip = float(self.optim_cfg.get("grad_clip", 1.0))
+            if use_gan:
+                opt_d = opts[1]
+                # Discriminator step on the real frame and the detached output.
+                c_real = self.discriminator(batch["image_t"])
+                c_fake = self.discriminator(out.frame.detach())
+                loss_d = ragan_discriminator_loss(c_real, c_fake)
+                opt_d.zero_grad()
+                self.manual_backward(loss_d)
+                self.clip_gradients(opt_d, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+                opt_d.step()
+                self.log("train/loss_d", loss_d.detach(), prog_bar=False)
+                # Generator's adversarial term with the updated critic (no grads into D kept).
+                self.discriminator.requires_grad_(False)
+                losses["gan"] = ragan_generator_loss(self.discriminator(batch["image_t"]), self.discriminator(out.frame))
+                self.discriminator.requires_grad_(True)
+            total = self._total(losses)
+            opt_g.zero_grad()
+            self.manual_backward(total)
+            self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+            opt_g.step()
+            sched = self.lr_schedulers()
+            (sched[0] if isinstance(sched, list) else sched).step()
+            self.log("train/loss", total.detach(), prog_bar=True)
+            for k, v in losses.items():
+                self.log(f"train/{k}", v.detach())
+            return total
+        total = self._total(losses)
+        return total, out, batch
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        _, out, batch = self._step(batch, "val")
+        names = getattr(self.trainer.datamodule, "val_names", None) if self.trainer is not None else None
+        name = names[dataloader_idx] if names else str(dataloader_idx)
+        prefix = "val/" if name in ("video", "vimeo") else f"val/{name}_"
+        frame = out.frame.clamp(0, 1)
+        t = batch["t"].view(-1, 1, 1, 1)
+        blend = (1 - t) * batch["image0"] + t * batch["image1"]
+        self.log(f"{prefix}psnr", psnr(frame, batch["image_t"]).mean(), add_dataloader_idx=False)
+        self.log(f"{prefix}psnr_blend", psnr(blend, batch["image_t"]).mean(), add_dataloader_idx=False)
+        self.log(f"{prefix}charbonnier", charbonnier(frame, batch["image_t"]), add_dataloader_idx=False)
+        if name == "flying":
+            self.log("val/flying_epe", endpoint_error(out.flow01, batch["flow01"]), add_dataloader_idx=False)
+
+    def on_validation_epoch_end(self) -> None:
+        path = self.export_cfg.get("path")
+        if not path or self.trainer is None or not self.trainer.is_global_zero or self.trainer.sanity_checking:
+            return
+        from vivid.core.checkpoints import save_checkpoint
+
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
+        metrics["global_step"] = int(self.global_step)
+        save_checkpoint(
+            Path(path),
+            self.model,
+            task="interp",
+            model_name=self.export_cfg.get("model_name", "interp_default"),
+            command=self.export_cfg.get("command"),
+            data=self.export_cfg.get("data"),
+            metrics=metrics,
+            extra={"note": "periodic export during training", **dict(self.export_cfg.get("extra", {}))},
+        )
+        log.info("exported %s at step %d", path, self.global_step)
