@@ -273,8 +273,35 @@ def test_point_to_mesh_distance_takes_closest_triangle_and_chunks():
     xy = torch.rand(50, 2, dtype=F64, generator=g)
     h = torch.rand(50, 1, dtype=F64, generator=g) * 2 - 1
     pts = torch.cat([xy, h], dim=1)
-    d = G.point_to_mesh_distance(pts, verts, faces, chunk_pairs=5)
+    d = G.point_to_mesh_distance(pts, verts, faces, chunk_pairs=7)
     assert torch.allclose(d, h[:, 0].abs())
+
+
+def _sphere_mesh(n=10):
+    th = torch.linspace(0.2, math.pi - 0.2, n, dtype=F64)
+    ph = torch.linspace(0, 2 * math.pi, 2 * n + 1, dtype=F64)[:-1]
+    T, P = torch.meshgrid(th, ph, indexing="ij")
+    verts = torch.stack([T.sin() * P.cos(), T.sin() * P.sin(), T.cos()], -1).reshape(-1, 3)
+    idx = torch.arange(n * 2 * n).reshape(n, 2 * n)
+    a, b, c, d = idx[:-1], idx[1:], idx[1:].roll(-1, 1), idx[:-1].roll(-1, 1)
+    faces = torch.cat([torch.stack([a, b, c], -1).reshape(-1, 3), torch.stack([a, c, d], -1).reshape(-1, 3)])
+    return verts, faces
+
+
+def test_point_to_mesh_distance_equals_brute_force():
+    verts, faces = _sphere_mesh()
+    g = torch.Generator().manual_seed(15)
+    pts = torch.cat([verts + 0.05 * torch.randn_like(verts), 2.0 * torch.randn(50, 3, dtype=F64, generator=g)])
+    tri = verts[faces]
+    brute = G._point_triangle_distance(pts[:, None], tri[None, :, 0], tri[None, :, 1], tri[None, :, 2]).min(1).values
+    assert torch.allclose(G.point_to_mesh_distance(pts, verts, faces), brute, atol=1e-12)
+
+
+def test_point_to_mesh_distance_gradcheck():
+    verts = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [0.0, 1.0, -0.1]], dtype=F64, requires_grad=True)
+    faces = torch.tensor([[0, 1, 2]])
+    pts = torch.tensor([[0.2, 0.3, 0.5], [1.5, -0.2, 0.3], [-0.4, 0.5, 0.2]], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p, v: G.point_to_mesh_distance(p, v, faces), (pts, verts))
 
 
 # ----------------------------------------------------------------------------- rotations
