@@ -63,11 +63,15 @@ def test_float_fps_maps_to_exact_ntsc_rate(tmp_path):
     assert V.probe(path).fps == Fraction(30000, 1001)
 
 
-def test_exact_probe_counts_frames(tmp_path):
-    path = _write(tmp_path / "c.mkv", _pattern(9, 32, 32), 25)
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(30000, 1001)])
+def test_exact_probe_counts_frames_in_mkv(tmp_path, fps):
+    # Matroska stores no frame count and times in milliseconds (steps of 33 and 34 at 29.97).
+    path = _write(tmp_path / "c.mkv", _pattern(9, 32, 32), fps)
+    assert not V.probe(path).n_frames_exact
     info = V.probe(path, exact=True)
     assert info.n_frames == 9 and info.n_frames_exact
-    assert info.fps == 25 and not info.is_vfr
+    assert info.fps == fps and not info.is_vfr
+    assert len(list(V.iter_frames(path))) == 9
 
 
 def test_tensor_frames_in_and_out(tmp_path):

@@ -173,9 +173,14 @@ def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
             n_frames, n_exact = len(pts), True
             steps = np.diff(np.asarray(pts, dtype=np.int64))
             is_vfr = bool(len(steps) > 1 and steps.max() - steps.min() > max(1, 0.01 * np.median(steps)))
-            if len(pts) > 1 and not is_vfr:
-                fps = Fraction(1) / (Fraction(int(np.median(steps))) * tb)
-                fps = fps.limit_denominator(1001)
+            if len(pts) > 1:
+                measured = Fraction(len(pts) - 1) / (Fraction(int(pts[-1] - pts[0])) * tb)
+                # Keep the exact declared rate when the timestamps agree with it (a 1 ms time
+                # base rounds 30000/1001 fps to steps of 33 and 34 ticks).
+                if is_vfr or not guessed or abs(float(measured / guessed) - 1.0) > 0.01:
+                    fps = measured.limit_denominator(1001)
+                else:
+                    fps = guessed
         elif n_frames == 0 and duration > 0 and fps:
             n_frames = max(1, round(duration * float(fps)))
         return VideoInfo(
@@ -314,7 +319,8 @@ class VideoWriter:
     replication (see the module docstring).
 
     Args:
-        path: output file; .mp4, .m4v, .mov or .mkv.
+        path: output file; .mp4, .m4v, .mov or .mkv (Matroska stores times to the millisecond;
+            the others keep the writer's 1/90000 s clock).
         fps: nominal frame rate (exact Fraction preferred, e.g. Fraction(30000, 1001)).
         size: (width, height) of the frames; taken from the first frame when None.
         crf: x264 constant rate factor (0 lossless .. 51 worst; 18 is visually lossless).
