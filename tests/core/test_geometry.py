@@ -204,7 +204,10 @@ def test_procrustes_gradcheck():
     assert torch.autograd.gradcheck(aligned, (X, Y))
 
 
-@pytest.mark.parametrize("X, Y", [(torch.zeros(5, 3), torch.zeros(4, 3)), (torch.zeros(3), torch.zeros(3)), (torch.zeros(1, 3), torch.zeros(1, 3))])
+@pytest.mark.parametrize(
+    "X, Y",
+    [(torch.zeros(5, 3), torch.zeros(4, 3)), (torch.zeros(3), torch.zeros(3)), (torch.zeros(1, 3), torch.zeros(1, 3))],
+)
 def test_procrustes_bad_shapes_raise(X, Y):
     with pytest.raises(ValueError):
         G.procrustes(X, Y)

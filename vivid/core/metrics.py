@@ -179,8 +179,10 @@ def vertex_to_mesh_distance(
     Alignment takes each predicted mesh onto the ground truth: with the same vertex count the
     vertices are taken as corresponding and aligned in closed form (:func:`geometry.procrustes`);
     with different topologies the alignment is found by ICP (:func:`geometry.icp`, nearest
-    neighbours; started both as given and with centroids matched, the better fit kept). The distance is then point-to-triangle
-    (:func:`geometry.point_to_mesh_distance`), not point-to-vertex.
+    neighbours; started both as given and with centroids matched, the better fit kept; each
+    step compares all vertex pairs, so on the CPU this path is slow for body-sized meshes).
+    The distance is then point-to-triangle (:func:`geometry.point_to_mesh_distance`), not
+    point-to-vertex.
 
     Args:
         pred_vertices: (B, V, 3) or (V, 3) predicted vertices.

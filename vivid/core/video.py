@@ -112,7 +112,9 @@ def _open_input(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), mode="r")
     except av.FFmpegError as err:
-        raise VividError(f"cannot read video {path}: not a supported video file, or it is truncated or corrupt ({_why(err)})") from err
+        raise VividError(
+            f"cannot read video {path}: not a supported video file, or it is truncated or corrupt ({_why(err)})"
+        ) from err
     if not container.streams.video:
         container.close()
         raise VividError(f"{path} has no video stream (no frames to read); give a video with at least one frame")
@@ -257,9 +259,14 @@ def iter_frames(path: str | os.PathLike, *, as_tensor: bool = False) -> Iterator
             raise VividError(f"video {path} contains no frames; give a video with at least one frame")
         short_frames = declared_frames > 1 and index < _TRUNCATION_SHARE * declared_frames
         covered = last_time + 1.0 / float(rate)
-        short_time = declared_frames == 0 and declared_duration > 1.0 and covered < _TRUNCATION_SHARE * declared_duration
+        short_time = (
+            declared_frames == 0 and declared_duration > 1.0 and covered < _TRUNCATION_SHARE * declared_duration
+        )
         if short_frames or short_time:
-            what = f"{index} of {declared_frames} frames" if short_frames else f"{covered:.2f} of {declared_duration:.2f} s"
+            if short_frames:
+                what = f"{index} of {declared_frames} frames"
+            else:
+                what = f"{covered:.2f} of {declared_duration:.2f} s"
             raise VividError(f"video {path} is truncated: it ends after {what}; re-export or re-download it")
     finally:
         container.close()
@@ -461,7 +468,8 @@ def _folder_images(folder: Path) -> list[Path]:
         raise VividError(f"folder {folder} does not exist")
     if not folder.is_dir():
         raise VividError(f"{folder} is not a folder")
-    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES), key=_natural_key)
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES]
+    files.sort(key=_natural_key)
     if not files:
         raise VividError(f"folder {folder} holds no .png or .jpg images; give a folder of frames")
     return files
@@ -544,7 +552,8 @@ class FrameSource:
 
     def __repr__(self) -> str:
         i = self.info
-        return f"FrameSource({self.kind} {self.path}, {i.width}x{i.height}, {float(i.fps):.3f} fps, {i.n_frames} frames)"
+        size = f"{i.width}x{i.height}"
+        return f"FrameSource({self.kind} {self.path}, {size}, {float(i.fps):.3f} fps, {i.n_frames} frames)"
 
 
 def open_frames(
