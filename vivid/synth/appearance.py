@@ -245,8 +245,9 @@ def random_sh(rng: np.random.Generator, *, strength: tuple[float, float] = (0.6,
     band 1 into the camera frame with :func:`sh_to_camera`."""
     tint = rng.uniform(0.85, 1.15, 3)
     total = rng.uniform(*strength)
-    ambient = total * rng.uniform(0.5, 0.85) * tint
-    directional = (total - ambient.mean()) * rng.uniform(0.8, 1.6) * tint
+    ambient = total * rng.uniform(0.55, 0.85) * tint
+    # at most 0.8 x ambient, so that the side facing away from the light stays visible
+    directional = ambient * rng.uniform(0.2, 0.8)
     theta = rng.uniform(0, 2 * math.pi)
     elev = rng.uniform(math.radians(5), math.radians(80))
     d = np.array([math.cos(elev) * math.cos(theta), math.cos(elev) * math.sin(theta), math.sin(elev)])

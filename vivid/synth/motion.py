@@ -98,7 +98,7 @@ JOINT_LIMITS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[fl
     "spine03": ((-6, 12), (-6, 6), (-8, 8), "x"),
     "spine02": ((-6, 12), (-6, 6), (-8, 8), "x"),
     "spine01": ((-6, 12), (-6, 6), (-8, 8), "x"),
-    "neck01": ((-10, 15), (-8, 8), (-15, 15), "x"),
+    "neck01": ((-25, 20), (-12, 12), (-25, 25), "x"),
     "neck02": ((-10, 15), (-8, 8), (-15, 15), "x"),
     "neck03": ((-10, 15), (-8, 8), (-15, 15), "x"),
     "head": ((-25, 25), (-15, 15), (-35, 35), "x"),
@@ -107,15 +107,30 @@ JOINT_LIMITS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[fl
     # knee: positive t1 bends the knee (shin backwards); it never hyper-extends
     "lowerleg01.L": ((0, 140), (-3, 3), (-10, 10), "x"),
     # ankle: positive t1 points the toes down
-    "foot.L": ((-25, 45), (-10, 10), (-15, 15), "x"),
+    "foot.L": ((-50, 55), (-25, 25), (-30, 30), "x"),
     # clavicle: positive t1 raises the shoulder
     "clavicle.L": ((-10, 25), (-15, 15), (-10, 10), "-y"),
     # shoulder from the A-pose: negative t1 raises the arm forwards, positive t2 abducts
-    "upperarm01.L": ((-160, 45), (-35, 115), (-70, 70), "x"),
-    # elbow: hinge; limits on the total bend are applied from the rest bend (see Rig)
-    "lowerarm01.L": ((0, 145), (-3, 3), (-60, 60), "hinge"),
-    "wrist.L": ((-60, 60), (-20, 25), (-20, 20), "hinge"),
+    "upperarm01.L": ((-160, 45), (-50, 115), (-90, 90), "x"),
+    # elbow: hinge (t1, limits on the total bend, see Rig), carrying angle (t2), pronation (t3)
+    "lowerarm01.L": ((0, 145), (-25, 25), (-60, 60), "hinge"),
+    "wrist.L": ((-70, 70), (-35, 35), (-40, 40), "hinge"),
 }
+
+
+# The joint that ends the segment each (left or central) bone moves; Anny splits thighs, shins
+# and arms into two bones, so a bone's own axis is not the segment's direction.
+SEGMENT_END = {
+    "upperleg01": "lowerleg01",
+    "lowerleg01": "foot",
+    "upperarm01": "lowerarm01",
+    "lowerarm01": "wrist",
+    "wrist": "finger3-1",
+    "clavicle": "upperarm01",
+}
+
+
+LIMB_BONES = ("upperleg01", "lowerleg01", "foot", "upperarm01", "lowerarm01", "wrist")
 
 
 def _mirror(name: str) -> str:
@@ -256,6 +271,16 @@ class Rig:
     def index(self, name: str) -> int:
         return self.labels.index(name)
 
+    def segment_direction(self, bone: str) -> np.ndarray:
+        """Rest direction of the body segment a controlled bone moves: from its head to the head
+        of the next joint along the limb (:data:`SEGMENT_END`), else the bone's own axis."""
+        end = SEGMENT_END.get(bone[:-2] if bone[-2:] in (".L", ".R") else bone)
+        if end is None:
+            return self.rest[self.index(bone)][:, 1]
+        end = end + bone[-2:] if bone[-2:] in (".L", ".R") else end
+        d = self.heads[self.index(end)] - self.heads[self.index(bone)]
+        return d / np.linalg.norm(d)
+
     def _build_frames(self) -> None:
         X, Y = np.array([1.0, 0, 0]), np.array([0, 1.0, 0])
         idx = {n: i for i, n in enumerate(self.labels)}
@@ -269,7 +294,7 @@ class Rig:
             if hint == "x":
                 h = X
             elif hint == "-y":
-                h = -Y
+                h = Y if name.endswith(".R") else -Y  # mirrored so that t1 raises both sides
             else:  # hinge from the upper arm and forearm directions
                 side = name[-1]
                 up = self.rest[idx[f"upperarm01.{side}"]][:, 1]
@@ -470,20 +495,26 @@ def retarget_bvh(clip: BvhClip, rig: Rig, *, fps: float = 30.0, skip_first: bool
     C = B_anny @ B_bvh.T  # BVH world -> Anny world
 
     T = len(sub.motion)
+    # Rest alignments, parents first: the trunk, neck, head and clavicles copy the BVH rotations
+    # as they are (their rest shapes differ by skeleton geometry, not by pose); each limb
+    # segment takes its parent's alignment and then the smallest rotation that points its
+    # Anny rest direction along the BVH one (this straightens Anny's A-pose onto the T-pose
+    # and keeps the twist of a limb consistent with its parent, so elbows stay hinges).
     world = {}  # Anny bone -> (T, 3, 3) desired skinning rotation
-    for bone, jn in pick.items():
-        if jn is None:
-            continue
-        j = idx[jn]
-        G = C @ rot[:, j] @ C.T
-        if bone == "root":
-            world[bone] = G
-            continue
-        d = _segment_direction(clip, j)
-        if d is None:
-            continue
-        al = _min_rotation(rig.rest[rig.index(bone)][:, 1], C @ d)
-        world[bone] = G @ al
+    align: dict[str, np.ndarray] = {}
+    for bone in sorted((b for b in pick if pick[b] is not None), key=rig.index):
+        j = idx[pick[bone]]
+        a = rig.parents[rig.index(bone)]
+        while a > 0 and rig.labels[a] not in align:
+            a = rig.parents[a]
+        al = align.get(rig.labels[a], np.eye(3)) if bone != "root" else np.eye(3)
+        if bone.split(".")[0] in LIMB_BONES:
+            d = _segment_direction(clip, j)
+            if d is None:
+                continue
+            al = _min_rotation(al @ rig.segment_direction(bone), C @ d) @ al
+        align[bone] = al
+        world[bone] = C @ rot[:, j] @ C.T @ al
 
     # local-ref deltas of the controlled bones from the desired skinning rotations:
     # D_c = A_c T0_c^T T0_a T_a^T T_c A_c^T with a the nearest mapped ancestor (T0: identity-delta

@@ -35,6 +35,8 @@ subsets, ``motion_sources``) through the config.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import math
@@ -46,9 +48,9 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.geometry import project
-from vivid.core.render import Rasterization, render
+from vivid.core.render import Rasterization, rasterize, render, sh_basis, vertex_normals
 from vivid.synth import appearance as app
-from vivid.synth.cameras import Camera, CameraConfig, sample_camera, sample_camera_path
+from vivid.synth.cameras import CameraConfig, sample_camera, sample_camera_path
 from vivid.synth.flow import surface_flow
 from vivid.synth.motion import CONTROLLED_BONES, Motion, MotionSampler
 
@@ -272,15 +274,44 @@ class BodyKit:
 
     @torch.no_grad()
     def pose(self, deltas: np.ndarray, phenotype: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Local-ref deltas (T, B, 3, 3) and a phenotype (6,) -> vertices, H36M, COCO (T, ., 3) world."""
-        pose = torch.from_numpy(deltas).float().to(self.device)
-        phen = torch.from_numpy(np.asarray(phenotype, dtype=np.float32))[None].to(self.device)
-        out = self.model(pose=pose, phenotype=phen)
+        """Local-ref deltas (N, B, 3, 3) and phenotypes (N, 6) or (6,) -> vertices (N, V, 3),
+        H36M (N, 17, 3) and COCO (N, 17, 3) joints, body frame, float32 on the CPU."""
+        pose = torch.from_numpy(np.ascontiguousarray(deltas)).float().to(self.device)
+        phen = torch.from_numpy(np.asarray(phenotype, dtype=np.float32).reshape(-1, 6)).to(self.device)
+        with contextlib.redirect_stdout(io.StringIO()):  # Warp's one-off kernel-load message
+            out = self.model(pose=pose, phenotype=phen)
         return out.vertices.float().cpu(), out.joints["h36m"].float().cpu(), out.joints["coco"].float().cpu()
 
 
+@dataclass
+class Frames:
+    """A rendered batch of B frames (CPU tensors).
+
+    Attributes:
+        rgb: (B, 3, H, W) float in [0, 1]; triangle_id: (B, H, W) int64 (-1 background);
+        depth: (B, H, W) metres (0 background); parts: (B, H, W) int64 (0 background);
+        garment: (B, H, W) bool; rast: the rasterisation.
+    """
+
+    rgb: torch.Tensor
+    triangle_id: torch.Tensor
+    depth: torch.Tensor
+    parts: torch.Tensor
+    garment: torch.Tensor
+    rast: Rasterization
+
+
 class _Scenes:
-    """Shared machinery: body model, motion sampler, appearance and rendering of one frame."""
+    """Shared machinery: body model, motion sampler, appearance banks, rendering and labels.
+
+    Garment textures and background images are drawn from banks of ``BANK`` procedural images
+    per generator (entry ``j`` made from ``default_rng([seed, tag, j])``, so the data still depend
+    only on the seed), and each use is varied by a random channel permutation, gains, flips
+    and (for backgrounds) a random crop: generating a fresh procedural image per frame would
+    cost more than rendering the body.
+    """
+
+    BANK = 32
 
     def __init__(self, cfg: SceneConfig, *, device: str = "cpu") -> None:
         self.cfg = cfg.validate()
@@ -293,6 +324,8 @@ class _Scenes:
             fps=cfg.fps,
         )
         self.photos = app.load_photos(cfg.backgrounds_dir) if cfg.backgrounds_dir else None
+        self._tex_bank: dict[int, tuple[torch.Tensor, str]] = {}
+        self._bg_bank: dict[int, torch.Tensor] = {}
 
     # -- random draws
 
@@ -305,53 +338,134 @@ class _Scenes:
         lo, hi = np.asarray(self.cfg.phenotype_low), np.asarray(self.cfg.phenotype_high)
         return lo + (hi - lo) * rng.random(6)
 
-    def _look(self, rng: np.random.Generator) -> dict:
-        """Skin, garment texture, trousers/shoes colours."""
+    def _garment(self, rng: np.random.Generator) -> tuple[torch.Tensor, str]:
+        """A garment texture (3, S, S) from the bank, recoloured."""
+        j = int(rng.integers(self.BANK))
+        if j not in self._tex_bank:
+            kinds = tuple(self.cfg.garment_kinds)
+            self._tex_bank[j] = app.garment_texture(np.random.default_rng([int(self.cfg.seed), 1, j]), kinds[j % len(kinds)])
+        tex, kind = self._tex_bank[j]
+        perm = torch.from_numpy(rng.permutation(3))
+        gain = torch.from_numpy(rng.uniform(0.7, 1.2, 3).astype(np.float32))[:, None, None]
+        return (tex[perm] * gain).clamp(0, 1), kind
+
+    def _background(self, rng: np.random.Generator, height: int, width: int) -> torch.Tensor:
+        """A background (3, height, width): a photo crop, or a recoloured crop of a bank image."""
         c = self.cfg
-        kinds = tuple(c.garment_kinds)
-        tex, kind = app.garment_texture(rng, kinds[rng.integers(len(kinds))])
-        trousers = app._colour(rng) * rng.uniform(0.4, 0.9)
-        shoes = np.full(3, rng.uniform(0.05, 0.4))
-        skin = app.skin_tone(rng, tuple(c.skin_tones))
-        hair = np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 0.35) * np.array([0.9, 0.7, 0.45])
-        return {"texture": tex, "garment_kind": kind, "skin": skin, "trousers": trousers, "shoes": shoes, "hair": hair}
+        if self.photos and rng.random() < 0.5:
+            return app.background(rng, height, width, kind="photo", photos=self.photos)[0]
+        j = int(rng.integers(self.BANK))
+        if j not in self._bg_bank:
+            kinds = tuple(c.background_kinds)
+            # drawn at half resolution and upsampled: backdrops are smooth, and it is 4x cheaper
+            side = int(1.5 * max(c.height, c.width))
+            small = app.background(np.random.default_rng([int(c.seed), 2, j]), side // 2, side // 2, kind=kinds[j % len(kinds)])[0]
+            self._bg_bank[j] = torch.nn.functional.interpolate(small[None], size=(side, side), mode="bilinear", align_corners=False)[0]
+        img = self._bg_bank[j]
+        S = img.shape[-1]
+        scale = rng.uniform(1.0, 1.3) * max(height / S, width / S)
+        if scale > 1.0 or rng.random() < 0.3:
+            size = (max(height, int(S * max(scale, 1.0))), max(width, int(S * max(scale, 1.0))))
+            img = torch.nn.functional.interpolate(img[None], size=size, mode="bilinear", align_corners=False)[0]
+        y0 = int(rng.integers(img.shape[1] - height + 1))
+        x0 = int(rng.integers(img.shape[2] - width + 1))
+        out = img[:, y0 : y0 + height, x0 : x0 + width]
+        if rng.random() < 0.5:
+            out = out.flip(-1)
+        perm = torch.from_numpy(rng.permutation(3))
+        gain = torch.from_numpy(rng.uniform(0.75, 1.2, 3).astype(np.float32))[:, None, None]
+        return (out[perm] * gain).clamp(0, 1).contiguous()
+
+    def _look(self, rng: np.random.Generator) -> dict:
+        """Skin, garment texture, trousers, shoes and hair colours."""
+        tex, kind = self._garment(rng)
+        return {
+            "texture": tex,
+            "garment_kind": kind,
+            "skin": app.skin_tone(rng, tuple(self.cfg.skin_tones)),
+            "trousers": app._colour(rng) * rng.uniform(0.4, 0.9),
+            "shoes": np.full(3, rng.uniform(0.05, 0.4)),
+            "hair": np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 0.35) * np.array([0.9, 0.7, 0.45]),
+        }
 
     def _albedo(self, look: dict) -> torch.Tensor:
-        """Per-vertex albedo (V, 3): skin, trousers on the legs and pelvis, shoes on the feet."""
+        """Per-vertex albedo (V, 3): skin, trousers on the legs and hips, shoes, hair."""
         return self.kit.vertex_albedo(look["skin"], look["trousers"], look["shoes"], look["hair"])
 
     # -- rendering
 
-    def _render(self, verts_cam: torch.Tensor, cam: Camera, albedo: torch.Tensor, texture: torch.Tensor,
-                sh_cam: np.ndarray, bg: torch.Tensor) -> tuple:
-        """Render B frames. verts_cam (B, V, 3), cam with (B, ...) tensors, bg (B, 3, H, W)."""
-        c = self.cfg
-        kit = self.kit
-        B = verts_cam.shape[0]
-        out = render(
-            verts_cam,
-            kit.faces,
-            cam.K,
-            c.height,
-            c.width,
-            albedo=albedo,
-            sh=torch.from_numpy(sh_cam).float(),
-            background=bg,
-            face_labels=kit.face_parts,
-            texture=torch.cat([texture, texture], dim=-1)[None].expand(B, -1, -1, -1),
-            uv=kit.tex_uv,
-            uv_faces=kit.tex_uv_faces,
-            texture_faces=kit.garment_faces,
-            supersample=c.supersample,
-        )
-        return out
+    def _render(self, verts_cam: torch.Tensor, K: torch.Tensor, albedo: torch.Tensor, textures: list[torch.Tensor],
+                sh_cam: np.ndarray, bg: torch.Tensor) -> Frames:
+        """Render B frames.
+
+        Args:
+            verts_cam: (B, V, 3) camera frame; K: (B, 3, 3); albedo: (B, V, 3) or (V, 3);
+            textures: B garment textures (3, S, S) (or one for all); sh_cam: (B, 9, 3);
+            bg: (B, 3, H, W).
+
+        Visibility comes from :func:`vivid.core.render.rasterize`; shading (SH irradiance times
+        albedo, the garment texture looked up on the garment faces) is evaluated only at the
+        covered pixels, which is what makes it cheap. With ``supersample > 1`` the full
+        :func:`vivid.core.render.render` is used instead (anti-aliased edges).
+        """
+        c, kit = self.cfg, self.kit
+        B, V, _ = verts_cam.shape
+        H, W = c.height, c.width
+        if len(textures) == 1 and B > 1:
+            textures = textures * B
+        if albedo.ndim == 2:
+            albedo = albedo.expand(B, -1, -1)
+        sh = torch.from_numpy(np.ascontiguousarray(sh_cam)).float()
+        if c.supersample > 1:
+            rgb, rast = [], []
+            outs = [render(verts_cam[b : b + 1], kit.faces, K[b], H, W, albedo=albedo[b : b + 1], sh=sh[b : b + 1],
+                           background=bg[b], texture=torch.cat([textures[b]] * 2, -1), uv=kit.tex_uv,
+                           uv_faces=kit.tex_uv_faces, texture_faces=kit.garment_faces, supersample=c.supersample)
+                    for b in range(B)]
+            rgb = torch.cat([o.rgb for o in outs])
+            tri = torch.cat([o.triangle_id for o in outs])
+            rast = rasterize(verts_cam, kit.faces, K, H, W)
+        else:
+            rast = rasterize(verts_cam, kit.faces, K, H, W)
+            tri = rast.triangle_id
+            index, fid = rast.covered()
+            bary = rast.barycentric.reshape(-1, 3)[index]  # (N, 3)
+            batch = index // (H * W)
+            corner = kit.faces[fid]  # (N, 3)
+            normals_v = vertex_normals(verts_cam, kit.faces)  # (B, V, 3)
+            attrs = torch.cat([albedo.float(), normals_v], -1).reshape(B * V, 6)
+            px = (bary.unsqueeze(-1) * attrs[batch[:, None] * V + corner]).sum(1)  # (N, 6)
+            alb, nrm = px[:, :3], torch.nn.functional.normalize(px[:, 3:], dim=-1)
+            gm = kit.garment_faces[fid]
+            if gm.any():
+                gi = torch.nonzero(gm).squeeze(1)
+                uv = (bary[gi].unsqueeze(-1) * kit.tex_uv[kit.tex_uv_faces[fid[gi]]]).sum(1)  # (G, 2)
+                gb = batch[gi]
+                for b in range(B):
+                    sel = torch.nonzero(gb == b).squeeze(1)
+                    if sel.numel() == 0:
+                        continue
+                    tex = torch.cat([textures[b], textures[b]], -1)[None]
+                    g = torch.stack([uv[sel, 0] * 2 - 1, 1 - uv[sel, 1] * 2], -1).view(1, 1, -1, 2)
+                    val = torch.nn.functional.grid_sample(tex, g, mode="bilinear", padding_mode="border", align_corners=False)
+                    alb[gi[sel]] = val[0, :, 0].T
+            irr = torch.einsum("nk,nkc->nc", sh_basis(nrm), sh[batch])
+            colour = (alb * irr).clamp(0, 1)
+            rgb = bg.permute(0, 2, 3, 1).reshape(-1, 3).clone()
+            rgb[index] = colour
+            rgb = rgb.reshape(B, H, W, 3).permute(0, 3, 1, 2)
+        covered = tri >= 0
+        safe = tri.clamp(min=0)
+        parts = torch.where(covered, kit.face_parts[safe], torch.zeros_like(tri))
+        garment = covered & kit.garment_faces[safe]
+        return Frames(rgb.clamp(0, 1), tri, rast.depth, parts, garment, rast)
 
     def _joint_labels(self, joints_cam: torch.Tensor, K: torch.Tensor, depth: torch.Tensor, parts: torch.Tensor,
                       joint_parts: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
         """2D joints (N, 2) and visibility (N,) of camera-frame joints (N, 3) in one image.
 
         A joint is visible when it projects inside the image and the surface seen at its pixel
-        is one of the body parts around that joint, no farther than 0.25 m in front of it
+        is one of the body parts around that joint, no more than 0.25 m in front of it
         (otherwise another part, or another limb, hides it)."""
         H, W = depth.shape
         uv = project(joints_cam, K)
@@ -366,46 +480,33 @@ class _Scenes:
         vis = inside & ok & close & (seen_part > 0)
         return uv.numpy().astype(np.float32), vis.numpy().astype(np.float32)
 
-    def _frame_labels(self, out, b: int, verts_cam: torch.Tensor, joints_cam: torch.Tensor, coco_cam: torch.Tensor,
-                      cam: Camera) -> dict[str, np.ndarray]:
+    def _frame_labels(self, fr: Frames, b: int, verts_cam: torch.Tensor, joints_cam: torch.Tensor,
+                      coco_cam: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> dict[str, np.ndarray]:
         kit = self.kit
-        parts = out.labels[b]
-        depth = out.depth[b]
-        K = cam.K[b]
-        j2d, vis = self._joint_labels(joints_cam[b], K, depth, parts, kit.h36m_parts)
-        c2d, cvis = self._joint_labels(coco_cam[b], K, depth, parts, kit.coco_parts)
-        tri = out.triangle_id[b]
-        garment = (tri >= 0) & kit.garment_faces[tri.clamp(min=0)]
+        j2d, vis = self._joint_labels(joints_cam[b], K[b], fr.depth[b], fr.parts[b], kit.h36m_parts)
+        c2d, cvis = self._joint_labels(coco_cam[b], K[b], fr.depth[b], fr.parts[b], kit.coco_parts)
         d = {
-            "image": _u8(out.rgb[b]),
-            "mask": (tri >= 0).numpy(),
-            "parts": parts.numpy().astype(np.uint8),
-            "depth": depth.numpy().astype(np.float32),
-            "garment_mask": garment.numpy(),
+            "image": _u8(fr.rgb[b]),
+            "mask": (fr.triangle_id[b] >= 0).numpy(),
+            "parts": fr.parts[b].numpy().astype(np.uint8),
+            "depth": fr.depth[b].numpy().astype(np.float32),
+            "garment_mask": fr.garment[b].numpy(),
             "joints2d": j2d,
             "visibility": vis,
             "joints3d": joints_cam[b].numpy().astype(np.float32),
             "coco2d": c2d,
             "coco_visibility": cvis,
-            "K": K.numpy().astype(np.float32),
-            "R": cam.R[b].numpy().astype(np.float32),
-            "t": cam.t[b].numpy().astype(np.float32),
+            "K": K[b].numpy().astype(np.float32),
+            "R": R[b].numpy().astype(np.float32),
+            "t": t[b].numpy().astype(np.float32),
         }
         if self.cfg.vertices:
             d["vertices"] = verts_cam[b].numpy().astype(np.float32)
         return d
 
-    def _pose(self, motion: Motion, phenotype: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
-        """World vertices (T, V, 3), H36M joints (T, 17, 3), COCO joints (T, 17, 3), deltas (T, B, 3, 3)."""
-        deltas = motion.deltas(self.kit.rig)
-        verts, h36m, coco = self.kit.pose(deltas, phenotype)
-        tr = torch.from_numpy(motion.translation).float()[:, None]
-        return verts + tr, h36m + tr, coco + tr, deltas
-
     @staticmethod
-    def _to_cam(x: torch.Tensor, cam: Camera) -> torch.Tensor:
-        R = cam.R if cam.R.ndim == 3 else cam.R[None]
-        t = cam.t if cam.t.ndim == 2 else cam.t[None]
+    def _to_cam(x: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """(B, N, 3) world points, R (B, 3, 3), t (B, 3) -> camera frame."""
         return x @ R.transpose(-1, -2) + t[:, None]
 
     def _body_params(self, motion: Motion, deltas: np.ndarray, phenotype: np.ndarray) -> dict[str, np.ndarray]:
@@ -417,100 +518,124 @@ class _Scenes:
             "translation": motion.translation.astype(np.float32),
         }
 
+    def generate(self, i: int) -> dict[str, np.ndarray]:
+        """Sample ``i`` (a dict of numpy arrays, see the module docstring)."""
+        return self.generate_batch([i])[0]
+
+    def generate_batch(self, indices: list[int]) -> list[dict[str, np.ndarray]]:
+        """Samples ``indices``; equal to ``[generate(i) for i in indices]``, but batched."""
+        return [self.generate(i) for i in indices]
+
 
 class BodyScenes(_Scenes):
     """Single images of one person (the ``body`` kind); see the module docstring for labels."""
 
-    def generate(self, i: int) -> dict[str, np.ndarray]:
-        c = self.cfg
-        rng = self._rng(i)
-        phen = self._phenotype(rng)
-        motion = self.motions.pose(rng)
-        look = self._look(rng)
-        verts, h36m, coco, deltas = self._pose(motion, phen)
-        centre, radius = _bounding_sphere(verts[0].numpy())
-        cam, partial = sample_camera(rng, centre, radius, c.height, c.width, c.camera)
-        camb = Camera(cam.K[None], cam.R[None], cam.t[None], cam.fov_deg)
-        sh_world, _ = app.random_sh(rng)
-        sh_cam = app.sh_to_camera(sh_world, cam.R.double().numpy())[None]
-        bg, bg_kind = app.background(rng, c.height, c.width, kind=tuple(c.background_kinds)[rng.integers(len(c.background_kinds))], photos=self.photos)
-        vc = self._to_cam(verts, camb)
-        out = self._render(vc, camb, self._albedo(look), look["texture"], sh_cam, bg[None])
-        d = self._frame_labels(out, 0, vc, self._to_cam(h36m, camb), self._to_cam(coco, camb), camb)
-        params = self._body_params(motion, deltas, phen)
-        d.update({k: v[0] for k, v in params.items() if k != "phenotype"})
-        d["phenotype"] = params["phenotype"]
-        d["sh"] = sh_cam[0].astype(np.float32)
-        d["partial"] = np.array(partial)
-        return d
+    def generate_batch(self, indices: list[int]) -> list[dict[str, np.ndarray]]:
+        c, kit = self.cfg, self.kit
+        indices = list(indices)
+        if not indices:
+            return []
+        rngs = [self._rng(i) for i in indices]
+        phens = np.stack([self._phenotype(r) for r in rngs])
+        motions = [self.motions.pose(r) for r in rngs]
+        looks = [self._look(r) for r in rngs]
+        deltas = np.concatenate([m.deltas(kit.rig) for m in motions])
+        verts, h36m, coco = kit.pose(deltas, phens)
+        Ks, Rs, ts, shs, bgs, partial = [], [], [], [], [], []
+        for b, r in enumerate(rngs):
+            centre, radius = _bounding_sphere(verts[b].numpy())
+            cam, part = sample_camera(r, centre, radius, c.height, c.width, c.camera)
+            sh_world, _ = app.random_sh(r)
+            Ks.append(cam.K)
+            Rs.append(cam.R)
+            ts.append(cam.t)
+            shs.append(app.sh_to_camera(sh_world, cam.R.double().numpy()))
+            bgs.append(self._background(r, c.height, c.width))
+            partial.append(part)
+        K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
+        vc = self._to_cam(verts, R, t)
+        albedo = torch.stack([self._albedo(look) for look in looks])
+        fr = self._render(vc, K, albedo, [look["texture"] for look in looks], np.stack(shs), torch.stack(bgs))
+        jc, cc = self._to_cam(h36m, R, t), self._to_cam(coco, R, t)
+        out = []
+        for b in range(len(indices)):
+            d = self._frame_labels(fr, b, vc, jc, cc, K, R, t)
+            params = self._body_params(motions[b], deltas[b : b + 1], phens[b])
+            d.update({k: v[0] for k, v in params.items() if k != "phenotype"})
+            d["phenotype"] = params["phenotype"]
+            d["sh"] = shs[b].astype(np.float32)
+            d["partial"] = np.array(partial[b])
+            out.append(d)
+        return out
+
+
+def _single(r: Rasterization, b: int) -> Rasterization:
+    return Rasterization(r.triangle_id[b : b + 1], r.barycentric[b : b + 1], r.depth[b : b + 1], r.height, r.width)
 
 
 class VideoScenes(_Scenes):
     """Clips of ``frames`` frames (the ``video`` kind) with flow between consecutive frames."""
 
-    def _clip(self, rng: np.random.Generator):
-        c = self.cfg
+    def _clip(self, rng: np.random.Generator) -> dict:
+        c, kit = self.cfg, self.kit
         phen = self._phenotype(rng)
         motion = self.motions.sequence(rng, c.frames)
         look = self._look(rng)
-        verts, h36m, coco, deltas = self._pose(motion, phen)
+        deltas = motion.deltas(kit.rig)
+        verts, h36m, coco = kit.pose(deltas, phen)
+        tr = torch.from_numpy(motion.translation).float()[:, None]
+        verts, h36m, coco = verts + tr, h36m + tr, coco + tr
         vn = verts.numpy()
         centres = 0.5 * (vn.min(1) + vn.max(1))
-        radius = float(max(np.linalg.norm(vn[t] - centres[t], axis=-1).max() for t in range(len(vn))))
+        radius = float(max(np.linalg.norm(vn[k] - centres[k], axis=-1).max() for k in range(len(vn))))
         cam, moving = sample_camera_path(rng, centres, radius, c.height, c.width, c.fps, c.camera)
         sh_world, _ = app.random_sh(rng)
-        sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[t].double().numpy()) for t in range(c.frames)])
-        # background: a wider image panned with the camera (a distant backdrop)
+        sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[k].double().numpy()) for k in range(c.frames)])
+        # The background is a distant backdrop: a wider image shifted by the image motion of the
+        # direction the first camera looks along (integer pixels, so its flow is exact).
         fwd = cam.R[0].double().T @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
-        shifts = []
-        for t in range(c.frames):
-            p = project((cam.R[t].double() @ fwd)[None], cam.K[t].double())[0]
-            shifts.append(p - cam.K[t, :2, 2].double())
-        shifts = torch.stack(shifts).round().long()
-        shifts -= shifts[0].clone()
+        shifts = torch.stack([project((cam.R[k].double() @ fwd)[None], cam.K[k].double())[0] - cam.K[k, :2, 2].double()
+                              for k in range(c.frames)]).round().long()
+        shifts = shifts - shifts[0].clone()
         m = int(shifts.abs().max()) + 1
-        pano, _ = app.background(rng, c.height + 2 * m, c.width + 2 * m,
-                                 kind=tuple(c.background_kinds)[rng.integers(len(c.background_kinds))], photos=self.photos)
-        bgs = torch.stack([pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width] for s in shifts])
-        return phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts
+        pano = self._background(rng, c.height + 2 * m, c.width + 2 * m)
+        bgs = torch.stack([pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width]
+                           for s in shifts])
+        return {"phen": phen, "motion": motion, "look": look, "deltas": deltas, "verts": verts, "h36m": h36m,
+                "coco": coco, "cam": cam, "moving": moving, "sh": sh_cam, "bgs": bgs, "shifts": shifts}
 
-    def _render_clip(self, verts, h36m, coco, cam, look, sh_cam, bgs, shifts, texture=None) -> tuple[dict, list]:
-        vc = self._to_cam(verts, cam)
-        out = self._render(vc, cam, self._albedo(look), look["texture"] if texture is None else texture, sh_cam, bgs)
-        jc, cc = self._to_cam(h36m, cam), self._to_cam(coco, cam)
-        frames = [self._frame_labels(out, t, vc, jc, cc, cam) for t in range(vc.shape[0])]
+    def _render_clip(self, clip: dict, texture: torch.Tensor) -> tuple[dict, Frames, torch.Tensor]:
+        cam = clip["cam"]
+        vc = self._to_cam(clip["verts"], cam.R, cam.t)
+        fr = self._render(vc, cam.K, self._albedo(clip["look"]), [texture], clip["sh"], clip["bgs"])
+        jc, cc = self._to_cam(clip["h36m"], cam.R, cam.t), self._to_cam(clip["coco"], cam.R, cam.t)
+        frames = [self._frame_labels(fr, k, vc, jc, cc, cam.K, cam.R, cam.t) for k in range(vc.shape[0])]
         d = {k: np.stack([f[k] for f in frames]) for k in frames[0]}
-        T = vc.shape[0]
+        return d, fr, vc
+
+    def _flows(self, fr: Frames, vc: torch.Tensor, K: torch.Tensor, shifts: torch.Tensor) -> dict[str, np.ndarray]:
         fw, fwv, bw, bwv = [], [], [], []
-        for t in range(T - 1):
-            ra = _single(out.rast, t)
-            rb = _single(out.rast, t + 1)
-            s = (shifts[t + 1] - shifts[t]).tolist()
-            f, v = surface_flow(ra, self.kit.faces, vc[t + 1], cam.K[t + 1], rb, bg_shift=(s[0], s[1]))
+        for k in range(vc.shape[0] - 1):
+            ra, rb = _single(fr.rast, k), _single(fr.rast, k + 1)
+            s = (shifts[k + 1] - shifts[k]).tolist()
+            f, v = surface_flow(ra, self.kit.faces, vc[k + 1], K[k + 1], rb, bg_shift=(s[0], s[1]))
             fw.append(f)
             fwv.append(v)
-            f, v = surface_flow(rb, self.kit.faces, vc[t], cam.K[t], ra, bg_shift=(-s[0], -s[1]))
+            f, v = surface_flow(rb, self.kit.faces, vc[k], K[k], ra, bg_shift=(-s[0], -s[1]))
             bw.append(f)
             bwv.append(v)
-        d["flow_fw"] = torch.stack(fw).numpy()
-        d["flow_fw_valid"] = torch.stack(fwv).numpy()
-        d["flow_bw"] = torch.stack(bw).numpy()
-        d["flow_bw_valid"] = torch.stack(bwv).numpy()
-        return d, out
+        return {"flow_fw": torch.stack(fw).numpy(), "flow_fw_valid": torch.stack(fwv).numpy(),
+                "flow_bw": torch.stack(bw).numpy(), "flow_bw_valid": torch.stack(bwv).numpy()}
 
     def generate(self, i: int) -> dict[str, np.ndarray]:
-        rng = self._rng(i)
-        phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts = self._clip(rng)
-        d, _ = self._render_clip(verts, h36m, coco, cam, look, sh_cam, bgs, shifts)
-        d.update(self._body_params(motion, deltas, phen))
-        d["sh"] = sh_cam.astype(np.float32)
-        d["moving_camera"] = np.array(moving)
-        d["fps"] = np.array(motion.fps, dtype=np.float32)
+        clip = self._clip(self._rng(i))
+        d, fr, vc = self._render_clip(clip, clip["look"]["texture"])
+        d.update(self._flows(fr, vc, clip["cam"].K, clip["shifts"]))
+        d.update(self._body_params(clip["motion"], clip["deltas"], clip["phen"]))
+        d["sh"] = clip["sh"].astype(np.float32)
+        d["moving_camera"] = np.array(clip["moving"])
+        d["fps"] = np.array(clip["motion"].fps, dtype=np.float32)
         return d
-
-
-def _single(r: Rasterization, b: int) -> Rasterization:
-    return Rasterization(r.triangle_id[b : b + 1], r.barycentric[b : b + 1], r.depth[b : b + 1], r.height, r.width)
 
 
 class TryonScenes(VideoScenes):
@@ -520,24 +645,22 @@ class TryonScenes(VideoScenes):
     def generate(self, i: int) -> dict[str, np.ndarray]:
         c = self.cfg
         rng = self._rng(i)
-        phen, motion, look, verts, h36m, coco, deltas, cam, moving, sh_cam, bgs, shifts = self._clip(rng)
-        kinds = tuple(c.garment_kinds)
-        tex_b, kind_b = app.garment_texture(rng, kinds[rng.integers(len(kinds))])
-        d, out_a = self._render_clip(verts, h36m, coco, cam, look, sh_cam, bgs, shifts)
-        vc = self._to_cam(verts, cam)
-        out_b = self._render(vc, cam, self._albedo(look), tex_b, sh_cam, bgs)
-        d["image_b"] = np.stack([_u8(x) for x in out_b.rgb])
-        tri = out_b.triangle_id
-        d["garment_mask_b"] = ((tri >= 0) & self.kit.garment_faces[tri.clamp(min=0)]).numpy()
+        clip = self._clip(rng)
+        tex_b, kind_b = self._garment(rng)
+        d, fr, vc = self._render_clip(clip, clip["look"]["texture"])
+        cam = clip["cam"]
+        fb = self._render(vc, cam.K, self._albedo(clip["look"]), [tex_b], clip["sh"], clip["bgs"])
+        d["image_b"] = np.stack([_u8(x) for x in fb.rgb])
+        d["garment_mask_b"] = fb.garment.numpy()
         fh, fw = c.height, max(16, c.height * 3 // 4)
-        fa, ma = app.flat_garment_image(look["texture"], fh, fw)
-        fb, mb = app.flat_garment_image(tex_b, fh, fw)
+        fa, ma = app.flat_garment_image(clip["look"]["texture"], fh, fw)
+        fbi, mb = app.flat_garment_image(tex_b, fh, fw)
         d["flat_garment"], d["flat_garment_mask"] = _u8(fa), ma.numpy()
-        d["flat_garment_b"], d["flat_garment_b_mask"] = _u8(fb), mb.numpy()
-        d["background"] = np.stack([_u8(b) for b in bgs])
-        d.update(self._body_params(motion, deltas, phen))
-        d["sh"] = sh_cam.astype(np.float32)
-        d["garment_kinds"] = np.array([app.GARMENT_KINDS.index(look["garment_kind"]), app.GARMENT_KINDS.index(kind_b)])
+        d["flat_garment_b"], d["flat_garment_b_mask"] = _u8(fbi), mb.numpy()
+        d["background"] = np.stack([_u8(b) for b in clip["bgs"]])
+        d.update(self._body_params(clip["motion"], clip["deltas"], clip["phen"]))
+        d["sh"] = clip["sh"].astype(np.float32)
+        d["garment_kinds"] = np.array([app.GARMENT_KINDS.index(clip["look"]["garment_kind"]), app.GARMENT_KINDS.index(kind_b)])
         return d
 
 

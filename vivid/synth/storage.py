@@ -137,10 +137,19 @@ def _worker_init(factory: Callable, threads: int) -> None:
     _worker_gen = factory()
 
 
+BATCH = 16  # samples generated together (the body model poses a batch at once)
+
+
+def _generate(gen, first: int, count: int) -> list[dict[str, np.ndarray]]:
+    out: list[dict[str, np.ndarray]] = []
+    for s in range(first, first + count, BATCH):
+        out += gen.generate_batch(list(range(s, min(s + BATCH, first + count))))
+    return out
+
+
 def _worker_shard(args: tuple[Path, int, int, int]) -> tuple[int, int]:
     root, k, first, count = args
-    samples = [_worker_gen.generate(first + j) for j in range(count)]
-    save_shard(root / shard_name(k), samples)
+    save_shard(root / shard_name(k), _generate(_worker_gen, first, count))
     return k, count
 
 
@@ -219,8 +228,7 @@ def write_shards(
     if todo and workers == 1:
         gen = make_generator()
         for _, k, first, count in todo:
-            samples = [gen.generate(first + j) for j in range(count)]
-            save_shard(root / shard_name(k), samples)
+            save_shard(root / shard_name(k), _generate(gen, first, count))
             done[k] = count
             _write_index(root, index_now())
             if on_progress is not None:
@@ -323,8 +331,9 @@ class SynthStream(IterableDataset):
     """
 
     def __init__(self, make_generator: Callable, *, n: int | None = None, start: int = 0,
-                 transform: Callable | None = None) -> None:
+                 transform: Callable | None = None, chunk: int = 8) -> None:
         self.make_generator, self.n, self.start, self.transform = make_generator, n, start, transform
+        self.chunk = chunk
         self._gen = None
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
@@ -333,10 +342,13 @@ class SynthStream(IterableDataset):
         if self._gen is None:
             self._gen = self.make_generator()
         i = self.start + wid
-        while self.n is None or i < self.start + self.n:
-            item = decode_sample(self._gen.generate(i))
-            yield self.transform(item) if self.transform is not None else item
-            i += nw
+        end = None if self.n is None else self.start + self.n
+        while end is None or i < end:
+            ids = [j for j in range(i, i + self.chunk * nw, nw) if end is None or j < end]
+            for raw in self._gen.generate_batch(ids):
+                item = decode_sample(raw)
+                yield self.transform(item) if self.transform is not None else item
+            i += self.chunk * nw
 
     def __getstate__(self):
         state = self.__dict__.copy()
