@@ -30,7 +30,7 @@ import contextlib
 import io
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +79,17 @@ def _warp():
     return _wp
 
 
+# The z-buffer holds one int64 per pixel, quantised depth above the face id, so that a single
+# atomic min keeps the nearest face (ties go to the lower face id, deterministically).
+_DEPTH_SCALE = float(2**20)  # depth quantum: about 1 micrometre
+_ID_RANGE = 2**24  # at most 16.7 M faces
+_FAR = 2.0**18  # farther faces are not drawn (keeps the packed key below 2**63)
+_EMPTY = 2**63 - 1
+
+
 def _build_kernels(wp) -> None:
+    wp.set_module_options({"enable_backward": False})
+
     @wp.func
     def edge(ax: float, ay: float, bx: float, by: float, px: float, py: float):
         # Twice the signed area of (a, b, p); positive when p is left of a->b in a y-down image.
@@ -95,9 +105,7 @@ def _build_kernels(wp) -> None:
         width: int,
         near: float,
         cull: int,
-        write_ids: int,
-        zbuf: wp.array(dtype=wp.float32),  # (B*H*W,)
-        tri: wp.array(dtype=wp.int32),  # (B*H*W,)
+        zbuf: wp.array(dtype=wp.int64),  # (B*H*W,) packed depth and face id
     ):
         tid = wp.tid()
         b = tid // num_faces
@@ -116,6 +124,8 @@ def _build_kernels(wp) -> None:
         z2 = screen[i2 + 2]
         if z0 <= near or z1 <= near or z2 <= near:
             return
+        if z0 >= _FAR or z1 >= _FAR or z2 >= _FAR:
+            return
         area = edge(x0, y0, x1, y1, x2, y2)
         if wp.abs(area) < 1.0e-12:
             return
@@ -128,6 +138,9 @@ def _build_kernels(wp) -> None:
         ymin = wp.max(int(wp.ceil(wp.min(y0, wp.min(y1, y2)))), 0)
         ymax = wp.min(int(wp.floor(wp.max(y0, wp.max(y1, y2)))), height - 1)
         inv_area = 1.0 / area
+        iz0 = 1.0 / z0
+        iz1 = 1.0 / z1
+        iz2 = 1.0 / z2
         base = b * height * width
         for py in range(ymin, ymax + 1):
             fy = float(py)
@@ -138,27 +151,33 @@ def _build_kernels(wp) -> None:
                 l2 = 1.0 - l0 - l1
                 if l0 >= 0.0 and l1 >= 0.0 and l2 >= 0.0:
                     # Perspective-correct depth: 1/z is affine in screen space.
-                    z = 1.0 / (l0 / z0 + l1 / z1 + l2 / z2)
-                    p = base + py * width + px
-                    if write_ids == 0:
-                        wp.atomic_min(zbuf, p, z)
-                    elif z == zbuf[p]:
-                        tri[p] = f
+                    z = 1.0 / (l0 * iz0 + l1 * iz1 + l2 * iz2)
+                    key = wp.int64(z * _DEPTH_SCALE) * wp.int64(_ID_RANGE) + wp.int64(f)
+                    wp.atomic_min(zbuf, base + py * width + px, key)
 
     @wp.kernel
     def resolve_pixels(
         screen: wp.array(dtype=wp.float32),
         faces: wp.array(dtype=wp.int32),
-        tri: wp.array(dtype=wp.int32),
+        zbuf: wp.array(dtype=wp.int64),
         num_vertices: int,
         height: int,
         width: int,
+        tri: wp.array(dtype=wp.int64),  # (B*H*W,)
         bary: wp.array(dtype=wp.float32),  # (B*H*W*3,)
+        depth: wp.array(dtype=wp.float32),  # (B*H*W,)
     ):
         p = wp.tid()
-        f = tri[p]
-        if f < 0:
+        key = zbuf[p]
+        if key == wp.int64(_EMPTY):
+            tri[p] = wp.int64(-1)
+            bary[3 * p + 0] = 0.0
+            bary[3 * p + 1] = 0.0
+            bary[3 * p + 2] = 0.0
+            depth[p] = 0.0
             return
+        f = int(key % wp.int64(_ID_RANGE))
+        tri[p] = wp.int64(f)
         b = p // (height * width)
         rem = p - b * height * width
         py = rem // width
@@ -183,9 +202,153 @@ def _build_kernels(wp) -> None:
         bary[3 * p + 0] = w0 / s
         bary[3 * p + 1] = w1 / s
         bary[3 * p + 2] = w2 / s
+        depth[p] = 1.0 / s
 
+    @wp.kernel
+    def accumulate_normals(
+        verts: wp.array(dtype=wp.vec3),  # (B*V,)
+        faces: wp.array(dtype=wp.int32),  # (F*3,)
+        num_vertices: int,
+        num_faces: int,
+        normals: wp.array(dtype=wp.vec3),  # (B*V,)
+    ):
+        tid = wp.tid()
+        b = tid // num_faces
+        f = tid - b * num_faces
+        i0 = b * num_vertices + faces[3 * f + 0]
+        i1 = b * num_vertices + faces[3 * f + 1]
+        i2 = b * num_vertices + faces[3 * f + 2]
+        n = wp.cross(verts[i1] - verts[i0], verts[i2] - verts[i0])
+        wp.atomic_add(normals, i0, n)
+        wp.atomic_add(normals, i1, n)
+        wp.atomic_add(normals, i2, n)
+
+    @wp.kernel
+    def shade_pixels(
+        tri: wp.array(dtype=wp.int64),  # (B*H*W,)
+        bary: wp.array(dtype=wp.float32),  # (B*H*W*3,)
+        faces: wp.array(dtype=wp.int32),  # (F*3,)
+        albedo: wp.array(dtype=wp.float32),  # (B*V*3,) or (V*3,) with albedo_stride 0
+        albedo_stride: int,
+        normals: wp.array(dtype=wp.float32),  # (B*V*3,)
+        num_vertices: int,
+        height: int,
+        width: int,
+        sh: wp.array(dtype=wp.float32),  # (B*9*3,)
+        use_tex: int,
+        tex_faces: wp.array(dtype=wp.int32),  # (F,) 1 where the face is textured
+        uv: wp.array(dtype=wp.float32),  # (T*2,)
+        uv_faces: wp.array(dtype=wp.int32),  # (F*3,)
+        tex: wp.array(dtype=wp.float32),  # (B*Ht*Wt*3,) channels last, or one texture with tex_stride 0
+        tex_h: int,
+        tex_w: int,
+        tex_stride: int,
+        use_bg: int,
+        bg: wp.array(dtype=wp.float32),  # (B*3*H*W,) or (3*H*W,) or (3,): see bg_stride, bg_plane
+        bg_stride: int,
+        bg_plane: int,
+        label_table: wp.array(dtype=wp.int64),  # (F,) face labels, when use_labels
+        use_labels: int,
+        rgb: wp.array(dtype=wp.float32),  # (B*3*H*W,) channels first
+        nrm: wp.array(dtype=wp.float32),  # (B*3*H*W,)
+        labels: wp.array(dtype=wp.int64),  # (B*H*W,)
+    ):
+        p = wp.tid()
+        f = int(tri[p])
+        hw = height * width
+        b = p // hw
+        rem = p - b * hw
+        o = b * 3 * hw + rem
+        if f < 0:
+            if use_bg != 0:
+                q = b * bg_stride + rem * bg_plane
+                qs = bg_plane * hw
+                rgb[o] = bg[q]
+                rgb[o + hw] = bg[q + wp.max(qs, 1)]
+                rgb[o + 2 * hw] = bg[q + 2 * wp.max(qs, 1)]
+            else:
+                rgb[o] = 0.0
+                rgb[o + hw] = 0.0
+                rgb[o + 2 * hw] = 0.0
+            nrm[o] = 0.0
+            nrm[o + hw] = 0.0
+            nrm[o + 2 * hw] = 0.0
+            if use_labels != 0:
+                labels[p] = wp.int64(0)
+            return
+        if use_labels != 0:
+            labels[p] = label_table[f]
+        w0 = bary[3 * p + 0]
+        w1 = bary[3 * p + 1]
+        w2 = bary[3 * p + 2]
+        a0 = faces[3 * f + 0]
+        a1 = faces[3 * f + 1]
+        a2 = faces[3 * f + 2]
+        nb = b * num_vertices * 3
+        nx = w0 * normals[nb + 3 * a0 + 0] + w1 * normals[nb + 3 * a1 + 0] + w2 * normals[nb + 3 * a2 + 0]
+        ny = w0 * normals[nb + 3 * a0 + 1] + w1 * normals[nb + 3 * a1 + 1] + w2 * normals[nb + 3 * a2 + 1]
+        nz = w0 * normals[nb + 3 * a0 + 2] + w1 * normals[nb + 3 * a1 + 2] + w2 * normals[nb + 3 * a2 + 2]
+        inv = 1.0 / wp.sqrt(wp.max(nx * nx + ny * ny + nz * nz, 1.0e-24))
+        nx = nx * inv
+        ny = ny * inv
+        nz = nz * inv
+        ab = b * albedo_stride
+        cr = w0 * albedo[ab + 3 * a0 + 0] + w1 * albedo[ab + 3 * a1 + 0] + w2 * albedo[ab + 3 * a2 + 0]
+        cg = w0 * albedo[ab + 3 * a0 + 1] + w1 * albedo[ab + 3 * a1 + 1] + w2 * albedo[ab + 3 * a2 + 1]
+        cb = w0 * albedo[ab + 3 * a0 + 2] + w1 * albedo[ab + 3 * a1 + 2] + w2 * albedo[ab + 3 * a2 + 2]
+        if use_tex != 0:
+            if tex_faces[f] != 0:
+                t0 = uv_faces[3 * f + 0]
+                t1 = uv_faces[3 * f + 1]
+                t2 = uv_faces[3 * f + 2]
+                u = w0 * uv[2 * t0] + w1 * uv[2 * t1] + w2 * uv[2 * t2]
+                v = w0 * uv[2 * t0 + 1] + w1 * uv[2 * t1 + 1] + w2 * uv[2 * t2 + 1]
+                # Same texel convention as _bilinear: centres at (i + 0.5) / size, clamped.
+                x = wp.clamp(u * float(tex_w) - 0.5, 0.0, float(tex_w - 1))
+                y = wp.clamp((1.0 - v) * float(tex_h) - 0.5, 0.0, float(tex_h - 1))
+                x0 = wp.min(int(wp.floor(x)), wp.max(tex_w - 2, 0))
+                y0 = wp.min(int(wp.floor(y)), wp.max(tex_h - 2, 0))
+                fx = x - float(x0)
+                fy = y - float(y0)
+                x1 = wp.min(x0 + 1, tex_w - 1)
+                y1 = wp.min(y0 + 1, tex_h - 1)
+                tb = b * tex_stride
+                i00 = tb + (y0 * tex_w + x0) * 3
+                i01 = tb + (y0 * tex_w + x1) * 3
+                i10 = tb + (y1 * tex_w + x0) * 3
+                i11 = tb + (y1 * tex_w + x1) * 3
+                cr = (tex[i00] * (1.0 - fx) + tex[i01] * fx) * (1.0 - fy) + (tex[i10] * (1.0 - fx) + tex[i11] * fx) * fy
+                cg = (tex[i00 + 1] * (1.0 - fx) + tex[i01 + 1] * fx) * (1.0 - fy) + (
+                    tex[i10 + 1] * (1.0 - fx) + tex[i11 + 1] * fx) * fy
+                cb = (tex[i00 + 2] * (1.0 - fx) + tex[i01 + 2] * fx) * (1.0 - fy) + (
+                    tex[i10 + 2] * (1.0 - fx) + tex[i11 + 2] * fx) * fy
+        y_0 = _SH_C0
+        y_1 = _SH_C1 * ny
+        y_2 = _SH_C1 * nz
+        y_3 = _SH_C1 * nx
+        y_4 = _SH_C2 * nx * ny
+        y_5 = _SH_C2 * ny * nz
+        y_6 = _SH_C3 * (3.0 * nz * nz - 1.0)
+        y_7 = _SH_C2 * nx * nz
+        y_8 = _SH_C4 * (nx * nx - ny * ny)
+        sb = b * 27
+        ir = (y_0 * sh[sb + 0] + y_1 * sh[sb + 3] + y_2 * sh[sb + 6] + y_3 * sh[sb + 9] + y_4 * sh[sb + 12]
+              + y_5 * sh[sb + 15] + y_6 * sh[sb + 18] + y_7 * sh[sb + 21] + y_8 * sh[sb + 24])
+        ig = (y_0 * sh[sb + 1] + y_1 * sh[sb + 4] + y_2 * sh[sb + 7] + y_3 * sh[sb + 10] + y_4 * sh[sb + 13]
+              + y_5 * sh[sb + 16] + y_6 * sh[sb + 19] + y_7 * sh[sb + 22] + y_8 * sh[sb + 25])
+        ib = (y_0 * sh[sb + 2] + y_1 * sh[sb + 5] + y_2 * sh[sb + 8] + y_3 * sh[sb + 11] + y_4 * sh[sb + 14]
+              + y_5 * sh[sb + 17] + y_6 * sh[sb + 20] + y_7 * sh[sb + 23] + y_8 * sh[sb + 26])
+        rgb[o] = cr * ir
+        rgb[o + hw] = cg * ig
+        rgb[o + 2 * hw] = cb * ib
+        nrm[o] = nx
+        nrm[o + hw] = ny
+        nrm[o + 2 * hw] = nz
+
+    _kernels["shade"] = shade_pixels
     _kernels["raster"] = raster_triangles
     _kernels["resolve"] = resolve_pixels
+    _kernels["normals"] = accumulate_normals
 
 
 def _warp_device(device: torch.device) -> str:
@@ -216,6 +379,7 @@ class Rasterization:
     depth: Tensor
     height: int
     width: int
+    _covered: tuple[Tensor, Tensor] | None = field(default=None, repr=False, compare=False)
 
     @property
     def mask(self) -> Tensor:
@@ -223,10 +387,13 @@ class Rasterization:
         return self.triangle_id >= 0
 
     def covered(self) -> tuple[Tensor, Tensor]:
-        """Flat indices into ``B*H*W`` of the covered pixels and their face ids, both (N,) int64."""
-        flat = self.triangle_id.reshape(-1)
-        index = torch.nonzero(flat >= 0).squeeze(1)
-        return index, flat[index]
+        """Flat indices into ``B*H*W`` of the covered pixels (ascending, so grouped by image) and
+        their face ids, both (N,) int64. Computed once."""
+        if self._covered is None:
+            flat = self.triangle_id.reshape(-1)
+            index = torch.nonzero(flat >= 0).squeeze(1)
+            self._covered = (index, flat.index_select(0, index))
+        return self._covered
 
 
 def _check_mesh(vertices: Tensor, faces: Tensor) -> None:
@@ -245,9 +412,19 @@ def _batched_K(K: Tensor, batch: int) -> Tensor:
 
 
 def _screen(vertices: Tensor, K: Tensor) -> Tensor:
-    """(B, V, 3) camera-frame points -> (B, V, 3) pixel u, v and camera z."""
-    uv = project(vertices, _batched_K(K, vertices.shape[0])[:, None])
-    return torch.cat([uv, vertices[..., 2:3]], dim=-1)
+    """(B, V, 3) camera-frame points -> (B, V, 3) pixel u, v and camera z (as geometry.project)."""
+    p = torch.bmm(vertices, _batched_K(K, vertices.shape[0]).transpose(1, 2))
+    return torch.cat([p[..., :2] / p[..., 2:3], vertices[..., 2:3]], dim=-1)
+
+
+def _rows(table: Tensor, index: Tensor) -> Tensor:
+    """``table[index]`` for a 2D table, via index_select (much faster than advanced indexing on CPU)."""
+    return table.index_select(0, index.reshape(-1)).reshape(*index.shape, table.shape[-1])
+
+
+def _unit(x: Tensor, eps: float = 1e-12) -> Tensor:
+    """Normalise (..., 3) vectors (cheaper than F.normalize for a last dimension of 3)."""
+    return x * torch.rsqrt((x * x).sum(dim=-1, keepdim=True).clamp_min(eps * eps))
 
 
 def rasterize(
@@ -286,32 +463,29 @@ def rasterize(
         screen = screen.reshape(-1).contiguous()
     face_flat = faces.to(device=device, dtype=torch.int32).reshape(-1).contiguous()
     n_pix = B * height * width
-    zbuf = torch.full((n_pix,), float("inf"), dtype=torch.float32, device=device)
-    tri = torch.full((n_pix,), -1, dtype=torch.int32, device=device)
-    bary = torch.zeros((n_pix * 3,), dtype=torch.float32, device=device)
-    w_screen, w_faces = wp.from_torch(screen), wp.from_torch(face_flat)
-    w_zbuf, w_tri, w_bary = wp.from_torch(zbuf), wp.from_torch(tri), wp.from_torch(bary)
-    if B * nf > 0:
+    zbuf = torch.full((n_pix,), _EMPTY, dtype=torch.int64, device=device)
+    if nf >= _ID_RANGE:
+        raise ValueError(f"rasterize draws at most {_ID_RANGE - 1} faces, got {nf}")
+    # The resolve kernel writes every pixel of these.
+    tri = torch.empty((n_pix,), dtype=torch.int64, device=device)
+    bary = torch.empty((n_pix * 3,), dtype=torch.float32, device=device)
+    depth = torch.empty((n_pix,), dtype=torch.float32, device=device)
+    if n_pix > 0:
+        w_screen, w_faces, w_zbuf = wp.from_torch(screen), wp.from_torch(face_flat), wp.from_torch(zbuf)
         with contextlib.redirect_stdout(io.StringIO()):
-            for write_ids in (0, 1):
-                wp.launch(
-                    _kernels["raster"],
-                    dim=B * nf,
-                    inputs=[w_screen, w_faces, V, nf, height, width, float(near), int(cull_backfaces),
-                            write_ids, w_zbuf, w_tri],
-                    device=wdev,
-                )
-            wp.launch(
-                _kernels["resolve"],
-                dim=n_pix,
-                inputs=[w_screen, w_faces, w_tri, V, height, width, w_bary],
-                device=wdev,
-            )
+            if B * nf > 0:
+                wp.launch(_kernels["raster"], dim=B * nf,
+                          inputs=[w_screen, w_faces, V, nf, height, width, float(near), int(cull_backfaces),
+                                  w_zbuf],
+                          device=wdev)
+            wp.launch(_kernels["resolve"], dim=n_pix,
+                      inputs=[w_screen, w_faces, w_zbuf, V, height, width, wp.from_torch(tri),
+                              wp.from_torch(bary), wp.from_torch(depth)],
+                      device=wdev)
         if device.type == "cuda":
             wp.synchronize_device(wdev)
-    depth = torch.where(torch.isinf(zbuf), torch.zeros_like(zbuf), zbuf)
     return Rasterization(
-        triangle_id=tri.to(torch.int64).reshape(B, height, width),
+        triangle_id=tri.reshape(B, height, width),
         barycentric=bary.reshape(B, height, width, 3),
         depth=depth.reshape(B, height, width),
         height=height,
@@ -347,8 +521,8 @@ def barycentrics(vertices: Tensor, faces: Tensor, K: Tensor, rast: Rasterization
     py = (rem // rast.width).to(vertices.dtype)
     px = (rem % rast.width).to(vertices.dtype)
     screen = _screen(vertices, K.to(vertices.dtype))  # (B, V, 3)
-    corner = faces.to(vertices.device)[face_id]  # (N, 3)
-    s = screen.reshape(B * V, 3)[(batch[:, None] * V + corner)]  # (N, 3 corners, 3)
+    corner = _rows(faces.to(vertices.device), face_id)  # (N, 3)
+    s = _rows(screen.reshape(B * V, 3), batch[:, None] * V + corner)  # (N, 3 corners, 3)
     x, y, z = s[..., 0], s[..., 1], s[..., 2]
 
     def edge(a: int, b: int) -> Tensor:
@@ -389,12 +563,12 @@ def interpolate(
         raise ValueError(f"attributes must have shape ({B}, A, C) or (A, C), got {tuple(attributes.shape)}")
     A, C = attributes.shape[1:]
     if bary is None:
-        bary = rast.barycentric.reshape(-1, 3)[index].to(attributes.dtype)
+        bary = _rows(rast.barycentric.reshape(-1, 3), index).to(attributes.dtype)
     elif bary.shape != (index.shape[0], 3):
         raise ValueError(f"bary must have shape ({index.shape[0]}, 3), got {tuple(bary.shape)}")
     batch = index // (rast.height * rast.width)
-    corner = faces.to(attributes.device)[face_id]  # (N, 3)
-    values = attributes.reshape(B * A, C)[batch[:, None] * A + corner]  # (N, 3, C)
+    corner = _rows(faces.to(attributes.device), face_id)  # (N, 3)
+    values = _rows(attributes.reshape(B * A, C), batch[:, None] * A + corner)  # (N, 3, C)
     pixel = (bary.unsqueeze(-1) * values).sum(dim=1)  # (N, C)
     out = attributes.new_full((B * rast.height * rast.width, C), background)
     out = out.index_copy(0, index, pixel)
@@ -404,6 +578,8 @@ def interpolate(
 def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     """Area-weighted unit vertex normals of a counter-clockwise wound mesh.
 
+    Differentiable torch code when gradients are needed; otherwise a Warp kernel (same result).
+
     Args:
         vertices: (B, V, 3); faces: (F, 3).
     Returns:
@@ -411,10 +587,25 @@ def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     """
     _check_mesh(vertices, faces)
     faces = faces.to(vertices.device)
-    v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-    face_n = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 * area
-    normals = torch.zeros_like(vertices).index_add_(1, faces.reshape(-1), face_n.repeat_interleave(3, dim=1))
-    return F.normalize(normals, dim=-1, eps=1e-12)
+    B, V, _ = vertices.shape
+    if (torch.is_grad_enabled() and vertices.requires_grad) or vertices.dtype != torch.float32 or B * faces.shape[0] == 0:
+        v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
+        face_n = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 * area
+        flat = torch.zeros(B * V, 3, dtype=vertices.dtype, device=vertices.device)
+        offset = (torch.arange(B, device=vertices.device) * V)[:, None]
+        for k in range(3):
+            flat.index_add_(0, (faces[:, k][None] + offset).reshape(-1), face_n.reshape(-1, 3))
+        return _unit(flat.reshape(B, V, 3))
+    wp = _warp()
+    verts = vertices.detach().contiguous().reshape(B * V, 3)
+    normals = torch.zeros_like(verts)
+    face_flat = faces.to(torch.int32).reshape(-1).contiguous()
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp.launch(_kernels["normals"], dim=B * faces.shape[0],
+                  inputs=[wp.from_torch(verts, dtype=wp.vec3), wp.from_torch(face_flat), V, faces.shape[0],
+                          wp.from_torch(normals, dtype=wp.vec3)],
+                  device=_warp_device(vertices.device))
+    return _unit(normals.reshape(B, V, 3))
 
 
 # --------------------------------------------------------------------------- shading
@@ -537,14 +728,6 @@ def _supersampled_K(K: Tensor, factor: int) -> Tensor:
     return S @ K
 
 
-def _texture_lookup(texture: Tensor, uv: Tensor) -> Tensor:
-    """Bilinear lookup of (B, C, Ht, Wt) textures at (B, H, W, 2) uv in [0, 1] with v up."""
-    grid = torch.stack([uv[..., 0] * 2.0 - 1.0, 1.0 - uv[..., 1] * 2.0], dim=-1)
-    out = F.grid_sample(texture, grid.to(texture.dtype), mode="bilinear", padding_mode="border",
-                        align_corners=False)
-    return out.permute(0, 2, 3, 1)
-
-
 def render(
     vertices: Tensor,
     faces: Tensor,
@@ -567,7 +750,8 @@ def render(
     """Render a mesh: visibility, SH-shaded albedo over a background, and per-pixel labels.
 
     Differentiable w.r.t. ``vertices`` (through shading and interpolation, not silhouettes),
-    ``albedo``, ``sh``, ``texture`` and ``background``.
+    ``albedo``, ``sh``, ``texture`` and ``background``. All per-pixel work runs on the covered
+    pixels only.
 
     Args:
         vertices: (B, V, 3) camera-frame positions.
@@ -579,13 +763,13 @@ def render(
         background: (B, 3, H, W), (3, H, W) or (3,) colour behind the mesh; default black.
         face_labels: (F,) integer label of each face; ``labels`` is ``face_labels`` of the
             visible face and 0 on the background (so use labels >= 1 for faces).
-        texture: (B, 3, Ht, Wt) or (3, Ht, Wt) albedo texture, looked up with ``uv``.
+        texture: (B, 3, Ht, Wt) or (3, Ht, Wt) albedo texture, looked up bilinearly with ``uv``.
         uv: (T, 2) texture coordinates in [0, 1] (v up), indexed by ``uv_faces`` (F, 3).
         texture_faces: (F,) bool, the faces that take their albedo from the texture (default
             all, when a texture is given); the others use ``albedo``.
         supersample: render at ``supersample`` times the resolution and average the colour and
-            coverage down (anti-aliasing); labels, depth and normals are read at the sample
-            nearest each output pixel centre.
+            coverage down (anti-aliasing); labels, depth, normals, triangle ids and ``rast`` are
+            those of the fine sample nearest each output pixel centre.
         cull_backfaces, near: see :func:`rasterize`.
     Returns:
         :class:`RenderOutput`.
@@ -601,8 +785,6 @@ def render(
     Ks = _supersampled_K(K, s) if s > 1 else K
     H, W = height * s, width * s
     rast = rasterize(vertices, faces, Ks, H, W, near=near, cull_backfaces=cull_backfaces)
-    index, face_id = rast.covered()
-    bary = barycentrics(vertices, faces, Ks, rast)
 
     if albedo is None:
         albedo = torch.full((V, 3), 0.6, dtype=dtype, device=device)
@@ -610,59 +792,200 @@ def render(
         albedo = albedo.unsqueeze(0).expand(B, -1, -1)
     if albedo.shape != (B, V, 3):
         raise ValueError(f"albedo must have shape ({B}, {V}, 3) or ({V}, 3), got {tuple(albedo.shape)}")
-    normals_v = vertex_normals(vertices, faces)
-    # One gather for both vertex attributes: albedo (3) and normal (3).
-    attrs = interpolate(torch.cat([albedo.to(dtype), normals_v], dim=-1), faces, rast, bary)
-    albedo_px, normal_px = attrs[..., :3], F.normalize(attrs[..., 3:], dim=-1, eps=1e-12)
-
+    if sh is None:
+        sh = default_sh(B, dtype=dtype, device=device)
+    if sh.shape != (B, SH_COEFFS, 3):
+        raise ValueError(f"sh must have shape ({B}, 9, 3), got {tuple(sh.shape)}")
     if texture is not None:
         if uv is None or uv_faces is None:
             raise ValueError("texture needs uv (T, 2) and uv_faces (F, 3)")
         if texture.ndim == 3:
             texture = texture.unsqueeze(0).expand(B, -1, -1, -1)
-        uv_px = interpolate(uv.to(device=device, dtype=dtype), uv_faces.to(device), rast, bary)
-        tex_px = _texture_lookup(texture.to(device), uv_px)
-        if texture_faces is None:
-            use_tex = rast.mask
-        else:
-            table = texture_faces.to(device=device, dtype=torch.bool)
-            use_tex = rast.mask & table[rast.triangle_id.clamp(min=0)]
-        albedo_px = torch.where(use_tex.unsqueeze(-1), tex_px.to(dtype), albedo_px)
+        if texture.ndim != 4 or texture.shape[0] != B or texture.shape[1] != 3:
+            raise ValueError(f"texture must have shape ({B}, 3, Ht, Wt) or (3, Ht, Wt), got {tuple(texture.shape)}")
+        uv, uv_faces = uv.to(device=device, dtype=dtype), uv_faces.to(device)
+        if texture_faces is not None:
+            texture_faces = texture_faces.to(device=device, dtype=torch.bool)
 
-    if sh is None:
-        sh = default_sh(B, dtype=dtype, device=device)
-    colour = shade_sh(albedo_px, normal_px, sh.to(device))  # (B, H, W, 3)
+    if background is not None:
+        background = background.to(device=device, dtype=dtype)
+        if background.shape not in ((3,), (3, height, width), (B, 3, height, width)):
+            raise ValueError(f"background must have shape (3,), (3, {height}, {width}) or ({B}, 3, {height}, {width}), "
+                             f"got {tuple(background.shape)}")
+    if face_labels is not None:
+        face_labels = face_labels.to(device=device, dtype=torch.int64)
+        if face_labels.shape != (faces.shape[0],):
+            raise ValueError(f"face_labels must have shape ({faces.shape[0]},), got {tuple(face_labels.shape)}")
+
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (vertices, albedo, sh, texture, K, background))
+    if not needs_grad and dtype == torch.float32 and s == 1:
+        # Fast path: shading, compositing and labels in one Warp pass over the pixels.
+        rgb, normals, labels = _shade_warp(vertices, faces, Ks, rast, albedo, sh, texture, uv, uv_faces,
+                                           texture_faces, background, face_labels)
+        return RenderOutput(rgb=rgb, mask=rast.mask.to(dtype), depth=rast.depth, normals=normals, labels=labels,
+                            triangle_id=rast.triangle_id, rast=rast)
+    if not needs_grad and dtype == torch.float32:
+        rgb, normals, _ = _shade_warp(vertices, faces, Ks, rast, albedo, sh, texture, uv, uv_faces, texture_faces,
+                                      None, None)
+    else:
+        rgb, normals = _shade_torch(vertices, faces, Ks, rast, albedo, sh.to(dtype), texture, uv, uv_faces,
+                                    texture_faces)
+
     mask = rast.mask.to(dtype)
-    colour = colour * mask.unsqueeze(-1)
-    rgb = colour.permute(0, 3, 1, 2)
-    normal_img = (normal_px * mask.unsqueeze(-1)).permute(0, 3, 1, 2)
-    depth = rast.depth.to(dtype)
-    tri = rast.triangle_id
-
     if s > 1:
         rgb = F.avg_pool2d(rgb, s)
         mask = F.avg_pool2d(mask.unsqueeze(1), s).squeeze(1)
-        c = s // 2  # the fine sample nearest to each coarse pixel centre
-        normal_img = normal_img[:, :, c::s, c::s]
-        depth = depth[:, c::s, c::s]
-        tri = tri[:, c::s, c::s]
-
-    if background is None:
-        out_rgb = rgb
+        c = s // 2
+        normals = normals[:, :, c::s, c::s]
+        out_rast = _subsample(rast, s)
     else:
-        background = background.to(device=device, dtype=dtype)
+        out_rast = rast
+    if background is not None:
         if background.ndim == 1:
             background = background.view(1, 3, 1, 1)
         elif background.ndim == 3:
             background = background.unsqueeze(0)
-        out_rgb = rgb + (1.0 - mask).unsqueeze(1) * background
+        rgb = rgb + (1.0 - mask).unsqueeze(1) * background
 
     labels = None
     if face_labels is not None:
-        table = face_labels.to(device=device, dtype=torch.int64)
-        labels = torch.where(tri >= 0, table[tri.clamp(min=0)], torch.zeros_like(tri))
-    return RenderOutput(rgb=out_rgb, mask=mask, depth=depth, normals=normal_img, labels=labels,
-                        triangle_id=tri, rast=rast)
+        tri_out = out_rast.triangle_id
+        labels = torch.where(out_rast.mask, face_labels.index_select(0, tri_out.clamp(min=0).reshape(-1)).view_as(tri_out), 0)
+    return RenderOutput(rgb=rgb, mask=mask, depth=out_rast.depth.to(dtype), normals=normals, labels=labels,
+                        triangle_id=out_rast.triangle_id, rast=out_rast)
+
+
+def _shade_torch(vertices, faces, K, rast, albedo, sh, texture, uv, uv_faces, texture_faces) -> tuple[Tensor, Tensor]:
+    """Differentiable shading of the covered pixels: (B, 3, H, W) colour (0 off the mesh) and normals."""
+    B, V, _ = vertices.shape
+    H, W = rast.height, rast.width
+    dtype, device = vertices.dtype, vertices.device
+    index, face_id = rast.covered()
+    batch = index // (H * W)
+    bary = barycentrics(vertices, faces, K, rast)
+    normals_v = vertex_normals(vertices, faces)
+    # One gather for both vertex attributes: albedo (3) and normal (3).
+    corner = _rows(faces, face_id)  # (N, 3)
+    attrs = _rows(torch.cat([albedo.to(dtype), normals_v], dim=-1).reshape(B * V, 6), batch[:, None] * V + corner)
+    attrs = (bary.unsqueeze(-1) * attrs).sum(dim=1)  # (N, 6)
+    albedo_px, normal_px = attrs[:, :3], _unit(attrs[:, 3:])
+    if texture is not None:
+        sel = (torch.arange(index.shape[0], device=device) if texture_faces is None
+               else torch.nonzero(texture_faces.index_select(0, face_id)).squeeze(1))
+        uv_c = _rows(uv, _rows(uv_faces, face_id.index_select(0, sel)))  # (M, 3, 2)
+        uv_px = (bary.index_select(0, sel).unsqueeze(-1) * uv_c).sum(dim=1)  # (M, 2)
+        tex_px = _bilinear(texture.to(dtype), batch.index_select(0, sel), uv_px)
+        albedo_px = albedo_px.index_copy(0, sel, tex_px)
+    basis = sh_basis(normal_px)  # (N, 9)
+    # Covered pixels are grouped by image: one (n_b, 9) @ (9, 3) product per image.
+    counts = torch.bincount(batch, minlength=B).tolist()
+    irradiance = torch.cat([part @ sh_b for part, sh_b in zip(basis.split(counts), sh.unbind(0))])
+    colour = albedo_px * irradiance
+
+    def image(values: Tensor) -> Tensor:
+        flat = values.new_zeros(B * H * W, 3).index_copy(0, index, values)
+        return flat.reshape(B, H, W, 3).permute(0, 3, 1, 2)
+
+    return image(colour), image(normal_px)
+
+
+def _shade_warp(vertices, faces, K, rast, albedo, sh, texture, uv, uv_faces, texture_faces, background,
+                face_labels) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The shading of :func:`_shade_torch` in one Warp pass over the pixels (no gradients), with the
+    background composited (binary coverage) and the face labels looked up when given."""
+    wp = _warp()
+    B, V, _ = vertices.shape
+    H, W = rast.height, rast.width
+    device = vertices.device
+    normals_v = vertex_normals(vertices.detach(), faces)
+    albedo = albedo.detach()
+    albedo_stride = 0 if albedo.stride(0) == 0 else V * 3
+    albedo_flat = (albedo[0] if albedo_stride == 0 else albedo).contiguous().reshape(-1)
+    dummy_f = torch.zeros(3, dtype=torch.float32, device=device)
+    dummy_i = torch.zeros(1, dtype=torch.int32, device=device)
+    dummy_l = torch.zeros(1, dtype=torch.int64, device=device)
+    if texture is not None:
+        texture = texture.detach()
+        tex_stride = 0 if texture.stride(0) == 0 else texture.shape[2] * texture.shape[3] * 3
+        tex = (texture[:1] if tex_stride == 0 else texture).permute(0, 2, 3, 1).contiguous().reshape(-1)
+        tex_h, tex_w = texture.shape[2], texture.shape[3]
+        tex_faces = (torch.ones(faces.shape[0], dtype=torch.int32, device=device) if texture_faces is None
+                     else texture_faces.to(torch.int32).contiguous())
+        uv_flat = uv.detach().contiguous().reshape(-1)
+        uv_faces_flat = uv_faces.to(torch.int32).contiguous().reshape(-1)
+    else:
+        tex, tex_h, tex_w, tex_stride, tex_faces, uv_flat, uv_faces_flat = dummy_f, 1, 1, 0, dummy_i, dummy_f, dummy_i
+    if background is None:
+        bg, bg_stride, bg_plane = dummy_f, 0, 0
+    else:
+        background = background.detach()
+        if background.ndim == 4 and background.stride(0) == 0:
+            background = background[0]
+        bg_stride = 3 * H * W if background.ndim == 4 else 0
+        bg_plane = 0 if background.ndim == 1 else 1
+        bg = background.contiguous().reshape(-1)
+    rgb = torch.empty(B * 3 * H * W, dtype=torch.float32, device=device)
+    nrm = torch.empty(B * 3 * H * W, dtype=torch.float32, device=device)
+    labels = torch.empty(B * H * W, dtype=torch.int64, device=device) if face_labels is not None else dummy_l
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp.launch(
+            _kernels["shade"],
+            dim=B * H * W,
+            inputs=[wp.from_torch(rast.triangle_id.reshape(-1).contiguous()),
+                    wp.from_torch(rast.barycentric.reshape(-1).contiguous()),
+                    wp.from_torch(faces.to(torch.int32).reshape(-1).contiguous()), wp.from_torch(albedo_flat),
+                    albedo_stride, wp.from_torch(normals_v.reshape(-1).contiguous()), V, H, W,
+                    wp.from_torch(sh.detach().to(torch.float32).contiguous().reshape(-1)), int(texture is not None),
+                    wp.from_torch(tex_faces), wp.from_torch(uv_flat), wp.from_torch(uv_faces_flat),
+                    wp.from_torch(tex), tex_h, tex_w, tex_stride,
+                    int(background is not None), wp.from_torch(bg), bg_stride, bg_plane,
+                    wp.from_torch(face_labels.contiguous() if face_labels is not None else dummy_l),
+                    int(face_labels is not None),
+                    wp.from_torch(rgb), wp.from_torch(nrm), wp.from_torch(labels)],
+            device=_warp_device(device),
+        )
+    if device.type == "cuda":
+        wp.synchronize_device(_warp_device(device))
+    out_labels = labels.reshape(B, H, W) if face_labels is not None else None
+    return rgb.reshape(B, 3, H, W), nrm.reshape(B, 3, H, W), out_labels
+
+
+def _subsample(rast: Rasterization, s: int) -> Rasterization:
+    """The fine samples nearest the coarse pixel centres of an ``s`` times supersampled raster."""
+    c = s // 2
+    return Rasterization(
+        triangle_id=rast.triangle_id[:, c::s, c::s].contiguous(),
+        barycentric=rast.barycentric[:, c::s, c::s].contiguous(),
+        depth=rast.depth[:, c::s, c::s].contiguous(),
+        height=rast.height // s,
+        width=rast.width // s,
+    )
+
+
+def _bilinear(texture: Tensor, batch: Tensor, uv: Tensor) -> Tensor:
+    """Bilinear lookup of (B, C, Ht, Wt) textures at (M, 2) uv in [0, 1] (v up) of images ``batch``.
+
+    Texel centres sit at ``(i + 0.5) / size`` (as ``grid_sample`` with ``align_corners=False``)
+    and lookups clamp at the border. Returns (M, C), differentiable w.r.t. texture and uv.
+    """
+    B, C, Ht, Wt = texture.shape
+    x = (uv[:, 0] * Wt - 0.5).clamp(0, Wt - 1)
+    y = ((1.0 - uv[:, 1]) * Ht - 0.5).clamp(0, Ht - 1)
+    x0 = x.detach().floor().clamp(max=Wt - 2 if Wt > 1 else 0)
+    y0 = y.detach().floor().clamp(max=Ht - 2 if Ht > 1 else 0)
+    fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=Wt - 1), (y0 + 1).clamp(max=Ht - 1)
+    flat = texture.permute(0, 2, 3, 1).reshape(B * Ht * Wt, C)
+    base = batch * (Ht * Wt)
+
+    def tap(yy: Tensor, xx: Tensor) -> Tensor:
+        return flat.index_select(0, base + yy * Wt + xx)
+
+    top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
+    bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy
 
 
 class Renderer(nn.Module):
