@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -147,6 +148,80 @@ def label_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[np.random.default_rng(seed).permutation(n)[:k]] = True
     return mask
+
+
+# ----------------------------------------------------------------------------- synthetic renders
+
+# Held-out splits of the synthetic data: different seeds, body weights (Anny phenotype 3) and
+# mocap clips. Procedural and static poses are drawn from each split's own seeds.
+SYNTH_SPLITS = {
+    "train": {"seed": 1000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1), "mocap": "cmu_02_01_walk.bvh"},
+    "val": {"seed": 2000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1), "mocap": "cmu_02_01_walk.bvh"},
+    "test": {"seed": 3000, "phenotype_low": (0, 0, 0, 0.75, 0, 0), "phenotype_high": (1, 1, 1, 1, 1, 1), "mocap": "cmu_131_03_hop.bvh"},
+}
+
+
+def synth_scene_config(split: str, image_size: int = 160):
+    """The :class:`vivid.synth.scenes.SceneConfig` of a split (full framing: the whole body in view)."""
+    from vivid.synth.cameras import CameraConfig
+    from vivid.synth.motion import bundled_mocap
+    from vivid.synth.scenes import SceneConfig
+
+    if split not in SYNTH_SPLITS:
+        raise VividError(f"unknown split {split!r}; use one of {', '.join(SYNTH_SPLITS)}")
+    s = SYNTH_SPLITS[split]
+    clips = [str(p) for p in bundled_mocap() if p.name == s["mocap"]]
+    return SceneConfig(
+        kind="body",
+        height=image_size,
+        width=image_size,
+        seed=s["seed"],
+        phenotype_low=tuple(float(v) for v in s["phenotype_low"]),
+        phenotype_high=tuple(float(v) for v in s["phenotype_high"]),
+        motion_sources=("mocap", "procedural", "static") if clips else ("procedural", "static"),
+        mocap=tuple(clips) if clips else None,
+        camera=CameraConfig(partial_prob=0.0),
+    )
+
+
+def crop_synth_sample(raw: dict, size: int, rng: np.random.Generator | None = None) -> dict:
+    """A :mod:`vivid.synth` body sample (numpy dict of the shared data contract) -> cropped sample.
+
+    The crop is centred on the person's 2D joints; with ``rng`` the box is jittered (scale
+    x0.9-1.15, shift up to 6 % of the side) as training augmentation.
+    """
+    image = torch.from_numpy(np.asarray(raw["image"])).permute(2, 0, 1).float() / 255
+    joints2d = torch.from_numpy(np.asarray(raw["joints2d"], dtype=np.float32))
+    joints3d = torch.from_numpy(np.asarray(raw["joints3d"], dtype=np.float32))
+    K = torch.from_numpy(np.asarray(raw["K"], dtype=np.float32))
+    cx, cy, side = person_box(joints2d)
+    if rng is not None:
+        side *= float(rng.uniform(0.9, 1.15))
+        cx += float(rng.uniform(-0.06, 0.06)) * side
+        cy += float(rng.uniform(-0.06, 0.06)) * side
+    crop, Kc, tf = crop_and_resize(image, K, (cx, cy, side), size)
+    # Every joint of a render has an exact 2D label, occluded or not; weight2d only drops joints
+    # outside the crop (make_sample).
+    return make_sample(crop, to_crop(joints2d, tf), torch.ones(NUM_JOINTS), Kc, joints3d)
+
+
+def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int = 96, render_size: int = 160,
+                      jitter: bool | None = None) -> Path:
+    """Render ``n`` body images of ``split`` with :mod:`vivid.synth`, crop them to ``size`` and save
+    the crops (:func:`save_crop_cache`). Jitter defaults to on for the train split only."""
+    from vivid.synth.scenes import BodyScenes
+
+    cfg = synth_scene_config(split, render_size)
+    gen = BodyScenes(cfg)
+    jitter = split == "train" if jitter is None else jitter
+    samples = []
+    for i in range(n):
+        rng = np.random.default_rng([cfg.seed, i, 7]) if jitter else None
+        samples.append(crop_synth_sample(gen.generate(i), size, rng))
+        if (i + 1) % 250 == 0:
+            log.info("rendered %d/%d %s samples", i + 1, n, split)
+    meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter}
+    return save_crop_cache(path, samples, meta)
 
 
 # ----------------------------------------------------------------------------- cache of crops
@@ -494,3 +569,106 @@ class CocoKeypoints(Dataset):
         K = intrinsics_for_image(image.shape[2], image.shape[1], self.fov_deg)
         crop, Kc, tf = crop_and_resize(image, K, box, self.size)
         return make_sample(crop, to_crop(joints, tf), labelled, Kc, None)
+
+
+# ----------------------------------------------------------------------------- DataModule
+
+
+class Pose3DDataModule(pl.LightningDataModule):
+    """Synthetic crops for training: a 3D-labelled pool and a 2D-only pool.
+
+    Args:
+        cache_dir: folder of the crop caches ``synth_<split>_<size>.npz`` (rendered on first use).
+        size: crop size (the model's input size).
+        n_train, n_val: samples rendered for (and used from) the train and val caches.
+        three_d_fraction: fraction of training samples that keep their 3D labels.
+        use_2d: feed the other samples as 2D-only data (the method); False trains on the
+            3D-labelled pool alone (the 3D-only baseline).
+        label_seed: seed of the 3D/2D choice.
+        batch_size: samples per training step; ``ratio_2d`` of them from the 2D-only pool when
+            mixing (``mix="mix"``), or whole batches from either pool (``mix="alternate"``).
+        flip: random horizontal flips in training.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache_dir: str = ".cache/pose3d",
+        size: int = 96,
+        n_train: int = 4000,
+        n_val: int = 300,
+        three_d_fraction: float = 1.0,
+        use_2d: bool = True,
+        label_seed: int = 0,
+        batch_size: int = 32,
+        ratio_2d: float = 0.75,
+        mix: str = "mix",
+        val_batch_size: int = 64,
+        flip: bool = True,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.cfg = dict(
+            cache_dir=cache_dir, size=size, n_train=n_train, n_val=n_val, three_d_fraction=three_d_fraction,
+            use_2d=use_2d, label_seed=label_seed, batch_size=batch_size, ratio_2d=ratio_2d, mix=mix,
+            val_batch_size=val_batch_size, flip=flip, num_workers=num_workers,
+        )  # fmt: skip
+        self.train_3d = self.train_2d = self.val = None
+
+    def cache_path(self, split: str) -> Path:
+        return Path(self.cfg["cache_dir"]) / f"synth_{split}_{self.cfg['size']}.npz"
+
+    def _ensure(self, split: str, n: int) -> None:
+        path = self.cache_path(split)
+        if path.exists():
+            with np.load(path) as z:
+                if len(z["images"]) >= n:
+                    return
+        log.info("rendering %d %s samples into %s", n, split, path)
+        build_synth_cache(path, split, n, size=self.cfg["size"])
+
+    def prepare_data(self) -> None:
+        self._ensure("train", self.cfg["n_train"])
+        self._ensure("val", self.cfg["n_val"])
+
+    def setup(self, stage: str | None = None) -> None:
+        c = self.cfg
+        common = dict(three_d_fraction=c["three_d_fraction"], label_seed=c["label_seed"], limit=c["n_train"])
+        self.train_3d = CachedPoseDataset(self.cache_path("train"), subset="3d", flip=c["flip"], **common)
+        self.train_2d = CachedPoseDataset(self.cache_path("train"), subset="2d", flip=c["flip"], **common) if c["use_2d"] else None
+        if self.train_2d is not None and len(self.train_2d) == 0:
+            self.train_2d = None
+        self.val = CachedPoseDataset(self.cache_path("val"), limit=c["n_val"])
+
+    def reference_bone_lengths(self) -> Tensor:
+        """Mean bone lengths (16,) of the 3D-labelled training samples."""
+        from vivid.pose3d.bones import mean_bone_lengths
+
+        if self.train_3d is None:
+            self.setup("fit")
+        return mean_bone_lengths(self.train_3d.joints3d_labelled())
+
+    def _loader(self, ds, batch_size: int, shuffle: bool):
+        from torch.utils.data import DataLoader
+
+        return DataLoader(
+            ds, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle, num_workers=self.cfg["num_workers"],
+            persistent_workers=self.cfg["num_workers"] > 0,
+        )  # fmt: skip
+
+    def train_dataloader(self):
+        c = self.cfg
+        if self.train_2d is None:
+            return {"3d": self._loader(self.train_3d, min(c["batch_size"], len(self.train_3d)), True)}
+        if c["mix"] == "alternate":
+            n3 = n2 = c["batch_size"]
+        else:
+            n2 = int(round(c["batch_size"] * c["ratio_2d"]))
+            n3 = c["batch_size"] - n2
+        return {
+            "3d": self._loader(self.train_3d, min(max(n3, 1), len(self.train_3d)), True),
+            "2d": self._loader(self.train_2d, min(max(n2, 1), len(self.train_2d)), True),
+        }
+
+    def val_dataloader(self):
+        return self._loader(self.val, self.cfg["val_batch_size"], False)

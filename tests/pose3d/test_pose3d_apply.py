@@ -1,0 +1,112 @@
+"""Inference, drawing and the ``vivid pose`` command (with a small random checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from vivid.core.checkpoints import save_checkpoint
+from vivid.core.errors import VividError
+from vivid.core.geometry import project
+from vivid.core.registry import create_model
+from vivid.pose3d.apply import PoseEstimator, camera_matrix, draw_skeleton, plot_3d
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    return save_checkpoint(path, create_model("pose3d_tiny"), task="pose3d", model_name="pose3d_tiny")
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((90, 70, 3)) * 255).astype(np.uint8)
+    path = tmp_path_factory.mktemp("img") / "person.png"
+    Image.fromarray(img).save(path)
+    return path, img
+
+
+def test_prediction_is_consistent_with_the_camera(tiny_ckpt, photo):
+    _, img = photo
+    est = PoseEstimator(str(tiny_ckpt), fov_deg=60.0)
+    pred = est.predict(img)
+    assert pred.joints2d.shape == (17, 2) and pred.joints3d.shape == (17, 3) and pred.confidence.shape == (17,)
+    assert np.all((pred.confidence >= 0) & (pred.confidence <= 1))
+    # 3D joints are back-projected through the input's camera: projecting them gives the 2D joints.
+    uv = project(torch.from_numpy(pred.joints3d).double(), torch.from_numpy(pred.K).double())
+    assert np.allclose(uv.numpy(), pred.joints2d, atol=1e-2)
+    assert np.allclose(pred.joints3d_rel, pred.joints3d - pred.joints3d[0], atol=1e-6)
+    d = pred.to_dict()
+    assert len(d["joints3d"]) == 17 and 0 <= d["mean_confidence"] <= 1
+
+
+def test_camera_matrix_options():
+    K = camera_matrix(200, 100, focal=150.0)
+    assert K[0, 0] == 150.0 and K[0, 2] == pytest.approx(99.5) and K[1, 2] == pytest.approx(49.5)
+    K90 = camera_matrix(200, 100, fov_deg=90.0)
+    assert K90[0, 0].item() == pytest.approx(100.0)  # half-width / tan(45 deg)
+    with pytest.raises(VividError):
+        camera_matrix(200, 100, fov_deg=60.0, focal=100.0)
+    with pytest.raises(VividError):
+        camera_matrix(200, 100, focal=-1.0)
+
+
+def test_drawing_changes_pixels_on_the_bones():
+    img = np.zeros((64, 64, 3), np.uint8)
+    joints = np.stack([np.full(17, 32.0), np.linspace(8, 56, 17)], axis=1)
+    out = draw_skeleton(img, joints)
+    assert out.shape == img.shape and out[32, 32].any() and not out[5, 5].any()
+    view = plot_3d(np.random.default_rng(0).normal(size=(17, 3)) * 0.3, size=100)
+    assert view.shape == (100, 200, 3) and view.std() > 0
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "vivid.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_bad_image_gives_one_line_error(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not a png")
+    r = run_cli("pose", str(bad), "-o", str(tmp_path / "out.json"))
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken.png" in lines[0] and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_cli_option_errors(tmp_path, photo):
+    path, _ = photo
+    r = run_cli("pose", str(path), "-o", str(tmp_path / "o.json"), "--fov", "50", "--focal", "100")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--fov" in r.stderr
+    r = run_cli("pose", str(path), "-o", str(tmp_path / "o.txt"))
+    assert r.returncode == 2 and ".json" in r.stderr
+
+
+def test_cli_image_and_folder_with_coaching(tmp_path, tiny_ckpt, photo):
+    from vivid.pose3d.cli import run_pose
+
+    path, img = photo
+    report = run_pose(path, tmp_path / "one.json", coach="squat", model=str(tiny_ckpt), device="cpu", quiet=True)
+    saved = json.loads((tmp_path / "one.json").read_text())
+    assert saved["kind"] == "image" and len(saved["frames"]) == 1
+    assert len(saved["frames"][0]["joints3d"]) == 17 and "knee_l" in saved["frames"][0]["angles"]
+    assert saved["coach"]["exercise"] == "squat" and report["frames"][0]["index"] == 0
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.roll(img, 5 * i, axis=1)).save(folder / f"{i:03d}.png")
+    run_pose(folder, tmp_path / "seq.json", coach="squat", overlay=tmp_path / "seq.mp4", model=str(tiny_ckpt), device="cpu", quiet=True)
+    seq = json.loads((tmp_path / "seq.json").read_text())
+    assert len(seq["frames"]) == 3 and "rep_count" in seq["coach"]
+    assert (tmp_path / "seq.mp4").stat().st_size > 0

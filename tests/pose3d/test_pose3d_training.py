@@ -1,0 +1,148 @@
+"""Training logic: partial-channel steps, geometric-loss readings, a tiny run whose loss falls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vivid.core.geometry import project
+from vivid.core.registry import create_model
+from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS, mean_bone_lengths
+from vivid.pose3d.data import CachedPoseDataset, Pose3DDataModule, make_sample, save_crop_cache
+from vivid.pose3d.module import Pose3DModule, merge_batches
+
+
+def fake_samples(n: int, size: int = 64, seed: int = 0) -> list[dict]:
+    """Crops with a projected random skeleton drawn as bright dots (learnable from the image)."""
+    g = torch.Generator().manual_seed(seed)
+    K = torch.tensor([[80.0, 0.0, (size - 1) / 2], [0.0, 80.0, (size - 1) / 2], [0.0, 0.0, 1.0]])
+    out = []
+    for _ in range(n):
+        j3 = torch.randn(17, 3, generator=g) * torch.tensor([0.2, 0.4, 0.15]) + torch.tensor([0.0, 0.0, 3.5])
+        uv = project(j3, K)
+        image = torch.zeros(3, size, size)
+        for j, (u, v) in enumerate(uv.round().long().clamp(0, size - 1).tolist()):
+            image[:, v, u] = torch.tensor([1.0, j / 16, 1 - j / 16])
+        out.append(make_sample(image, uv, torch.ones(17), K, j3))
+    return out
+
+
+def batch_of(samples: list[dict], has3d: list[bool]) -> dict:
+    batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+    batch["has3d"] = torch.tensor(has3d)
+    return batch
+
+
+def make_module(geo_mode: str, **kw) -> Pose3DModule:
+    torch.manual_seed(0)
+    return Pose3DModule(create_model("pose3d_tiny"), geo_mode=geo_mode, warmup_steps=1, **kw)
+
+
+def step(module: Pose3DModule, opt: torch.optim.Optimizer, batch: dict) -> float:
+    opt.zero_grad(set_to_none=True)
+    loss, _, _ = module.forward_losses(batch)
+    loss.backward()
+    opt.step()
+    return float(loss)
+
+
+def depth_head_state(module: Pose3DModule) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.model.depth_head.state_dict().items()}
+
+
+def test_strict_2d_step_leaves_depth_channels_unchanged():
+    module = make_module("strict")
+    opt = torch.optim.AdamW(module.model.parameters(), lr=1e-2, weight_decay=1e-2)
+    samples = fake_samples(8)
+    step(module, opt, batch_of(samples[:4], [True] * 4))  # gives AdamW momentum for the depth head
+    before = depth_head_state(module)
+    heat_before = module.model.heatmap_head[-1].weight.clone()
+    step(module, opt, batch_of(samples[4:], [False] * 4))
+    after = depth_head_state(module)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not torch.equal(heat_before, module.model.heatmap_head[-1].weight)
+
+
+def test_depth_informed_2d_step_trains_depth_channels():
+    module = make_module("depth")
+    opt = torch.optim.SGD(module.model.parameters(), lr=1e-2)
+    before = depth_head_state(module)
+    step(module, opt, batch_of(fake_samples(4), [False] * 4))
+    after = depth_head_state(module)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_strict_mixed_batch_depth_gradient_comes_from_3d_rows_only():
+    samples = fake_samples(4)
+    grads = {}
+    for name, flags in (("mixed", [True, True, False, False]), ("3d_only", [True, True])):
+        module = make_module("strict", lambda_hm=0.0, lambda_geo=1.0, lambda_reg=0.0)
+        module.model.eval()  # batch norm in eval: rows do not influence each other
+        batch = batch_of(samples[: len(flags)], flags)
+        loss, _, _ = module.forward_losses(batch)
+        # The geometric loss is a batch mean: scale the 3D-only run to the same per-row weight.
+        (loss * len(flags) / 4).backward()
+        grads[name] = module.model.depth_head[-1].weight.grad.clone()
+    assert torch.allclose(grads["mixed"], grads["3d_only"], atol=1e-6)
+
+
+def test_pretraining_uses_only_the_2d_loss():
+    module = make_module("depth", pretrain_steps=5)
+    batch = batch_of(fake_samples(4), [True, False, False, True])
+    loss, parts, _ = module.forward_losses(batch, pretrain=True)
+    assert set(parts) == {"loss_2d"}
+    loss.backward()
+    assert all(p.grad is None for p in module.model.depth_head.parameters())
+
+
+def test_merge_batches_concatenates_pools():
+    s = fake_samples(3)
+    merged = merge_batches({"3d": batch_of(s[:1], [True]), "2d": batch_of(s[1:], [False, False])})
+    assert merged["image"].shape[0] == 3 and merged["has3d"].tolist() == [True, False, False]
+
+
+def test_tiny_training_loss_falls():
+    module = make_module("depth", lr=3e-3)
+    opt = torch.optim.AdamW(module.model.parameters(), lr=3e-3)
+    batch = batch_of(fake_samples(8, seed=1), [True, True, False, False, False, False, True, False])
+    losses = [step(module, opt, batch) for _ in range(30)]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+
+
+def test_datamodule_pools_and_reference_bones(tmp_path):
+    train = fake_samples(40, seed=2)
+    save_crop_cache(tmp_path / "synth_train_64.npz", train, {"split": "train"})
+    save_crop_cache(tmp_path / "synth_val_64.npz", fake_samples(8, seed=3), {"split": "val"})
+    dm = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, batch_size=8, ratio_2d=0.75)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_3d) == 4 and len(dm.train_2d) == 36
+    loaders = dm.train_dataloader()
+    b3, b2 = next(iter(loaders["3d"])), next(iter(loaders["2d"]))
+    assert b3["has3d"].all() and not b2["has3d"].any() and b3["image"].shape[0] == 2 and b2["image"].shape[0] == 6
+    labelled = CachedPoseDataset(tmp_path / "synth_train_64.npz", three_d_fraction=0.1, label_seed=0).joints3d_labelled()
+    assert torch.allclose(dm.reference_bone_lengths(), mean_bone_lengths(labelled))
+    baseline = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, use_2d=False)
+    baseline.setup("fit")
+    assert set(baseline.train_dataloader()) == {"3d"}
+
+
+def test_harness_trains_tiny_preset_and_exports(tmp_path):
+    from vivid.core.checkpoints import load_checkpoint
+    from vivid.core.train import load_config, train
+
+    save_crop_cache(tmp_path / "cache" / "synth_train_64.npz", fake_samples(64, seed=4), {"split": "train"})
+    save_crop_cache(tmp_path / "cache" / "synth_val_64.npz", fake_samples(16, seed=5), {"split": "val"})
+    cfg = load_config("pose3d", "tiny", [f"data.cache_dir={tmp_path / 'cache'}"])
+    weights = train("pose3d", cfg, out_dir=tmp_path / "run", max_steps=5, quiet=True, accelerator="cpu")
+    model, meta = load_checkpoint(weights, task="pose3d")
+    assert meta["model_name"] == "pose3d_tiny" and "val/mpjpe" in meta["metrics"]
+    # The reference bone lengths were computed from the 3D training labels and saved.
+    assert not torch.allclose(model.ref_bone_lengths, torch.tensor(DEFAULT_BONE_LENGTHS))
+
+
+@pytest.mark.parametrize("bad", [{"geo_mode": "loose"}, {"mix": "shuffle"}])
+def test_bad_module_options_raise(bad):
+    with pytest.raises(ValueError):
+        Pose3DModule(create_model("pose3d_tiny"), **bad)
