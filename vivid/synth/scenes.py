@@ -48,7 +48,7 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.geometry import project
-from vivid.core.render import Rasterization, rasterize, render, sh_basis, vertex_normals
+from vivid.core.render import Rasterization, rasterize, render
 from vivid.synth import appearance as app
 from vivid.synth.cameras import CameraConfig, sample_camera, sample_camera_path
 from vivid.synth.flow import surface_flow
@@ -160,9 +160,11 @@ def _u8(img: torch.Tensor) -> np.ndarray:
     return img.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def _bounding_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
-    centre = 0.5 * (points.min(0) + points.max(0))
-    return centre, float(np.linalg.norm(points - centre, axis=-1).max())
+def _bounding_sphere(points: torch.Tensor) -> tuple[np.ndarray, float]:
+    """Centre of the bounding box of (N, 3) points and the radius of the sphere around it that
+    holds them all."""
+    centre = 0.5 * (points.amin(0) + points.amax(0))
+    return centre.double().numpy(), float((points - centre).norm(dim=-1).max())
 
 
 # ----------------------------------------------------------------------------- body kit
@@ -364,7 +366,7 @@ class _Scenes:
         img = self._bg_bank[j]
         S = img.shape[-1]
         scale = rng.uniform(1.0, 1.3) * max(height / S, width / S)
-        if scale > 1.0 or rng.random() < 0.3:
+        if scale > 1.0:
             size = (max(height, int(S * max(scale, 1.0))), max(width, int(S * max(scale, 1.0))))
             img = torch.nn.functional.interpolate(img[None], size=size, mode="bilinear", align_corners=False)[0]
         y0 = int(rng.integers(img.shape[1] - height + 1))
@@ -403,62 +405,26 @@ class _Scenes:
             textures: B garment textures (3, S, S) (or one for all); sh_cam: (B, 9, 3);
             bg: (B, 3, H, W).
 
-        Visibility comes from :func:`vivid.core.render.rasterize`; shading (SH irradiance times
-        albedo, the garment texture looked up on the garment faces) is evaluated only at the
-        covered pixels, which is what makes it cheap. With ``supersample > 1`` the full
-        :func:`vivid.core.render.render` is used instead (anti-aliased edges).
+        Uses :func:`vivid.core.render.render` (no-grad path: shading on covered pixels only),
+        with the garment texture wrapped around the body (see :class:`BodyKit`).
         """
         c, kit = self.cfg, self.kit
-        B, V, _ = verts_cam.shape
-        H, W = c.height, c.width
+        B = verts_cam.shape[0]
         if len(textures) == 1 and B > 1:
             textures = textures * B
-        if albedo.ndim == 2:
-            albedo = albedo.expand(B, -1, -1)
-        sh = torch.from_numpy(np.ascontiguousarray(sh_cam)).float()
-        if c.supersample > 1:
-            rgb, rast = [], []
-            outs = [render(verts_cam[b : b + 1], kit.faces, K[b], H, W, albedo=albedo[b : b + 1], sh=sh[b : b + 1],
-                           background=bg[b], texture=torch.cat([textures[b]] * 2, -1), uv=kit.tex_uv,
-                           uv_faces=kit.tex_uv_faces, texture_faces=kit.garment_faces, supersample=c.supersample)
-                    for b in range(B)]
-            rgb = torch.cat([o.rgb for o in outs])
-            tri = torch.cat([o.triangle_id for o in outs])
-            rast = rasterize(verts_cam, kit.faces, K, H, W)
-        else:
-            rast = rasterize(verts_cam, kit.faces, K, H, W)
-            tri = rast.triangle_id
-            index, fid = rast.covered()
-            bary = rast.barycentric.reshape(-1, 3)[index]  # (N, 3)
-            batch = index // (H * W)
-            corner = kit.faces[fid]  # (N, 3)
-            normals_v = vertex_normals(verts_cam, kit.faces)  # (B, V, 3)
-            attrs = torch.cat([albedo.float(), normals_v], -1).reshape(B * V, 6)
-            px = (bary.unsqueeze(-1) * attrs[batch[:, None] * V + corner]).sum(1)  # (N, 6)
-            alb, nrm = px[:, :3], torch.nn.functional.normalize(px[:, 3:], dim=-1)
-            gm = kit.garment_faces[fid]
-            if gm.any():
-                gi = torch.nonzero(gm).squeeze(1)
-                uv = (bary[gi].unsqueeze(-1) * kit.tex_uv[kit.tex_uv_faces[fid[gi]]]).sum(1)  # (G, 2)
-                gb = batch[gi]
-                for b in range(B):
-                    sel = torch.nonzero(gb == b).squeeze(1)
-                    if sel.numel() == 0:
-                        continue
-                    tex = torch.cat([textures[b], textures[b]], -1)[None]
-                    g = torch.stack([uv[sel, 0] * 2 - 1, 1 - uv[sel, 1] * 2], -1).view(1, 1, -1, 2)
-                    val = torch.nn.functional.grid_sample(tex, g, mode="bilinear", padding_mode="border", align_corners=False)
-                    alb[gi[sel]] = val[0, :, 0].T
-            irr = torch.einsum("nk,nkc->nc", sh_basis(nrm), sh[batch])
-            colour = (alb * irr).clamp(0, 1)
-            rgb = bg.permute(0, 2, 3, 1).reshape(-1, 3).clone()
-            rgb[index] = colour
-            rgb = rgb.reshape(B, H, W, 3).permute(0, 3, 1, 2)
-        covered = tri >= 0
-        safe = tri.clamp(min=0)
-        parts = torch.where(covered, kit.face_parts[safe], torch.zeros_like(tri))
-        garment = covered & kit.garment_faces[safe]
-        return Frames(rgb.clamp(0, 1), tri, rast.depth, parts, garment, rast)
+        tex = torch.stack([torch.cat([t, t], -1) for t in textures])  # tiled twice across: see BodyKit.tex_uv
+        out = render(
+            verts_cam, kit.faces, K, c.height, c.width,
+            albedo=albedo, sh=torch.from_numpy(np.ascontiguousarray(sh_cam)).float(), background=bg,
+            face_labels=kit.face_parts, texture=tex, uv=kit.tex_uv, uv_faces=kit.tex_uv_faces,
+            texture_faces=kit.garment_faces, supersample=c.supersample,
+        )
+        tri = out.triangle_id
+        garment = (tri >= 0) & kit.garment_faces[tri.clamp(min=0)]
+        rast = out.rast
+        if c.supersample > 1:  # flow needs the rasterisation at the output resolution
+            rast = rasterize(verts_cam, kit.faces, K, c.height, c.width)
+        return Frames(out.rgb.clamp(0, 1), tri, out.depth, out.labels, garment, rast)
 
     def _joint_labels(self, joints_cam: torch.Tensor, K: torch.Tensor, depth: torch.Tensor, parts: torch.Tensor,
                       joint_parts: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +509,7 @@ class BodyScenes(_Scenes):
         verts, h36m, coco = kit.pose(deltas, phens)
         Ks, Rs, ts, shs, bgs, partial = [], [], [], [], [], []
         for b, r in enumerate(rngs):
-            centre, radius = _bounding_sphere(verts[b].numpy())
+            centre, radius = _bounding_sphere(verts[b])
             cam, part = sample_camera(r, centre, radius, c.height, c.width, c.camera)
             sh_world, _ = app.random_sh(r)
             Ks.append(cam.K)
@@ -585,9 +551,9 @@ class VideoScenes(_Scenes):
         verts, h36m, coco = kit.pose(deltas, phen)
         tr = torch.from_numpy(motion.translation).float()[:, None]
         verts, h36m, coco = verts + tr, h36m + tr, coco + tr
-        vn = verts.numpy()
-        centres = 0.5 * (vn.min(1) + vn.max(1))
-        radius = float(max(np.linalg.norm(vn[k] - centres[k], axis=-1).max() for k in range(len(vn))))
+        spheres = [_bounding_sphere(v) for v in verts]
+        centres = np.stack([c for c, _ in spheres])
+        radius = max(r for _, r in spheres)
         cam, moving = sample_camera_path(rng, centres, radius, c.height, c.width, c.fps, c.camera)
         sh_world, _ = app.random_sh(rng)
         sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[k].double().numpy()) for k in range(c.frames)])
