@@ -137,6 +137,10 @@ def _build_anny(cache_dir: Path | None, **kwargs):
         model = anny.Anny(**kwargs)
     if out.getvalue().strip():
         log.debug("anny: %s", out.getvalue().strip())
+    # Anny keeps its phenotype interpolation anchors as persistent buffers; they are constants,
+    # so keep them (like every other body buffer) out of the checkpoints of models that hold a body.
+    for module in model.modules():
+        module._non_persistent_buffers_set.update(module._buffers.keys())
     return model.to(torch.float32)
 
 
