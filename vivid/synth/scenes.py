@@ -125,6 +125,9 @@ class SceneConfig:
                 raise VividError(f"unknown background kind {k!r}; use {', '.join(app.BACKGROUND_KINDS)}")
         if not self.garment_kinds or not self.background_kinds:
             raise VividError("garment and background kinds must not be empty")
+        bad = [m for m in self.motion_sources if m not in ("mocap", "procedural", "static")]
+        if bad or not self.motion_sources:
+            raise VividError(f"unknown motion source(s) {bad or list(self.motion_sources)}; use mocap, procedural or static")
         if self.supersample < 1:
             raise VividError(f"supersample must be >= 1, got {self.supersample}")
         return self

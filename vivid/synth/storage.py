@@ -181,6 +181,8 @@ def write_shards(
         raise VividError(f"shard size must be positive, got {shard_size}")
     if workers <= 0:
         raise VividError(f"--workers must be at least 1, got {workers}")
+    # build the generator before touching the disk, so that a bad config leaves nothing behind
+    gen = make_generator() if workers == 1 else None
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -225,8 +227,7 @@ def write_shards(
     _write_index(root, index_now())
     if on_progress is not None and done:
         on_progress(sum(done.values()))
-    if todo and workers == 1:
-        gen = make_generator()
+    if todo and gen is not None:
         for _, k, first, count in todo:
             save_shard(root / shard_name(k), _generate(gen, first, count))
             done[k] = count
