@@ -237,7 +237,7 @@ def background(
     return img.clamp(0, 1).float().contiguous(), kind
 
 
-def random_sh(rng: np.random.Generator, *, strength: tuple[float, float] = (0.6, 1.1)) -> tuple[np.ndarray, np.ndarray]:
+def random_sh(rng: np.random.Generator, *, strength: tuple[float, float] = (0.8, 1.3)) -> tuple[np.ndarray, np.ndarray]:
     """Random lighting: (9, 3) SH coefficients in world axes for bands 0-1 plus band-2 terms.
 
     Irradiance at normal n is ``ambient_c + directional_c * dot(n, light_dir) + band2``.

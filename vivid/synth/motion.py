@@ -413,10 +413,13 @@ def procedural_motion(
     """Smooth random motion: keyframes within the limits every ``key_every`` seconds,
     interpolated per angle with PCHIP (monotone between keys, so it stays within the limits);
     the body turns slowly about the vertical axis."""
-    from scipy.interpolate import PchipInterpolator
-
     if frames < 1:
         raise VividError(f"a motion needs at least one frame, got {frames}")
+    if frames == 1:  # one frame of a spline through random keys is a random key
+        m = random_pose(rng, rig, spread=spread)
+        return replace(m, fps=fps, source="procedural")
+    from scipy.interpolate import PchipInterpolator
+
     step = max(2, int(round(key_every * fps)))
     n_keys = frames // step + 2
     keys = _sample_angles(rng, rig, n_keys, spread)

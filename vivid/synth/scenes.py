@@ -332,6 +332,16 @@ class _Scenes:
         self._tex_bank: dict[int, tuple[torch.Tensor, str]] = {}
         self._bg_bank: dict[int, torch.Tensor] = {}
 
+    def warm_up(self) -> None:
+        """Fill the appearance banks now (otherwise they fill lazily over the first samples)."""
+        c = self.cfg
+        for j in range(self.BANK):
+            rng = np.random.default_rng([0, j])
+            while len(self._tex_bank) <= j and len(self._tex_bank) < self.BANK:
+                self._garment(rng)
+            while len(self._bg_bank) <= j and len(self._bg_bank) < self.BANK:
+                self._background(rng, c.height, c.width)
+
     # -- random draws
 
     def _rng(self, i: int) -> np.random.Generator:
