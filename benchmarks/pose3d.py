@@ -14,7 +14,7 @@ Metrics (millimetres, pelvis-relative): MPJPE with the root depth estimated from
 reference bone lengths (what ``vivid pose`` outputs), MPJPE with the true root depth, PA-MPJPE,
 PCK3D at 150 mm, and the 2D error in input pixels. Also inference images/s.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/pose3d.py --steps 900 --jobs 2
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/pose3d.py --steps 1200 --pretrain 300 --jobs 4
 
 Writes ``benchmarks/results/pose3d.md`` and ``pose3d.json``; ``--bundle VARIANT`` copies that
 variant's weights to ``vivid/weights/pose3d-default``.
@@ -55,11 +55,17 @@ VARIANTS = {
     "3d_only_5pct": ("(a) 3D-only, 5 % 3D-labelled", ["data.three_d_fraction=0.05", "data.use_2d=false"]),
     "mixed_5pct_depth": ("(b) mixed 5 % 3D + 95 % 2D, depth-informed", ["data.three_d_fraction=0.05", "loss.geo_mode=depth"]),
     "mixed_5pct_strict": ("(b) mixed 5 % 3D + 95 % 2D, strict", ["data.three_d_fraction=0.05", "loss.geo_mode=strict"]),
+    "3d_full": ("(c) 3D-only, 100 % 3D-labelled", ["data.three_d_fraction=1.0", "data.use_2d=false"]),
     "mixed_5pct_depth_pre": ("(b) mixed, depth-informed, 2D pre-training", ["data.three_d_fraction=0.05", "loss.geo_mode=depth", "loss.pretrain_steps=PRE"]),
     "mixed_5pct_strict_pre": ("(b) mixed, strict, 2D pre-training", ["data.three_d_fraction=0.05", "loss.geo_mode=strict", "loss.pretrain_steps=PRE"]),
     "mixed_5pct_nogeo": ("(b) mixed, no geometric loss (ablation)", ["data.three_d_fraction=0.05", "loss.lambda_geo=0"]),
-    "3d_full": ("(c) 3D-only, 100 % 3D-labelled", ["data.three_d_fraction=1.0", "data.use_2d=false"]),
 }
+
+
+def set_cache(folder: Path, n_train: int) -> None:
+    global CACHE, RUNS
+    CACHE, RUNS = Path(folder).resolve(), Path(folder).resolve() / "runs"
+    SIZES["train"] = n_train
 
 
 def ensure_caches(size: int) -> None:
@@ -72,6 +78,7 @@ def ensure_caches(size: int) -> None:
 
 def train_cmd(name: str, steps: int, pre: int) -> list[str]:
     overrides = [o.replace("PRE", str(pre)) for o in VARIANTS[name][1]]
+    overrides += [f"data.cache_dir={CACHE}", f"data.n_train={SIZES['train']}", f"data.n_val={SIZES['val']}"]
     return [
         sys.executable, "-m", "vivid.cli", "train", "pose3d", "--config", "default", "--out", str(RUNS / name),
         "--quiet", "--seed", "0", f"trainer.max_steps={steps}", *overrides,
@@ -145,20 +152,23 @@ def inference_speed(weights: Path, threads: int, batch: int, repeats: int = 5) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=900, help="training steps per variant (batch 32)")
-    ap.add_argument("--pretrain", type=int, default=200, help="2D pre-training steps (part of --steps)")
+    ap.add_argument("--steps", type=int, default=1200, help="training steps per variant (batch 32)")
+    ap.add_argument("--pretrain", type=int, default=300, help="2D pre-training steps (part of --steps)")
     ap.add_argument("--jobs", type=int, default=2, help="variants trained at the same time (one thread each)")
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), help="subset of variants to train")
     ap.add_argument("--skip-training", action="store_true", help="evaluate existing runs only")
     ap.add_argument("--bundle", default=None, help="copy this variant's weights to vivid/weights/pose3d-default")
     ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--cache", type=Path, default=CACHE, help="folder of the synthetic crop caches and runs")
+    ap.add_argument("--n-train", type=int, default=SIZES["train"])
     args = ap.parse_args()
+    set_cache(args.cache, args.n_train)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     ensure_caches(args.size)
     took = {}
     if not args.skip_training:
         took = run_training(args.variants, args.steps, args.pretrain, args.jobs)
-    test = CachedPoseDataset(CACHE / f"synth_test_{args.size}.npz")
+    test = CachedPoseDataset(CACHE / f"synth_test_{args.size}.npz", limit=SIZES["test"])
     results = {}
     for name in VARIANTS:
         weights = RUNS / name / "model.safetensors"
