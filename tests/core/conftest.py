@@ -15,3 +15,14 @@ def body_model():
         return BodyModel()
     except Exception as err:  # anny missing, unbuildable cache, ...
         pytest.skip(f"the Anny body model cannot be built: {err}")
+
+
+@pytest.fixture(scope="session")
+def head_model():
+    """The Anny head model, built once per session; skips when it cannot be built here."""
+    from vivid.core.body import HeadModel
+
+    try:
+        return HeadModel()
+    except Exception as err:
+        pytest.skip(f"the Anny head model cannot be built: {err}")

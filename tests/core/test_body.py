@@ -217,3 +217,96 @@ def test_cache_dir_defaults(monkeypatch, tmp_path):
     assert body_mod.anny_cache_dir() == tmp_path
     monkeypatch.delenv("ANNY_CACHE_DIR")
     assert body_mod.anny_cache_dir().parts[-2:] == ("vivid", "anny")
+
+
+# ----------------------------------------------------------------------------- head model
+
+_MIRROR_PAIRS = [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [
+    (31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46), (48, 54), (49, 53),
+    (50, 52), (59, 55), (58, 56), (60, 64), (61, 63), (67, 65)]
+_MIDLINE = [8, 27, 28, 29, 30, 33, 51, 57, 62, 66]
+
+
+def test_head_shapes_and_landmarks(head_model):
+    out = head_model()
+    V = head_model.num_vertices
+    assert out.vertices.shape == (1, V, 3) and out.landmarks.shape == (1, 68, 3)
+    assert len(head_model.expression_names) == 52 and "jawOpen" in head_model.expression_names
+    assert len(head_model.local_change_names) > 50
+    assert all(n.split("-")[0 if n[1] != "-" else 1] in body_mod._HEAD_CHANGE_STEMS
+               for n in head_model.local_change_names)
+    assert torch.equal(out.landmarks, out.vertices[:, head_model.landmark_vertices])
+    assert len(set(body_mod.HEAD_LANDMARK_VERTICES)) >= 64  # closed lips share at most a few points
+    assert head_model.state_dict() == {}
+
+
+def test_head_landmarks_layout(head_model):
+    lm = head_model().landmarks[0]
+    # Mirror pairs are mirror images (x -> -x), midline points sit on x = 0 (mm precision).
+    for r, l in _MIRROR_PAIRS:
+        assert torch.allclose(lm[r] * torch.tensor([-1.0, 1.0, 1.0]), lm[l], atol=1e-3), (r, l)
+    assert torch.all(lm[_MIDLINE, 0].abs() < 2.5e-3)
+    x, z = lm[:, 0], lm[:, 2]
+    assert torch.all(x[0:8] < 0) and torch.all(x[9:17] > 0)  # jaw starts on the subject's right (-x)
+    assert z[8] < z[57] < z[51] < z[33] < z[30] < z[27] < z[19]  # chin, lips, nose, brows upwards
+    assert z[36:48].mean() < z[17:27].mean()
+    assert lm[30, 1] < lm[27, 1]  # the nose tip is in front (-y) of the nasion
+
+
+def test_head_expression_and_identity(head_model):
+    names = head_model.expression_names
+    e = torch.zeros(3, 52)
+    e[1, names.index("jawOpen")] = 1.0
+    e[2, names.index("eyeBlinkRight")] = 1.0
+    lm = head_model(expression=e).landmarks
+    gap = (lm[:, 66] - lm[:, 62]).norm(dim=-1)
+    assert gap[1] > gap[0] + 0.01  # the mouth opens
+    lid = (lm[:, 37] - lm[:, 41]).norm(dim=-1)  # subject's right eye
+    assert lid[2] < 0.5 * lid[0]
+    lc = torch.zeros(1, len(head_model.local_change_names))
+    lc[0, head_model.local_change_names.index("nose-trans-forward")] = 1.0
+    moved = head_model(local_changes=lc).landmarks[0, 30]
+    assert moved[1] < lm[0, 30, 1] - 1e-3  # nose tip forwards
+
+
+def test_head_batched_equals_per_item(head_model):
+    g = torch.Generator().manual_seed(0)
+    phen = torch.rand(2, 6, generator=g)
+    lc = torch.rand(2, len(head_model.local_change_names), generator=g) - 0.5
+    ex = torch.rand(2, 52, generator=g) * 0.5
+    rot, transl = torch.randn(2, 3, generator=g) * 0.3, torch.randn(2, 3, generator=g)
+    both = head_model(phen, lc, ex, rot, transl)
+    for i in range(2):
+        one = head_model(phen[i:i + 1], lc[i:i + 1], ex[i:i + 1], rot[i:i + 1], transl[i:i + 1])
+        assert torch.allclose(both.vertices[i], one.vertices[0], atol=1e-5)
+
+
+def test_head_albedo_model(head_model):
+    from vivid.core.body import HEAD_PART_NAMES
+
+    K = len(head_model.ALBEDO_BASES)
+    mean = head_model.albedo()
+    assert mean.shape == (head_model.num_vertices, 3)
+    assert torch.all((mean >= 0) & (mean <= 1))
+    assert torch.allclose(head_model.albedo(torch.zeros(1, K))[0], mean)
+    c = torch.zeros(2, K)
+    c[0, 0], c[1, 0] = -1.5, 1.5
+    a = head_model.albedo(c)
+    skin_v = head_model.faces[head_model.face_parts == HEAD_PART_NAMES.index("face")].reshape(-1)
+    assert a[1, skin_v].mean() < mean[skin_v].mean() < a[0, skin_v].mean()  # tone basis
+    # Bases are smooth over the face: neighbouring vertices differ little.
+    f = head_model.faces
+    for k in range(K):
+        b = head_model.albedo_basis[k]
+        assert (b[f[:, 0]] - b[f[:, 1]]).abs().max() < 0.25
+    counts = torch.bincount(head_model.face_parts, minlength=len(HEAD_PART_NAMES))
+    assert counts[0] == 0 and torch.all(counts[1:] > 100)
+    with pytest.raises(ValueError):
+        head_model.albedo(torch.zeros(1, K + 1))
+
+
+def test_head_bad_inputs_raise(head_model):
+    with pytest.raises(ValueError):
+        head_model(expression=torch.zeros(1, 51))
+    with pytest.raises(ValueError):
+        head_model(local_changes=torch.zeros(1, 3))
