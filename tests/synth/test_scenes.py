@@ -153,3 +153,38 @@ def test_bad_config_is_a_user_error():
         make_generator({"kind": "nope"})
     cfg = SceneConfig(kind="video", height=32, width=48, seed=9, garment_kinds=("stripes",))
     assert SceneConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_face_scenes_labels():
+    from vivid.synth.scenes import FaceScenes, HeadKit
+
+    try:
+        HeadKit.get(torch.device("cpu"))
+    except (ImportError, AttributeError) as err:
+        pytest.skip(f"no head model in vivid.core.body: {err}")
+    gen = FaceScenes(SceneConfig(kind="face", height=64, width=64, seed=1))
+    a = gen.generate_batch([0, 1, 2])
+    single = FaceScenes(SceneConfig(kind="face", height=64, width=64, seed=1)).generate(1)
+    for k, v in single.items():  # batch == single up to the body model's batched round-off
+        if v.dtype == np.uint8:
+            assert np.abs(v.astype(int) - a[1][k].astype(int)).mean() < 0.5, k
+        elif v.dtype == bool:
+            assert (v != a[1][k]).mean() < 0.01, k
+        else:
+            np.testing.assert_allclose(v, a[1][k], atol=1e-3, err_msg=k)
+    for s in a:
+        assert s["mask"].sum() > 100 and not (s["mask"] & ~s["head_mask"]).any()
+        np.testing.assert_array_equal(s["head_mask"], s["depth"] > 0)
+        uv = project(torch.from_numpy(s["landmarks3d"]), torch.from_numpy(s["K"])).numpy()
+        np.testing.assert_allclose(uv, s["landmarks2d"], atol=1e-3)
+        # landmarks are mesh vertices: the 3D landmarks are rows of the vertex array
+        d = np.linalg.norm(s["vertices"][None] - s["landmarks3d"][:, None], axis=-1).min(1)
+        assert d.max() < 1e-5
+        vis = s["landmark_visibility"] > 0
+        assert vis.sum() >= 20
+        px = np.round(s["landmarks2d"][vis]).astype(int)
+        assert s["head_mask"][px[:, 1], px[:, 0]].all()
+        # the head pose is a rotation; the camera looks at the face from the front half
+        R = s["pose_R"]
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-5)
+        assert (R @ np.array([0.0, -1.0, 0.0]))[2] < -0.3  # the face (-y in the head frame) faces the camera

@@ -7,7 +7,7 @@ One row per sample; the columns depend on the kind:
 * video: first frame with skeleton | segmentation | forward flow of frames 0 -> 1 (colour wheel:
   hue = direction, saturation = magnitude; invalid pixels black) | last frame with skeleton.
 * tryon: frame with garment A | the same frame with garment B | flat garment A | flat garment B.
-* face: image with the 68 landmarks | face mask | shaded vertex depth.
+* face: image with the 68 landmarks (green visible, grey hidden) | face mask | depth.
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ def _row(kind: str, s: dict[str, np.ndarray]) -> list[np.ndarray]:
 
         im = Image.fromarray(img.copy())
         dr = ImageDraw.Draw(im)
-        for x, y in s["landmarks2d"]:
-            dr.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(40, 255, 40))
+        for (x, y), v in zip(s["landmarks2d"], s["landmark_visibility"]):
+            dr.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(40, 255, 40) if v > 0.5 else (150, 150, 150))
         return [np.asarray(im), _blend(img, np.full_like(img, (0, 200, 255)), s["mask"], 0.5), _depth_rgb(s["depth"])]
     raise ValueError(f"unknown kind {kind!r}")
 

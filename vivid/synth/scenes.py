@@ -643,7 +643,131 @@ class TryonScenes(VideoScenes):
         return d
 
 
-_GENERATORS = {"body": BodyScenes, "video": VideoScenes, "tryon": TryonScenes}
+class FaceScenes(_Scenes):
+    """Heads (the ``face`` kind): random identity (phenotype and face-shape local changes),
+    expression (sparse facial actions), head pose, lighting, albedo and background, seen by a
+    camera in front of the face.
+
+    Labels: ``image`` (H, W, 3) uint8; ``mask`` bool (H, W) face (skin of the face, eyes, mouth);
+    ``head_mask`` bool (H, W) (the whole head and neck); ``parts`` uint8 (H, W)
+    (:data:`vivid.core.body.HEAD_PART_NAMES`); ``depth`` float32 (H, W); ``vertices`` float32
+    (V, 3) camera frame; ``landmarks2d`` (68, 2) pixels and ``landmarks3d`` (68, 3) camera frame
+    with ``landmark_visibility`` (68,); ``pose_R`` (3, 3) / ``pose_t`` (3,) head-to-camera
+    transform; ``K``; ``sh`` (9, 3) camera-frame lighting; ``albedo`` (K,) coefficients of
+    :meth:`vivid.core.body.HeadModel.albedo`; ``expression`` (52,); ``phenotype`` (6,);
+    ``local_changes`` (L,).
+    """
+
+    def __init__(self, cfg: SceneConfig, *, device: str = "cpu") -> None:
+        self.cfg = cfg.validate()
+        self.device = torch.device(device)
+        self.head = HeadKit.get(self.device)
+        self.photos = app.load_photos(cfg.backgrounds_dir) if cfg.backgrounds_dir else None
+        self._tex_bank: dict[int, tuple[torch.Tensor, str]] = {}
+        self._bg_bank: dict[int, torch.Tensor] = {}
+
+    def generate_batch(self, indices: list[int]) -> list[dict[str, np.ndarray]]:
+        from vivid.core.body import HEAD_PART_NAMES
+
+        c, head = self.cfg, self.head.model
+        indices = list(indices)
+        if not indices:
+            return []
+        rngs = [self._rng(i) for i in indices]
+        B = len(rngs)
+        L, E, A = len(head.local_change_names), len(head.expression_names), len(head.ALBEDO_BASES)
+        phen = np.stack([self._phenotype(r) for r in rngs])
+        changes = np.stack([r.uniform(-0.7, 0.7, L) * (r.random(L) < 0.5) for r in rngs])
+        expr = np.stack([r.uniform(0, 1, E) * (r.random(E) < 4.0 / E) for r in rngs])  # ~4 active actions
+        alb = np.stack([0.8 * r.standard_normal(A) for r in rngs])
+        ang = np.stack([np.radians([r.uniform(-20, 20), r.uniform(-12, 12), r.uniform(-45, 45)]) for r in rngs])
+        from vivid.synth.motion import euler_xyz_to_matrix
+
+        Rg = euler_xyz_to_matrix(ang)  # pitch (x), roll (y), yaw (z) in the head frame
+        f = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            out = head(phenotype=f(phen), local_changes=f(changes), expression=f(expr), global_rot=f(Rg))
+            albedo = head.albedo(f(alb))
+        verts, lms = out.vertices.float(), out.landmarks.float()
+        Ks, Rs, ts, shs, bgs = [], [], [], [], []
+        for b, r in enumerate(rngs):
+            centre, radius = _bounding_sphere(verts[b])
+            fov = float(r.uniform(*c.camera.fov_deg))
+            fov_min = 2 * math.atan(math.tan(math.radians(fov) / 2) * min(c.height, c.width) / max(c.height, c.width))
+            dist = radius / math.sin(fov_min / 2) * r.uniform(1.0, 1.6)
+            # in front of the face (-y), a little above or below and to the side
+            az = math.radians(-90 + r.uniform(-15, 15))
+            el = math.radians(r.uniform(-10, 15))
+            eye = centre + dist * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+            from vivid.core.geometry import look_at
+            from vivid.synth.cameras import intrinsics_from_fov
+
+            R, t = look_at(torch.from_numpy(eye), torch.from_numpy(centre), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+            Ks.append(intrinsics_from_fov(fov, c.height, c.width))
+            Rs.append(R.float())
+            ts.append(t.float())
+            sh_world, _ = app.random_sh(r)
+            shs.append(app.sh_to_camera(sh_world, R.numpy()))
+            bgs.append(self._background(r, c.height, c.width))
+        K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
+        vc = self._to_cam(verts, R, t)
+        lc = self._to_cam(lms, R, t)
+        rend = render(vc, head.faces, K, c.height, c.width, albedo=albedo, sh=torch.from_numpy(np.stack(shs)).float(),
+                      background=torch.stack(bgs), face_labels=head.face_parts, supersample=c.supersample)
+        face_ids = torch.tensor([HEAD_PART_NAMES.index(n) for n in ("face", "eyes", "mouth")])
+        res = []
+        for b in range(B):
+            parts = rend.labels[b]
+            depth = rend.depth[b]
+            uv = project(lc[b], K[b])
+            ui = uv[:, 0].round().long().clamp(0, c.width - 1)
+            vi = uv[:, 1].round().long().clamp(0, c.height - 1)
+            inside = (uv[:, 0] > -0.5) & (uv[:, 0] < c.width - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < c.height - 0.5)
+            seen = depth[vi, ui]
+            vis = inside & (seen > 0) & ((seen - lc[b, :, 2]).abs() < 0.01)
+            res.append({
+                "image": _u8(rend.rgb[b].clamp(0, 1)),
+                "mask": torch.isin(parts, face_ids).numpy(),
+                "head_mask": (parts > 0).numpy(),
+                "parts": parts.numpy().astype(np.uint8),
+                "depth": depth.numpy().astype(np.float32),
+                "vertices": vc[b].numpy().astype(np.float32),
+                "landmarks2d": uv.numpy().astype(np.float32),
+                "landmarks3d": lc[b].numpy().astype(np.float32),
+                "landmark_visibility": vis.numpy().astype(np.float32),
+                "pose_R": (R[b].double() @ torch.from_numpy(Rg[b])).numpy().astype(np.float32),
+                "pose_t": t[b].numpy().astype(np.float32),
+                "K": K[b].numpy(),
+                "R": R[b].numpy(),
+                "t": t[b].numpy(),
+                "sh": shs[b].astype(np.float32),
+                "albedo": alb[b].astype(np.float32),
+                "expression": expr[b].astype(np.float32),
+                "phenotype": phen[b].astype(np.float32),
+                "local_changes": changes[b].astype(np.float32),
+            })
+        return res
+
+
+class HeadKit:
+    """The head model, built once per process and device."""
+
+    _cache: dict[str, "HeadKit"] = {}
+
+    def __init__(self, device: torch.device) -> None:
+        from vivid.core.body import HeadModel
+
+        self.model = HeadModel().to(device).eval()
+
+    @classmethod
+    def get(cls, device: torch.device) -> "HeadKit":
+        key = str(device)
+        if key not in cls._cache:
+            cls._cache[key] = cls(device)
+        return cls._cache[key]
+
+
+_GENERATORS = {"body": BodyScenes, "video": VideoScenes, "tryon": TryonScenes, "face": FaceScenes}
 
 
 def make_generator(cfg: SceneConfig | dict, *, device: str = "cpu") -> _Scenes:
