@@ -148,7 +148,7 @@ def minterpolate(frames: list[np.ndarray] | np.ndarray, factor: int = 2, options
     proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg minterpolate failed: {proc.stderr.decode(errors='replace').strip()}")
-    out = np.frombuffer(proc.stdout, dtype=np.uint8)
+    out = np.frombuffer(proc.stdout, dtype=np.uint8).copy()
     return out.reshape(-1, h, w, 3)
 
 
