@@ -310,6 +310,30 @@ def open_clip(path: str | os.PathLike, *, fps: float | None = None) -> FrameSour
 # writing clips
 
 
+def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None) -> str:
+    """Check an output path for a clip; return ``"video"`` (by suffix) or ``"folder"``.
+
+    Refuses the input itself, a non-empty existing folder, a missing parent folder and
+    unsupported suffixes.
+    """
+    out = Path(out)
+    if source is not None:
+        ensure_distinct(source, out)
+    suffix = out.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        kind = "video"
+    elif suffix == "" or out.is_dir():
+        kind = "folder"
+        if out.exists() and any(out.iterdir()):
+            raise VividError(f"output folder {out} is not empty; give a new or empty folder")
+    else:
+        raise VividError(f"unsupported output {out}: use a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder name")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise VividError(f"output folder {parent} does not exist; create it first")
+    return kind
+
+
 class FrameSink:
     """Writes frames to a video file (by suffix, e.g. ``.mp4``) or to a folder of PNGs.
 
@@ -321,22 +345,7 @@ class FrameSink:
     def __init__(self, out: str | os.PathLike, fps: float | Fraction, *, source: str | os.PathLike | None = None) -> None:
         self.out = Path(out)
         self.fps = fps
-        if source is not None:
-            ensure_distinct(source, self.out)
-        suffix = self.out.suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            self.kind = "video"
-        elif suffix == "" or self.out.is_dir():
-            self.kind = "folder"
-            if self.out.exists() and any(self.out.iterdir()):
-                raise VividError(f"output folder {self.out} is not empty; give a new or empty folder")
-        else:
-            raise VividError(
-                f"unsupported output {self.out}: use a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder name"
-            )
-        parent = self.out.parent if str(self.out.parent) else Path(".")
-        if not parent.is_dir():
-            raise VividError(f"output folder {parent} does not exist; create it first")
+        self.kind = check_output(self.out, source)
         self.count = 0
         self._writer = None
         self._tmp_dir: Path | None = None

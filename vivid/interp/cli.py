@@ -64,7 +64,14 @@ def interp_cmd(
     """Interpolate frames: `vivid interp A.png B.png -o MID.png [--t 0.5]` or
     `vivid interp IN -o OUT (--factor N | --fps F)`."""
     from vivid.core.cli_utils import progress
-    from vivid.interp.apply import check_rate, expected_output_count, interpolate_images, open_clip, upconvert_file
+    from vivid.interp.apply import (
+        check_output,
+        check_rate,
+        expected_output_count,
+        interpolate_images,
+        open_clip,
+        upconvert_file,
+    )
 
     interp = _LazyInterpolator(model, device, fp16, tile, overlap)
     if len(inputs) == 2:
@@ -85,6 +92,7 @@ def interp_cmd(
         raise VividError("give exactly one of --factor N or --fps F (or two images for one frame)")
     src = open_clip(inp, fps=input_fps)
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
+    check_output(out, inp)
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
     with progress(total, "interpolating", quiet=quiet, unit="frame") as bar:
         summary = upconvert_file(
@@ -117,11 +125,15 @@ def repair_cmd(
 ) -> None:
     """Repair stutter: replace repeated frames by interpolated ones (frame count and timing kept)."""
     from vivid.core.cli_utils import progress
-    from vivid.interp.apply import open_clip
+    from vivid.core.fileio import ensure_distinct
+    from vivid.interp.apply import check_output, open_clip
     from vivid.interp.repair import parse_threshold, repair_file
 
     parse_threshold(threshold)  # fail early on a bad value
     src = open_clip(inp, fps=input_fps)
+    check_output(out, inp)
+    if report is not None:
+        ensure_distinct(inp, report)
     interp = _LazyInterpolator(model, device, fp16, tile, overlap)
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(

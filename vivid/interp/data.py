@@ -122,30 +122,55 @@ class FlyingTriplets(Dataset):
 
 
 def _resize_uint8(frame: np.ndarray, long_side: int | None) -> Tensor:
-    """uint8 (H, W, 3) -> uint8 (3, h, w) tensor with the long side at most ``long_side``."""
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
-    h, w = x.shape[-2:]
-    if long_side is None or max(h, w) <= long_side:
-        return x.contiguous()
-    s = long_side / max(h, w)
-    size = (max(1, round(h * s)), max(1, round(w * s)))
-    y = F.interpolate(x[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False)[0]
-    return y.round().clamp(0, 255).to(torch.uint8)
+    """uint8 (H, W, 3) -> uint8 (3, h, w) tensor with the long side at most ``long_side``
+    (area-correct downscaling with Pillow, which is fast on uint8)."""
+    from PIL import Image
+
+    h, w = frame.shape[:2]
+    if long_side is not None and max(h, w) > long_side:
+        s = long_side / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        frame = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize(size, Image.BILINEAR, reducing_gap=None))
+    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).contiguous()
 
 
-def decode_video(path: str | Path, long_sides: tuple[int | None, ...] = (None,), max_frames: int | None = None) -> list[list[Tensor]]:
+def decode_video(
+    path: str | Path,
+    long_sides: tuple[int | None, ...] = (None,),
+    max_frames: int | None = None,
+    cache_dir: str | Path | None = None,
+) -> list[list[Tensor]]:
     """All frames of a video as uint8 (3, h, w) tensors, once per entry of ``long_sides``.
 
-    Returns ``clips[s][i]``: frame i resized so its long side is ``long_sides[s]``.
+    Returns ``clips[s][i]``: frame i resized so its long side is ``long_sides[s]``. With
+    ``cache_dir`` the decoded frames are kept there as ``.npy`` files (keyed by file name, size,
+    modification time and long side) so repeated runs skip decoding.
     """
     from vivid.core.video import iter_frames
 
+    path = Path(path)
+    stat = path.stat()
+    keys = [f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}-{side}-{max_frames}.npy" for side in long_sides]
+    if cache_dir is not None and all((Path(cache_dir) / k).exists() for k in keys):
+        out = []
+        for k in keys:
+            arr = np.load(Path(cache_dir) / k)
+            out.append([torch.from_numpy(a).permute(2, 0, 1).contiguous() for a in arr])
+        return out
     clips: list[list[Tensor]] = [[] for _ in long_sides]
     for n, frame in enumerate(iter_frames(path)):
         if max_frames is not None and n >= max_frames:
             break
         for s, side in enumerate(long_sides):
             clips[s].append(_resize_uint8(frame.image, side))
+    if cache_dir is not None and clips[0]:
+        from vivid.core.fileio import atomic_write
+
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        for k, frames in zip(keys, clips):
+            with atomic_write(Path(cache_dir) / k) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, torch.stack(frames).permute(0, 2, 3, 1).numpy())
     return clips
 
 
@@ -296,6 +321,7 @@ class InterpDataModule(pl.LightningDataModule):
       videos: list of video files / folders (triplets drawn on the fly)
       long_sides: [640, 320] -- each video is used at these long-side sizes (motion scales)
       gaps: [2, 3, 4]; video_val_fraction: 0.1 (the last frames of every clip, held out)
+      cache_dir: keep decoded frames there (.npy) so later runs skip decoding
       vimeo: root of a Vimeo-90K triplet folder
       epoch_length: 2000 items per epoch of the real-footage part
       val_crop: [256, 448]; val_items: 16
@@ -344,7 +370,7 @@ class InterpDataModule(pl.LightningDataModule):
             gaps = tuple(c.get("gaps", (2, 3, 4)))
             clips_train, clips_val = [], []
             for path in list_videos(c["videos"]):
-                per_side = decode_video(path, sides, c.get("max_frames"))
+                per_side = decode_video(path, sides, c.get("max_frames"), c.get("cache_dir"))
                 log.info("decoded %s: %d frames", path, len(per_side[0]))
                 clips_train += per_side
                 clips_val.append(per_side[0])

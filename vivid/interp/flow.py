@@ -2,10 +2,9 @@
 
 Feature pyramid -> at each level, coarse to fine: upsample the flow of the level above, warp
 the features of the second frame with it, build a cost volume (correlation over a
-``(2r+1)^2`` window), and let a small decoder predict the flow update. To make an untrained
-network already behave like coarse-to-fine block matching (so little training goes a long
-way), the update is the soft-argmax of the cost volume plus a learned correction whose last
-layer starts at zero.
+``(2r+1)^2`` window), and let a small decoder predict the flow update. The update is a
+learned multiple of the soft-argmax of the cost volume plus a learned correction; both start
+at zero, so the untrained network predicts zero flow.
 """
 
 from __future__ import annotations
@@ -17,19 +16,53 @@ from torch import Tensor, nn
 from vivid.interp.warping import backward_warp
 
 
+class _CostVolume(torch.autograd.Function):
+    """Correlation with a hand-written backward: autograd through 2r+1 squared slices of a
+    padded tensor would allocate and fill a full-size gradient per slice; here the gradient
+    of the second input accumulates in place into one padded buffer."""
+
+    @staticmethod
+    def forward(ctx, f1: Tensor, f2: Tensor, radius: int) -> Tensor:
+        b, c, h, w = f1.shape
+        padded = F.pad(f2, (radius, radius, radius, radius))
+        k = 2 * radius + 1
+        out = f1.new_empty(b, k * k, h, w)
+        for dy in range(k):
+            for dx in range(k):
+                out[:, dy * k + dx] = (f1 * padded[:, :, dy : dy + h, dx : dx + w]).sum(1)
+        ctx.save_for_backward(f1, padded)
+        ctx.radius = radius
+        return out / c
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        f1, padded = ctx.saved_tensors
+        r = ctx.radius
+        b, c, h, w = f1.shape
+        k = 2 * r + 1
+        grad = grad / c
+        grad_f1 = torch.zeros_like(f1) if ctx.needs_input_grad[0] else None
+        grad_pad = torch.zeros_like(padded) if ctx.needs_input_grad[1] else None
+        for dy in range(k):
+            for dx in range(k):
+                g = grad[:, dy * k + dx : dy * k + dx + 1]
+                if grad_f1 is not None:
+                    grad_f1.addcmul_(g, padded[:, :, dy : dy + h, dx : dx + w])
+                if grad_pad is not None:
+                    grad_pad[:, :, dy : dy + h, dx : dx + w].addcmul_(g, f1)
+        grad_f2 = grad_pad[:, :, r : r + h, r : r + w] if grad_pad is not None else None
+        return grad_f1, grad_f2, None
+
+
 def cost_volume(f1: Tensor, f2: Tensor, radius: int) -> Tensor:
     """Correlation of ``f1`` with ``f2`` shifted over a ``(2r+1)^2`` window.
 
     f1, f2: (B, C, H, W). Returns (B, (2r+1)^2, H, W); channel ``(dy + r) * (2r+1) + (dx + r)``
     holds ``mean_c f1(p) * f2(p + (dx, dy))`` (zero outside the image).
     """
-    _, _, h, w = f1.shape
-    padded = F.pad(f2, (radius, radius, radius, radius))
-    out = []
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            out.append((f1 * padded[:, :, dy : dy + h, dx : dx + w]).mean(1))
-    return torch.stack(out, 1)
+    if f1.shape != f2.shape:
+        raise ValueError(f"f1 and f2 must have one shape, got {tuple(f1.shape)} and {tuple(f2.shape)}")
+    return _CostVolume.apply(f1, f2, radius)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -74,18 +107,23 @@ class FlowDecoder(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         self.log_temperature = nn.Parameter(torch.tensor(-2.0))
+        # Weight of the soft-argmax term; it starts off, since matching untrained features at
+        # the coarsest levels is noise, and training turns it on where it helps.
+        self.soft_gain = nn.Parameter(torch.tensor(0.0))
         offs = torch.arange(-radius, radius + 1, dtype=torch.float32)
         dy, dx = torch.meshgrid(offs, offs, indexing="ij")
         self.register_buffer("offsets", torch.stack((dx.reshape(-1), dy.reshape(-1))), persistent=False)
 
     def forward(self, feat1: Tensor, feat2_warped: Tensor, flow: Tensor) -> Tensor:
-        # Normalised features make the correlation a cosine similarity in [-1, 1].
-        cv = cost_volume(F.normalize(feat1, dim=1), F.normalize(feat2_warped, dim=1), self.radius)
+        # Centred, normalised features make the correlation a cosine similarity in [-1, 1]
+        # that discriminates even before training (raw ReLU features are all alike).
+        mean = 0.5 * (feat1.mean((2, 3), keepdim=True) + feat2_warped.mean((2, 3), keepdim=True))
+        cv = cost_volume(F.normalize(feat1 - mean, dim=1), F.normalize(feat2_warped - mean, dim=1), self.radius)
         cv = cv * feat1.shape[1]
         prob = torch.softmax(cv / self.log_temperature.exp(), dim=1)
         soft = torch.einsum("bkhw,ck->bchw", prob, self.offsets.to(prob.dtype))
         hidden = self.net(torch.cat((cv, feat1, flow), 1))
-        return soft + self.out(hidden)
+        return self.soft_gain * soft + self.out(hidden)
 
 
 class PWCFlow(nn.Module):

@@ -1,0 +1,161 @@
+"""Interpolation datasets: flying layers, video triplets, Vimeo-90K layout, DataModule."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from vivid.core.errors import VividError
+from vivid.interp.data import (
+    FlyingTriplets,
+    InterpDataModule,
+    Vimeo90KTriplets,
+    VideoTriplets,
+    _augment,
+    decode_video,
+    list_videos,
+)
+
+
+def _ramp_clip(n=12, h=20, w=24):
+    """Frame i is a constant image of value 10 * i: any triplet's middle is a linear blend."""
+    return [torch.full((3, h, w), 10 * i, dtype=torch.uint8) for i in range(n)]
+
+
+def test_video_triplets_time_matches_frames():
+    ds = VideoTriplets([_ramp_clip()], gaps=(2, 3, 4), crop=(16, 16), length=50)
+    for i in range(50):
+        item = ds[i]
+        t = item["t"].item()
+        assert 0 < t < 1 and item["image0"].shape == (3, 16, 16)
+        expected = (1 - t) * item["image0"] + t * item["image1"]
+        assert torch.allclose(item["image_t"], expected, atol=1e-5)  # holds under reversal too
+        assert item["has_labels"].item() == 0.0
+
+
+def test_video_triplets_hold_out_the_tail():
+    clip = _ramp_clip(20)
+    train = VideoTriplets([clip], gaps=(2,), crop=None, frames=(0.0, 0.5), length=40)
+    val = VideoTriplets([clip], gaps=(2,), crop=None, frames=(0.5, 1.0), length=40, augment=False, deterministic=True)
+    train_vals = {round(train[i][k][0, 0, 0].item() * 255) for i in range(40) for k in ("image0", "image1", "image_t")}
+    val_vals = {round(val[i][k][0, 0, 0].item() * 255) for i in range(40) for k in ("image0", "image1", "image_t")}
+    assert max(train_vals) <= 90 and min(val_vals) >= 100  # frames 0-9 vs 10-19
+    assert torch.equal(val[3]["image_t"], val[3]["image_t"])
+    with pytest.raises(VividError):
+        VideoTriplets([clip[:2]], gaps=(2,))
+
+
+def test_augment_flips_flow_and_reverses_time():
+    item = {
+        "image0": torch.rand(3, 4, 5),
+        "image1": torch.rand(3, 4, 5),
+        "image_t": torch.rand(3, 4, 5),
+        "t": torch.tensor(0.25),
+        "flow01": torch.ones(2, 4, 5),
+        "flow10": -torch.ones(2, 4, 5),
+        "invdepth0": torch.ones(1, 4, 5),
+        "invdepth1": torch.ones(1, 4, 5),
+    }
+    seen = set()
+    for seed in range(40):
+        out = _augment(dict(item), random.Random(seed))
+        reversed_ = out["t"].item() == pytest.approx(0.75)
+        hflip = not torch.equal(out["image_t"], item["image_t"]) and torch.equal(out["image_t"], item["image_t"].flip(-1))
+        sign_x = out["flow01"][0, 0, 0].item() * (-1 if reversed_ else 1)
+        assert sign_x == (-1.0 if hflip else 1.0) or not torch.equal(out["image_t"].flip(-1), item["image_t"])
+        seen.add((reversed_, hflip))
+    assert len(seen) >= 3
+
+
+def test_flying_triplets_items():
+    ds = FlyingTriplets(3, (32, 32), seed=1, augment=False, random_t=False)
+    a = ds[0]
+    assert a["flow01"].shape == (2, 32, 32) and a["flow01"].dtype == torch.float32
+    assert a["t"].item() == 0.5 and a["has_labels"].item() == 1.0
+    again = FlyingTriplets(3, (32, 32), seed=1, augment=False, random_t=False)[0]
+    assert torch.equal(a["image0"], again["image0"])  # fixed set
+
+
+def _write_png(path, arr):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def test_vimeo_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    names = ["00001/0001", "00001/0002", "00002/0001"]
+    for n in names:
+        for i in (1, 2, 3):
+            _write_png(tmp_path / "sequences" / n / f"im{i}.png", (rng.random((16, 24, 3)) * 255).astype(np.uint8) + 0)
+    (tmp_path / "tri_trainlist.txt").write_text("\n".join(names[:2]) + "\n")
+    (tmp_path / "tri_testlist.txt").write_text(names[2] + "\n")
+    train = Vimeo90KTriplets(tmp_path, "train", crop=(8, 8))
+    test = Vimeo90KTriplets(tmp_path, "test", crop=None, augment=False)
+    assert len(train) == 2 and len(test) == 1
+    assert train[0]["image0"].shape == (3, 8, 8)
+    from PIL import Image
+
+    im2 = np.asarray(Image.open(tmp_path / "sequences" / names[2] / "im2.png"))
+    assert torch.allclose(test[0]["image_t"], torch.from_numpy(im2).permute(2, 0, 1).float() / 255)
+    with pytest.raises(VividError):
+        Vimeo90KTriplets(tmp_path / "missing")
+    with pytest.raises(VividError):
+        Vimeo90KTriplets(tmp_path, "val")
+
+
+def test_decode_video_and_list(tmp_path):
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            arr = np.full((48, 64, 3), 40 * (i % 5), np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    clips = decode_video(path, (None, 32))
+    assert len(clips[0]) == 6 and clips[0][0].shape == (3, 48, 64) and clips[1][0].shape == (3, 24, 32)
+    assert list_videos(tmp_path) == [path]
+    with pytest.raises(VividError):
+        list_videos(tmp_path / "nope")
+
+
+def test_datamodule_flying_only():
+    dm = InterpDataModule({"crop": [32, 32], "flying": {"train": 4, "val": 2, "size": [32, 32]}, "batch_size": 2})
+    dm.setup("fit")
+    loaders = dm.train_dataloader()
+    batch = next(iter(loaders["flying"]))
+    assert batch["image0"].shape == (2, 3, 32, 32) and batch["flow01"].shape == (2, 2, 32, 32)
+    assert dm.val_names == ["flying"] and "flying layers" in dm.describe()
+
+
+def test_datamodule_mixes_real_and_flying(tmp_path):
+    import av
+
+    path = tmp_path / "v.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            arr = np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    dm = InterpDataModule(
+        {"crop": [32, 32], "videos": [str(path)], "long_sides": [64], "gaps": [2], "val_crop": [32, 32], "val_items": 2,
+         "flying": {"train": 4, "val": 2, "fraction": 0.5}, "batch_size": 4, "video_val_fraction": 0.5}
+    )
+    dm.setup("fit")
+    loaders = dm.train_dataloader()
+    assert set(loaders) == {"flying", "real"}
+    assert next(iter(loaders["real"]))["image0"].shape == (2, 3, 32, 32)
+    assert dm.val_names == ["video", "flying"]

@@ -1,0 +1,190 @@
+"""Generator modules: shapes, gradients, hand-worked values, switches, any input size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vivid.core.registry import create_model, list_models
+from vivid.interp.depth import HourglassDepth
+from vivid.interp.flow import PWCFlow, cost_volume
+from vivid.interp.kernels import KernelUNet
+from vivid.interp.model import InterpNet, InterpOutput, TINY
+from vivid.interp.nonlocal_branch import NonLocalBranch, SelfAttention2d
+from vivid.interp.projection import linear_flow_t
+from vivid.interp.synthesis import FrameSynthesis, ResidualBlock
+from vivid.interp.warping import adaptive_warp, backward_warp, bilinear_kernel
+
+
+def _pair(b=2, h=32, w=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, h, w, generator=g), torch.rand(b, 3, h, w, generator=g)
+
+
+def _has_grads(module: torch.nn.Module) -> bool:
+    grads = [p.grad for p in module.parameters() if p.requires_grad]
+    return bool(grads) and all(g is not None and torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", [n for n in list_models("interp")])
+def test_registry_models_shape_finite_backward(name):
+    model = create_model(name).train()
+    a, b = _pair(2, 37, 45)  # not a multiple of anything: padded and cropped inside
+    out = model(a, b, torch.tensor([0.3, 0.7]))
+    assert isinstance(out, InterpOutput)
+    assert out.frame.shape == (2, 3, 37, 45)
+    for f in (out.flow01, out.flow10, out.flow_t0, out.flow_t1):
+        assert f.shape == (2, 2, 37, 45)
+    assert out.depth0.shape == (2, 1, 37, 45)
+    assert torch.isfinite(out.frame).all()
+    (out.frame.mean() + out.flow01.abs().mean()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert model.config == create_model(name, **model.config).config
+
+
+def test_interp_variants_registered():
+    assert {"interp_tiny", "interp_default", "interp_large"} <= set(list_models("interp"))
+
+
+def test_cost_volume_hand_values_and_gradcheck():
+    f1 = torch.zeros(1, 2, 3, 3)
+    f2 = torch.zeros(1, 2, 3, 3)
+    f1[0, :, 1, 1] = torch.tensor([1.0, 2.0])
+    f2[0, :, 1, 2] = torch.tensor([3.0, 4.0])  # one pixel to the right of f1's
+    cv = cost_volume(f1, f2, 1)
+    # offset (dx=+1, dy=0) is channel (0 + 1) * 3 + (1 + 1) = 5: mean(1*3, 2*4) = 5.5
+    assert cv[0, 5, 1, 1].item() == pytest.approx(5.5)
+    assert cv[0, :, 1, 1].abs().sum().item() == pytest.approx(5.5)
+    a = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: cost_volume(x, y, 2), (a, b))
+
+
+def test_backward_warp_integer_shift():
+    src = torch.arange(5 * 6, dtype=torch.float32).view(1, 1, 5, 6)
+    flow = torch.zeros(1, 2, 5, 6)
+    flow[:, 0] = 1.0  # sample one pixel to the right
+    out = backward_warp(src, flow)
+    assert torch.allclose(out[..., :-1], src[..., 1:], atol=1e-4)
+
+
+def test_adaptive_warp_bilinear_kernel_equals_bilinear_and_gradcheck():
+    src = torch.rand(2, 3, 12, 14)
+    flow = torch.randn(2, 2, 12, 14) * 1.5
+    k = bilinear_kernel(2, 12, 14)
+    a = adaptive_warp(src, flow, k)
+    b = backward_warp(src, flow)
+    assert torch.allclose(a[..., 3:-3, 3:-3], b[..., 3:-3, 3:-3], atol=1e-5)
+    src64 = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True)
+    kern = torch.rand(1, 16, 6, 7, dtype=torch.float64, requires_grad=True)
+    fl = torch.full((1, 2, 6, 7), 0.3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda s, kk: adaptive_warp(s, fl, kk), (src64, kern))
+
+
+def test_adaptive_warp_kernel_selects_taps():
+    src = torch.arange(8 * 8, dtype=torch.float32).view(1, 1, 8, 8)
+    k = torch.zeros(1, 16, 8, 8)
+    k[:, 0] = 1.0  # only the (-1, -1) tap
+    out = adaptive_warp(src, torch.zeros(1, 2, 8, 8), k)
+    assert torch.allclose(out[..., 1:, 1:], src[..., :-1, :-1])
+
+
+def test_submodules_shapes_and_gradients():
+    a, b = _pair(2, 32, 32)
+    flow = PWCFlow((8, 12, 16), radius=2, hidden=16, out_level=1)
+    f01, f10, pyr = flow(a, b)
+    assert f01.shape == f10.shape == (2, 2, 32, 32)
+    assert [p.shape[-1] for p in pyr] == [4, 8]  # coarse to fine, down to 1/4
+    ((f01 - 1.0).square().mean() + (pyr[0] + 1.0).square().mean()).backward()
+    assert _has_grads(flow.decoders)
+
+    depth = HourglassDepth((8, 12), downsample=2)
+    d = depth(a)
+    assert d.shape == (2, 1, 32, 32) and (d > 0).all()
+    d.mean().backward()
+    assert _has_grads(depth)
+
+    kern = KernelUNet((8, 12))
+    k0, k1 = kern(a, b)
+    assert k0.shape == k1.shape == (2, 16, 32, 32)
+    assert torch.allclose(k0.sum(1), torch.ones(2, 32, 32), atol=1e-5)
+    (k0[:, 0].mean() + k1[:, 5].mean()).backward()
+    assert kern.out.weight.grad.abs().sum() > 0
+
+    nl = NonLocalBranch((8, 8, 12, 12), out_channels=4)
+    y = nl(a, b)
+    assert y.shape == (2, 8, 32, 32)
+    y.square().mean().backward()
+    assert _has_grads(nl)
+
+    att = SelfAttention2d(8)
+    x = torch.randn(2, 8, 4, 5, requires_grad=True)
+    assert att(x).shape == x.shape
+    att(x).square().sum().backward()
+    assert x.grad is not None and _has_grads(att)
+
+    rb = ResidualBlock(4, 6)
+    assert rb(torch.randn(1, 4, 5, 5)).shape == (1, 6, 5, 5)
+
+    syn = FrameSynthesis(10, 8, 3, learned_blend=True, shuffle=2)
+    frame, alpha = syn(torch.randn(2, 10, 16, 16), a[..., :16, :16], b[..., :16, :16], torch.tensor([0.25, 0.5]))
+    assert frame.shape == (2, 3, 16, 16) and alpha.shape == (2, 1, 16, 16)
+    # Untrained synthesis is exactly the temporal blend (its last layer starts at zero).
+    assert torch.allclose(alpha[0], torch.full_like(alpha[0], 0.25), atol=1e-5)
+    frame.mean().backward()
+    assert syn.out.weight.grad.abs().sum() > 0
+
+
+def test_untrained_model_is_the_linear_blend():
+    # Zero flow, zero residual: with bilinear sampling the output is exactly the blend.
+    model = create_model("interp_tiny", use_kernels=False).eval()
+    a, b = _pair(1, 40, 40)
+    out = model(a, b, 0.25)
+    assert torch.allclose(out.frame, 0.75 * a + 0.25 * b, atol=1e-5)
+
+
+def test_batch_equals_per_item_and_t_forms():
+    torch.manual_seed(0)
+    model = create_model("interp_tiny").eval()
+    for p in model.parameters():  # leave the all-zero start so outputs depend on the inputs
+        p.data.add_(0.05 * torch.randn_like(p))
+    a, b = _pair(3, 24, 40)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    with torch.no_grad():
+        full = model(a, b, t).frame
+        for i in range(3):
+            one = model(a[i : i + 1], b[i : i + 1], float(t[i])).frame
+            assert torch.allclose(full[i : i + 1], one, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "flag, attr",
+    [("use_nonlocal", "nonlocal_branch"), ("use_depth", "depth"), ("use_kernels", "kernels")],
+)
+def test_switches_remove_modules(flag, attr):
+    model = InterpNet(**{**TINY, flag: False}).train()
+    assert getattr(model, attr) is None
+    a, b = _pair(1, 32, 32)
+    out = model(a, b, 0.5)
+    out.frame.mean().backward()
+    assert out.frame.shape == (1, 3, 32, 32)
+
+
+def test_without_depth_projection_flows_are_linear():
+    model = InterpNet(**{**TINY, "use_depth_projection": False}).eval()
+    for p in model.flow.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    a, b = _pair(1, 32, 32)
+    with torch.no_grad():
+        out = model(a, b, 0.3)
+    ft0, ft1 = linear_flow_t(out.flow01, out.flow10, 0.3)
+    assert torch.allclose(out.flow_t0, ft0, atol=1e-6) and torch.allclose(out.flow_t1, ft1, atol=1e-6)
+
+
+def test_bad_inputs_raise():
+    model = create_model("interp_tiny")
+    a, b = _pair(2, 16, 16)
+    with pytest.raises(ValueError):
+        model(a, b[:, :2], 0.5)
+    with pytest.raises(ValueError):
+        model(a, b, torch.tensor([0.1, 0.2, 0.3]))
