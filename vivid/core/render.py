@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vivid.core.geometry import project
 
 __all__ = [
     "Rasterization",
@@ -351,6 +350,15 @@ def _build_kernels(wp) -> None:
     _kernels["normals"] = accumulate_normals
 
 
+def _launch(name: str, dim: int, inputs: list, device: torch.device) -> None:
+    """Launch a kernel on ``device``; on CUDA, on torch's current stream so that it is ordered
+    with the torch operations around it. Warp's compile messages stay out of stdout."""
+    wp = _warp()
+    stream = wp.stream_from_torch(torch.cuda.current_stream(device)) if device.type == "cuda" else None
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp.launch(_kernels[name], dim=dim, inputs=inputs, device=_warp_device(device), stream=stream)
+
+
 def _warp_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{device.index if device.index is not None else torch.cuda.current_device()}"
@@ -457,9 +465,8 @@ def rasterize(
     B, V, _ = vertices.shape
     nf = faces.shape[0]
     device = vertices.device
-    wdev = _warp_device(device)
     with torch.no_grad():
-        screen = _screen(vertices.detach(), K.detach().to(vertices.dtype)).to(torch.float32)
+        screen = _screen(vertices.detach(), K.detach().to(device=device, dtype=vertices.dtype)).to(torch.float32)
         screen = screen.reshape(-1).contiguous()
     face_flat = faces.to(device=device, dtype=torch.int32).reshape(-1).contiguous()
     n_pix = B * height * width
@@ -472,18 +479,11 @@ def rasterize(
     depth = torch.empty((n_pix,), dtype=torch.float32, device=device)
     if n_pix > 0:
         w_screen, w_faces, w_zbuf = wp.from_torch(screen), wp.from_torch(face_flat), wp.from_torch(zbuf)
-        with contextlib.redirect_stdout(io.StringIO()):
-            if B * nf > 0:
-                wp.launch(_kernels["raster"], dim=B * nf,
-                          inputs=[w_screen, w_faces, V, nf, height, width, float(near), int(cull_backfaces),
-                                  w_zbuf],
-                          device=wdev)
-            wp.launch(_kernels["resolve"], dim=n_pix,
-                      inputs=[w_screen, w_faces, w_zbuf, V, height, width, wp.from_torch(tri),
-                              wp.from_torch(bary), wp.from_torch(depth)],
-                      device=wdev)
-        if device.type == "cuda":
-            wp.synchronize_device(wdev)
+        if B * nf > 0:
+            _launch("raster", B * nf, [w_screen, w_faces, V, nf, height, width, float(near), int(cull_backfaces), w_zbuf],
+                    device)
+        _launch("resolve", n_pix, [w_screen, w_faces, w_zbuf, V, height, width, wp.from_torch(tri),
+                                   wp.from_torch(bary), wp.from_torch(depth)], device)
     return Rasterization(
         triangle_id=tri.reshape(B, height, width),
         barycentric=bary.reshape(B, height, width, 3),
@@ -600,11 +600,8 @@ def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     verts = vertices.detach().contiguous().reshape(B * V, 3)
     normals = torch.zeros_like(verts)
     face_flat = faces.to(torch.int32).reshape(-1).contiguous()
-    with contextlib.redirect_stdout(io.StringIO()):
-        wp.launch(_kernels["normals"], dim=B * faces.shape[0],
-                  inputs=[wp.from_torch(verts, dtype=wp.vec3), wp.from_torch(face_flat), V, faces.shape[0],
-                          wp.from_torch(normals, dtype=wp.vec3)],
-                  device=_warp_device(vertices.device))
+    _launch("normals", B * faces.shape[0], [wp.from_torch(verts, dtype=wp.vec3), wp.from_torch(face_flat), V,
+                                            faces.shape[0], wp.from_torch(normals, dtype=wp.vec3)], vertices.device)
     return _unit(normals.reshape(B, V, 3))
 
 
@@ -928,25 +925,22 @@ def _shade_warp(vertices, faces, K, rast, albedo, sh, texture, uv, uv_faces, tex
     rgb = torch.empty(B * 3 * H * W, dtype=torch.float32, device=device)
     nrm = torch.empty(B * 3 * H * W, dtype=torch.float32, device=device)
     labels = torch.empty(B * H * W, dtype=torch.int64, device=device) if face_labels is not None else dummy_l
-    with contextlib.redirect_stdout(io.StringIO()):
-        wp.launch(
-            _kernels["shade"],
-            dim=B * H * W,
-            inputs=[wp.from_torch(rast.triangle_id.reshape(-1).contiguous()),
-                    wp.from_torch(rast.barycentric.reshape(-1).contiguous()),
-                    wp.from_torch(faces.to(torch.int32).reshape(-1).contiguous()), wp.from_torch(albedo_flat),
-                    albedo_stride, wp.from_torch(normals_v.reshape(-1).contiguous()), V, H, W,
-                    wp.from_torch(sh.detach().to(torch.float32).contiguous().reshape(-1)), int(texture is not None),
-                    wp.from_torch(tex_faces), wp.from_torch(uv_flat), wp.from_torch(uv_faces_flat),
-                    wp.from_torch(tex), tex_h, tex_w, tex_stride,
-                    int(background is not None), wp.from_torch(bg), bg_stride, bg_plane,
-                    wp.from_torch(face_labels.contiguous() if face_labels is not None else dummy_l),
-                    int(face_labels is not None),
-                    wp.from_torch(rgb), wp.from_torch(nrm), wp.from_torch(labels)],
-            device=_warp_device(device),
-        )
-    if device.type == "cuda":
-        wp.synchronize_device(_warp_device(device))
+    _launch(
+        "shade",
+        B * H * W,
+        [wp.from_torch(rast.triangle_id.reshape(-1).contiguous()),
+         wp.from_torch(rast.barycentric.reshape(-1).contiguous()),
+         wp.from_torch(faces.to(torch.int32).reshape(-1).contiguous()), wp.from_torch(albedo_flat),
+         albedo_stride, wp.from_torch(normals_v.reshape(-1).contiguous()), V, H, W,
+         wp.from_torch(sh.detach().to(torch.float32).contiguous().reshape(-1)), int(texture is not None),
+         wp.from_torch(tex_faces), wp.from_torch(uv_flat), wp.from_torch(uv_faces_flat),
+         wp.from_torch(tex), tex_h, tex_w, tex_stride,
+         int(background is not None), wp.from_torch(bg), bg_stride, bg_plane,
+         wp.from_torch(face_labels.contiguous() if face_labels is not None else dummy_l),
+         int(face_labels is not None),
+         wp.from_torch(rgb), wp.from_torch(nrm), wp.from_torch(labels)],
+        device,
+    )
     out_labels = labels.reshape(B, H, W) if face_labels is not None else None
     return rgb.reshape(B, 3, H, W), nrm.reshape(B, 3, H, W), out_labels
 
