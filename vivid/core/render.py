@@ -6,7 +6,9 @@ differentiable shading:
 1. :func:`rasterize` finds, for every pixel, the nearest triangle with a z-buffer (per-pixel
    triangle id, perspective-correct barycentrics and depth). It runs as compiled Warp kernels
    (one thread per triangle scanning its bounding box, then one per pixel), on the CPU or the GPU
-   of the input tensors.
+   of the input tensors. The z-buffer packs depth (quantised to about 1 micrometre) above the
+   face id into one int64, so a single atomic min keeps the nearest face and equal depths go to
+   the lower face id: the result is deterministic, also on a GPU.
 2. :func:`barycentrics` recomputes the barycentrics of the covered pixels in torch from the
    triangle ids and the vertex positions, so gradients reach the vertices; :func:`interpolate`
    blends vertex (or face-corner) attributes with them, so gradients reach the attributes too.
@@ -15,12 +17,16 @@ differentiable shading:
 3. :func:`shade_sh` multiplies albedo by second-order spherical-harmonics irradiance
    (9 coefficients per colour channel) evaluated at the interpolated normals, and
    :func:`render` composites the result over a background, with optional supersampling.
+   When no input needs gradients, :func:`render` does the same shading, compositing and label
+   lookup in one Warp pass over the pixels (equal to the torch path to about 1e-5), which is
+   what makes synthetic data fast on a CPU.
 
 Conventions: vertices are in the camera frame (x right, y down, z forward, metres), see
 :mod:`vivid.core.geometry`. ``K`` is a 3x3 pinhole matrix and pixel ``(row i, column j)`` is
 sampled at its centre, the pixel coordinate ``(u, v) = (j, i)``; so ``cx = (W - 1) / 2`` puts
 the principal point at the image centre. Triangles with a vertex closer than ``near`` are not
-drawn (no clipping), and both windings are drawn unless ``cull_backfaces`` is set.
+drawn (no clipping), nor are faces beyond 2^18 m; both windings are drawn unless
+``cull_backfaces`` is set.
 Images are channel-first: ``rgb (B, 3, H, W)``.
 """
 
