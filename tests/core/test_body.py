@@ -310,3 +310,12 @@ def test_head_bad_inputs_raise(head_model):
         head_model(expression=torch.zeros(1, 51))
     with pytest.raises(ValueError):
         head_model(local_changes=torch.zeros(1, 3))
+
+
+def test_unusable_cache_folder_raises_vivid_error(tmp_path):
+    from vivid.core.errors import VividError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(VividError):
+        body_mod._build_anny(blocker / "cache")

@@ -127,14 +127,17 @@ def _build_anny(cache_dir: Path | None, **kwargs):
     except OSError as err:
         raise VividError(f"cannot create the body model cache folder {cache} ({err}); "
                          "set ANNY_CACHE_DIR to a writable folder") from err
-    os.environ.setdefault("ANNY_CACHE_DIR", str(cache))
     import anny
     import anny.paths
 
     anny.paths.set_anny_cache_path(cache)
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        model = anny.Anny(**kwargs)
+    try:
+        with contextlib.redirect_stdout(out):
+            model = anny.Anny(**kwargs)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise VividError(f"cannot build the Anny body model with its cache in {cache} ({err}); "
+                         "delete that folder to rebuild it, or set ANNY_CACHE_DIR elsewhere") from err
     if out.getvalue().strip():
         log.debug("anny: %s", out.getvalue().strip())
     # Anny keeps its phenotype interpolation anchors as persistent buffers; they are constants,
