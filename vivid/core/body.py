@@ -260,8 +260,9 @@ class BodyModel(nn.Module):
 
         coco = anny.KeypointsRegressor.coco(anny_model, labels=COCO_JOINTS)
         self.register_buffer("coco_regressor", coco.regression_weights.to(torch.float32).clone(), persistent=False)
-        self._h36m_bones = torch.tensor([self.bone_names.index(_H36M_BONE[n]) if n in _H36M_BONE else -1
-                                         for n in H36M_JOINTS])
+        h36m_bones = torch.tensor([self.bone_names.index(_H36M_BONE[n]) if n in _H36M_BONE else -1
+                                   for n in H36M_JOINTS])
+        self.register_buffer("h36m_bones", h36m_bones, persistent=False)
 
         parts = self._vertex_parts()
         self.register_buffer("vertex_parts", parts, persistent=False)
@@ -391,7 +392,7 @@ class BodyModel(nn.Module):
                           bone_poses=bone_poses)
 
     def _h36m(self, heads: Tensor, vertices: Tensor, coco: Tensor) -> Tensor:
-        idx = self._h36m_bones
+        idx = self.h36m_bones
         joints = heads[:, idx.clamp(min=0)]
         nose = coco[:, COCO_JOINTS.index("nose")]
         top = vertices[:, _HEAD_TOP_VERTEX]
