@@ -20,14 +20,28 @@ class _LazyInterpolator:
     def __init__(self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int) -> None:
         self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap)
         self._fn: Interpolate | None = None
+        self._checked = False
+
+    def check(self) -> "_LazyInterpolator":
+        """Report a missing or foreign checkpoint, or an unusable device, before any work."""
+        if not self._checked:
+            from vivid.core.checkpoints import read_meta
+            from vivid.core.cli_utils import resolve_device
+
+            meta = read_meta(self.args["model"])
+            if meta.get("task") != "interp":
+                raise VividError(f"checkpoint {self.args['model']} is a {meta.get('task')!r} model, not an interpolation model")
+            self.args["device"] = resolve_device(str(self.args["device"]))
+            if self.args["fp16"] and self.args["device"].type != "cuda":
+                raise VividError("--fp16 needs a CUDA device; drop it or use --device cuda")
+            self._checked = True
+        return self
 
     def __call__(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
         if self._fn is None:
-            from vivid.core.cli_utils import resolve_device
             from vivid.interp.apply import load_interpolator
 
-            args = dict(self.args)
-            args["device"] = resolve_device(args["device"])
+            args = dict(self.check().args)
             self._fn = load_interpolator(args.pop("model"), **args)
         return self._fn(frame0, frame1, t)
 
@@ -93,6 +107,7 @@ def interp_cmd(
     src = open_clip(inp, fps=input_fps)
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
     check_output(out, inp)
+    interp.check()
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
     with progress(total, "interpolating", quiet=quiet, unit="frame") as bar:
         summary = upconvert_file(
@@ -134,7 +149,7 @@ def repair_cmd(
     check_output(out, inp)
     if report is not None:
         ensure_distinct(inp, report)
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap)
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap).check()
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(
             inp, out, interp, threshold=threshold, report=report, max_run=max_run, batch_size=batch,

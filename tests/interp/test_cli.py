@@ -1,0 +1,102 @@
+"""`vivid interp` and `vivid repair`: working runs with a tiny checkpoint, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from vivid.cli import app
+from vivid.core.checkpoints import save_checkpoint
+from vivid.core.fileio import read_image, write_image
+from vivid.core.registry import create_model
+from vivid.core.video import VideoWriter, probe
+
+
+def frames(n: int, h: int = 32, w: int = 48) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    bg = rng.uniform(30, 220, (h, w + 4 * n, 3)).astype(np.uint8)
+    return [np.ascontiguousarray(bg[:, 4 * i : 4 * i + w]) for i in range(n)]
+
+
+def write_video(path, images, fps=25):
+    with VideoWriter(path, Fraction(fps)) as w:
+        for im in images:
+            w.write(im)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", create_model("interp_tiny"), task="interp", model_name="interp_tiny")
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_interp_image_pair(tmp_path, tiny_ckpt):
+    a, b = frames(2, 40, 56)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.jpg", b)
+    res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid.png", "--t", "0.25", "--model", tiny_ckpt)
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "mid.png").shape == (40, 56, 3)
+
+
+def test_interp_video_factor_and_repair(tmp_path, tiny_ckpt):
+    src = write_video(tmp_path / "in.mp4", frames(4))
+    res = run("interp", src, "-o", tmp_path / "up.mp4", "--factor", "3", "--model", tiny_ckpt, "--quiet", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    info = probe(tmp_path / "up.mp4", exact=True)
+    assert (info.n_frames, info.fps) == (10, 75)
+    res = run("interp", src, "-o", tmp_path / "up_folder", "--fps", "40", "--model", tiny_ckpt, "-q", "--batch", "2")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "up_folder").glob("*.png"))) == 5  # 0.12 s at 40 fps: 0, 0.025, ... 0.1
+
+    images = frames(10)
+    images[4] = images[3]
+    stut = write_video(tmp_path / "stutter.mp4", images)
+    res = run("repair", stut, "-o", tmp_path / "fixed.mp4", "--report", tmp_path / "r.json", "--model", tiny_ckpt, "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["repaired"] == [4]
+    assert probe(tmp_path / "fixed.mp4", exact=True).n_frames == 10
+
+
+def test_errors_are_one_line(tmp_path, tiny_ckpt):
+    src = write_video(tmp_path / "in.mp4", frames(3))
+    one = write_video(tmp_path / "one.mp4", frames(1))
+    write_image(tmp_path / "a.png", frames(1, 32, 32)[0])
+    write_image(tmp_path / "b.png", frames(1, 32, 40)[0])
+    (tmp_path / "junk.mp4").write_bytes(b"this is not a video")
+
+    assert_one_line_error(run("interp", tmp_path / "missing.mp4", "-o", tmp_path / "o.mp4", "--factor", "2"), "does not exist")
+    assert_one_line_error(run("interp", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "m.png"), "same size")
+    assert_one_line_error(run("interp", one, "-o", tmp_path / "o.mp4", "--factor", "2"), "at least 2")
+    assert_one_line_error(run("interp", tmp_path / "junk.mp4", "-o", tmp_path / "o.mp4", "--factor", "2"), "cannot read")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "1"), "2 to 16")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "40"), "2 to 16")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--fps", "20"), "not above")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4"), "--factor")
+    assert_one_line_error(run("interp", src, "-o", src, "--factor", "2", "--model", tiny_ckpt), "is the input")
+    assert_one_line_error(run("interp", tmp_path / "a.png", tmp_path / "a.png", "-o", tmp_path / "a.png"), "is the input")
+    assert_one_line_error(run("interp", tmp_path / "a.png", "-o", tmp_path / "o.mp4", "--factor", "2"), "single image")
+    assert_one_line_error(run("repair", src, "-o", src), "is the input")
+    assert_one_line_error(run("repair", one, "-o", tmp_path / "r.mp4"), "at least 2")
+    assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--threshold", "high"), "threshold")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--model", "nope"), "not found")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("o.", ".o.", "r.", ".r.", "m.", ".m."))]
