@@ -359,3 +359,17 @@ def test_photometric_loss_decreases_over_pose_offset(body_model):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    v, faces, uv = _sphere()
+    verts = torch.stack([v, v + torch.tensor([0.2, 0.1, 0.3])])
+    K = R.intrinsics(30.0, 30.0, 23.5, 23.5)
+    kwargs = dict(albedo=torch.rand(2, v.shape[0], 3), background=torch.rand(3), face_labels=torch.arange(faces.shape[0]) + 1,
+                  texture=torch.rand(3, 8, 16), uv=uv, uv_faces=faces)
+    cpu = R.render(verts, faces, K, 48, 48, **kwargs)
+    gpu = R.render(verts.cuda(), faces.cuda(), K.cuda(), 48, 48, **{k: t.cuda() for k, t in kwargs.items()})
+    assert torch.equal(gpu.triangle_id.cpu(), cpu.triangle_id)
+    assert torch.allclose(gpu.rgb.cpu(), cpu.rgb, atol=1e-4)
+    assert torch.equal(gpu.labels.cpu(), cpu.labels)
