@@ -52,7 +52,7 @@ from vivid.core.render import Rasterization, rasterize, render
 from vivid.synth import appearance as app
 from vivid.synth.cameras import CameraConfig, sample_camera, sample_camera_path
 from vivid.synth.flow import surface_flow
-from vivid.synth.motion import CONTROLLED_BONES, Motion, MotionSampler
+from vivid.synth.motion import Motion, MotionSampler, procedural_motion
 
 log = logging.getLogger(__name__)
 
@@ -333,8 +333,11 @@ class _Scenes:
         self._bg_bank: dict[int, torch.Tensor] = {}
 
     def warm_up(self) -> None:
-        """Fill the appearance banks now (otherwise they fill lazily over the first samples)."""
+        """Fill the appearance banks now (otherwise they fill lazily over the first samples) and
+        load what procedural motion needs."""
         c = self.cfg
+        if "procedural" in c.motion_sources and hasattr(self, "motions"):
+            procedural_motion(np.random.default_rng(0), self.kit.rig, 2)
         for j in range(self.BANK):
             rng = np.random.default_rng([0, j])
             while len(self._tex_bank) <= j and len(self._tex_bank) < self.BANK:

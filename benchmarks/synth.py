@@ -1,0 +1,199 @@
+"""Benchmark of the synthetic data engine: frames per second with all labels, peak memory, and
+where the time goes.
+
+For each scene kind (body, video, face) at 256x256 (``--size``):
+
+- *one process*: a fresh process with one torch thread generates ``--frames`` frames in batches
+  (the appearance banks and the first batch are warmed up first and not timed); every stage of
+  the generator is timed (body model, motion, appearance, camera and light, rendering, labels,
+  optical flow) to show where the time goes; peak memory is the process's maximum RSS.
+- *2 workers + storage*: what ``vivid synth KIND --workers 2`` does end to end (two worker
+  processes, one torch thread each, shards written with deflate), counted from the start of
+  the command to the last shard, model loading included; peak memory is the largest worker RSS.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/synth.py
+
+Writes ``benchmarks/results/synth.md`` and ``synth.json``. The machine is shared: the load
+average before and after each run is recorded next to the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results"
+
+STAGES = {
+    # stage name -> (object attribute path, method names)
+    "body model": ("kit", ["pose"]),
+    "motion": ("motions", ["pose", "sequence"]),
+    "appearance": ("self", ["_look", "_background", "_garment"]),
+    "render": ("module", ["render"]),
+    "labels": ("self", ["_frame_labels"]),
+    "optical flow": ("self", ["_flows"]),
+}
+
+
+def _timed(obj, name: str, bucket: dict, stage: str) -> None:
+    fn = getattr(obj, name)
+
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            bucket[stage] = bucket.get(stage, 0.0) + time.perf_counter() - t
+
+    setattr(obj, name, wrapper)
+
+
+def child_generate(kind: str, size: int, frames: int) -> dict:
+    """One process, one thread: frames/s, stage times, peak RSS."""
+    import torch
+
+    from vivid.synth import scenes
+
+    torch.set_num_threads(1)
+    torch.set_grad_enabled(False)
+    t0 = time.perf_counter()
+    cfg = scenes.SceneConfig(kind=kind, height=size, width=size, seed=123)
+    gen = scenes.make_generator(cfg)
+    build = time.perf_counter() - t0
+    gen.warm_up()
+    per_sample = cfg.frames if kind == "video" else 1
+    batch = 1 if kind == "video" else 16
+    gen.generate_batch(list(range(10_000, 10_000 + batch)))
+    warm = time.perf_counter() - t0
+    bucket: dict[str, float] = {}
+    for stage, (owner, names) in STAGES.items():
+        target = gen if owner == "self" else scenes if owner == "module" else getattr(gen, owner, None)
+        if target is None:
+            continue
+        for n in names:
+            if hasattr(target, n):
+                _timed(target, n, bucket, stage)
+    if kind == "face":  # the head model is called inside generate_batch: time it there
+        _timed(gen.head.model, "forward", bucket, "body model")
+    if kind == "video":  # camera and lighting are drawn inside _clip; time the clip minus its parts
+        _timed(gen, "_clip", bucket, "clip setup")
+    n_samples = max(1, frames // per_sample)
+    start = time.perf_counter()
+    for s in range(0, n_samples, batch):
+        gen.generate_batch(list(range(s, min(s + batch, n_samples))))
+    seconds = time.perf_counter() - start
+    if "clip setup" in bucket:  # _clip contains the body model, motion and appearance calls
+        inner = sum(bucket.get(k, 0.0) for k in ("body model", "motion", "appearance"))
+        bucket["camera, light, background pan"] = bucket.pop("clip setup") - inner
+    made = n_samples * per_sample
+    bucket["other (camera, light, sampling, glue)" if kind != "video" else "other"] = seconds - sum(bucket.values())
+    return {
+        "kind": kind, "size": size, "frames": made, "seconds": seconds, "fps": made / seconds,
+        "model_build_s": build, "warmup_s": warm,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "stages_s": bucket,
+    }
+
+
+def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
+    """``vivid synth`` end to end with worker processes and shard writing."""
+    from vivid.synth.scenes import GeneratorFactory, SceneConfig
+    from vivid.synth.storage import write_shards
+
+    cfg = SceneConfig(kind=kind, height=size, width=size, seed=321)
+    per_sample = cfg.frames if kind == "video" else 1
+    n = max(workers, frames // per_sample)
+    shard = max(1, n // (4 * workers))
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        write_shards(Path(tmp) / "out", GeneratorFactory(cfg), kind=kind, size=(size, size), seed=cfg.seed, n=n,
+                     config=cfg.to_dict(), shard_size=shard, workers=workers)
+        seconds = time.perf_counter() - start
+        disk = sum(p.stat().st_size for p in (Path(tmp) / "out").iterdir())
+    made = n * per_sample
+    return {
+        "kind": kind, "size": size, "frames": made, "seconds": seconds, "fps": made / seconds, "workers": workers,
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "disk_mb_per_frame": disk / made / 2**20,
+    }
+
+
+def run_child(args: list[str]) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    load0 = os.getloadavg()[0]
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {args} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["load_before"], out["load_after"] = round(load0, 2), round(os.getloadavg()[0], 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--frames", type=int, default=192, help="frames per measurement")
+    ap.add_argument("--kinds", default="body,video,face")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--child", choices=["generate", "shards"], help=argparse.SUPPRESS)
+    ap.add_argument("--kind", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child == "generate":
+        print(json.dumps(child_generate(args.kind, args.size, args.frames)))
+        return
+    if args.child == "shards":
+        print(json.dumps(child_shards(args.kind, args.size, args.frames, args.workers)))
+        return
+
+    results = {"size": args.size, "cpu_count": os.cpu_count(), "torch_threads_per_process": 1, "runs": []}
+    for kind in args.kinds.split(","):
+        one = run_child(["--child", "generate", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames)])
+        par = run_child(["--child", "shards", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames),
+                         "--workers", str(args.workers)])
+        results["runs"].append({"kind": kind, "one_process": one, "workers": par})
+        print(f"{kind}: {one['fps']:.1f} frames/s (1 process), {par['fps']:.1f} frames/s ({args.workers} workers + storage)",
+              file=sys.stderr)
+
+    lines = [
+        f"# vivid.synth benchmark ({args.size}x{args.size}, all labels)",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, shared (load average recorded per run); one torch thread per process.",
+        "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
+        "",
+        "| scene | frames/s, 1 process | frames/s, 2 workers + shards | peak RSS 1 process (MB) | peak RSS per worker (MB) | disk per frame (MB) | load avg before/after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["runs"]:
+        o, p = r["one_process"], r["workers"]
+        lines.append(
+            f"| {r['kind']} | {o['fps']:.1f} | {p['fps']:.1f} | {o['peak_rss_mb']:.0f} | {p['worker_peak_rss_mb']:.0f} | "
+            f"{p['disk_mb_per_frame']:.3f} | {o['load_before']:.1f}/{p['load_after']:.1f} |"
+        )
+    lines += ["", "## Where the time goes (one process, share of the timed generation)", ""]
+    for r in results["runs"]:
+        o = r["one_process"]
+        total = o["seconds"]
+        parts = sorted(o["stages_s"].items(), key=lambda kv: -kv[1])
+        split = ", ".join(f"{k} {100 * v / total:.0f}% ({1000 * v / o['frames']:.1f} ms/frame)" for k, v in parts)
+        lines.append(f"- **{r['kind']}** ({1000 * total / o['frames']:.1f} ms/frame): {split}. "
+                     f"Model build {o['model_build_s']:.1f} s, warm-up (appearance banks, first batch) {o['warmup_s']:.1f} s.")
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "synth.md").write_text(text)
+    (RESULTS / "synth.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
