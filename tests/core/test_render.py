@@ -373,3 +373,16 @@ def test_cuda_matches_cpu():
     assert torch.equal(gpu.triangle_id.cpu(), cpu.triangle_id)
     assert torch.allclose(gpu.rgb.cpu(), cpu.rgb, atol=1e-4)
     assert torch.equal(gpu.labels.cpu(), cpu.labels)
+
+
+def test_degenerate_and_non_finite_faces_are_skipped():
+    verts, faces, K = _triangle()
+    bad = torch.cat([verts, torch.tensor([[[0.0, 0.0, 2.0], [1.0, 1.0, 2.0], [2.0, 2.0, 2.0]],
+                                          [[float("nan"), 0.0, 2.0], [1.0, 0.0, 2.0], [0.0, 1.0, 2.0]]]).reshape(1, 6, 3)],
+                    dim=1)
+    faces3 = torch.tensor([[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+    rast = R.rasterize(bad, faces3, K, 6, 6)
+    assert set(rast.triangle_id[rast.mask].tolist()) == {0}
+    # A face reaching far outside the image only covers the image.
+    huge = torch.tensor([[[-1e6, -1e6, 1.0], [1e6, -1e6, 1.0], [0.0, 1e6, 1.0]]])
+    assert R.rasterize(huge, faces, K, 6, 6).mask.all()

@@ -132,16 +132,23 @@ def _build_kernels(wp) -> None:
         if z0 >= _FAR or z1 >= _FAR or z2 >= _FAR:
             return
         area = edge(x0, y0, x1, y1, x2, y2)
-        if wp.abs(area) < 1.0e-12:
+        if not wp.isfinite(area) or wp.abs(area) < 1.0e-12:
             return
         # In a y-down image a triangle wound counter-clockwise in the camera frame (outward
         # normal towards the camera) has negative signed area.
         if cull != 0 and area > 0.0:
             return
-        xmin = wp.max(int(wp.ceil(wp.min(x0, wp.min(x1, x2)))), 0)
-        xmax = wp.min(int(wp.floor(wp.max(x0, wp.max(x1, x2)))), width - 1)
-        ymin = wp.max(int(wp.ceil(wp.min(y0, wp.min(y1, y2)))), 0)
-        ymax = wp.min(int(wp.floor(wp.max(y0, wp.max(y1, y2)))), height - 1)
+        # Clamp in floats first: vertices near the camera plane project very far away.
+        fw = float(width)
+        fh = float(height)
+        xmin = int(wp.ceil(wp.clamp(wp.min(x0, wp.min(x1, x2)), -1.0, fw)))
+        xmax = int(wp.floor(wp.clamp(wp.max(x0, wp.max(x1, x2)), -1.0, fw)))
+        ymin = int(wp.ceil(wp.clamp(wp.min(y0, wp.min(y1, y2)), -1.0, fh)))
+        ymax = int(wp.floor(wp.clamp(wp.max(y0, wp.max(y1, y2)), -1.0, fh)))
+        xmin = wp.max(xmin, 0)
+        xmax = wp.min(xmax, width - 1)
+        ymin = wp.max(ymin, 0)
+        ymax = wp.min(ymax, height - 1)
         inv_area = 1.0 / area
         iz0 = 1.0 / z0
         iz1 = 1.0 / z1
