@@ -319,3 +319,34 @@ def test_unusable_cache_folder_raises_vivid_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(VividError):
         body_mod._build_anny(blocker / "cache")
+
+
+def test_joint_limit_extremes_are_anatomical(body_model):
+    limits = body_model.joint_limits()
+    names = body_model.bone_names
+    idx = {n: i for i, n in enumerate(H36M_JOINTS)}
+
+    def joints_at(bone, axis, bound):
+        angles = torch.zeros(1, len(names), 3)
+        i = names.index(bone)
+        angles[0, i, axis] = (limits.lower if bound == "lower" else limits.upper)[i, axis]
+        return body_model(limits.to_axis_angle(angles)).joints["h36m"][0]
+
+    rest = body_model().joints["h36m"][0]
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        s = side.lower()
+        # Hip: flexion lifts the knee forwards (-y) and up; abduction moves the ankle outwards.
+        flexed = joints_at(f"upperleg01.{side}", 0, "lower")
+        assert flexed[idx[f"{s}_knee"], 1] < rest[idx[f"{s}_knee"], 1] - 0.2
+        assert flexed[idx[f"{s}_knee"], 2] > rest[idx[f"{s}_knee"], 2] + 0.2
+        out_ = joints_at(f"upperleg01.{side}", 1, "lower" if side == "L" else "upper")
+        assert sign * out_[idx[f"{s}_ankle"], 0] > sign * rest[idx[f"{s}_ankle"], 0] + 0.1
+        # Shoulder: raising the arm sideways brings the wrist above the shoulder.
+        raised = joints_at(f"upperarm01.{side}", 1, "lower" if side == "L" else "upper")
+        assert raised[idx[f"{s}_wrist"], 2] > raised[idx[f"{s}_shoulder"], 2] + 0.2
+        # Knee: full flexion brings the ankle up behind the knee.
+        bent = joints_at(f"lowerleg01.{side}", 0, "upper")
+        assert bent[idx[f"{s}_ankle"], 1] > rest[idx[f"{s}_knee"], 1] + 0.2
+    # Spine flexion bends the thorax forwards.
+    bent = joints_at("spine03", 0, "upper")
+    assert bent[idx["thorax"], 1] < rest[idx["thorax"], 1] - 0.05

@@ -208,7 +208,7 @@ class JointLimits:
 # bone's anatomical frame. Body axes: x = subject's left, y = back, z = up, so +x bends the knee
 # (shank backwards), -x raises a thigh or an arm forwards, +x bends the spine forwards.
 _LIMITS_LEFT = {
-    "upperleg01.L": ((-1.9, -0.35, -0.6), (0.45, 0.6, 0.6)),  # hip: flexion, abduction(-)/adduction(+), rotation
+    "upperleg01.L": ((-1.9, -0.7, -0.6), (0.45, 0.35, 0.6)),  # hip: flexion(-), abduction(-)/adduction(+), rotation
     "lowerleg01.L": ((0.0, 0.0, 0.0), (2.2, 0.0, 0.0)),  # knee hinge
     "foot.L": ((-0.35, -0.25, -0.3), (0.6, 0.25, 0.3)),  # ankle: dorsi(-)/plantar(+) flexion
     "spine05": ((-0.1, -0.1, -0.15), (0.25, 0.1, 0.15)),
