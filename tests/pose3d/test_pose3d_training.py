@@ -146,3 +146,17 @@ def test_harness_trains_tiny_preset_and_exports(tmp_path):
 def test_bad_module_options_raise(bad):
     with pytest.raises(ValueError):
         Pose3DModule(create_model("pose3d_tiny"), **bad)
+
+
+def test_recipe_rejects_unknown_keys_and_size_mismatch():
+    from vivid.core.errors import VividError
+    from vivid.core.train import load_config
+    from vivid.pose3d.recipe import build_recipe
+
+    cfg = load_config("pose3d", "tiny", ["loss.lambda_geometry=1"])
+    with pytest.raises(VividError, match="lambda_geometry"):
+        build_recipe(cfg)
+    with pytest.raises(VividError, match="input size"):
+        build_recipe(load_config("pose3d", "tiny", ["data.size=96"]))
+    recipe = build_recipe(load_config("pose3d", "tiny", ["loss.geo_mode=strict"]))
+    assert recipe.module.hparams.geo_mode == "strict" and recipe.task == "pose3d"
