@@ -263,8 +263,13 @@ class BodyKit:
         hair = head & ((z > z_top - 0.075) | ((z > z_top - 0.2) & (y > y_c + 0.02)))
         regions[hair] = 3
         self.regions = regions
-        self.h36m_parts = _h36m_parts()
-        self.coco_parts = _coco_parts()
+        n_parts = len(PART_NAMES)
+        # (joints, parts) tables: True where a part lies around a joint
+        self.h36m_parts = torch.zeros(17, n_parts, dtype=torch.bool)
+        self.coco_parts = torch.zeros(17, n_parts, dtype=torch.bool)
+        for table, lists in ((self.h36m_parts, _h36m_parts()), (self.coco_parts, _coco_parts())):
+            for j, ids in enumerate(lists):
+                table[j, list(ids)] = True
 
     @classmethod
     def get(cls, device: torch.device) -> "BodyKit":
@@ -443,7 +448,7 @@ class _Scenes:
         return Frames(out.rgb.clamp(0, 1), tri, out.depth, out.labels, garment, rast)
 
     def _joint_labels(self, joints_cam: torch.Tensor, K: torch.Tensor, depth: torch.Tensor, parts: torch.Tensor,
-                      joint_parts: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+                      joint_parts: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """2D joints (N, 2) and visibility (N,) of camera-frame joints (N, 3) in one image.
 
         A joint is visible when it projects inside the image and the surface seen at its pixel
@@ -457,7 +462,7 @@ class _Scenes:
         vi = v.round().long().clamp(0, H - 1)
         seen_part = parts[vi, ui]
         seen_depth = depth[vi, ui]
-        ok = torch.tensor([int(seen_part[j]) in joint_parts[j] for j in range(len(joint_parts))])
+        ok = joint_parts[torch.arange(len(joint_parts)), seen_part.long()]
         close = (joints_cam[:, 2] - seen_depth) < 0.25
         vis = inside & ok & close & (seen_part > 0)
         return uv.numpy().astype(np.float32), vis.numpy().astype(np.float32)
@@ -540,11 +545,14 @@ class BodyScenes(_Scenes):
         fr = self._render(vc, K, albedo, [look["texture"] for look in looks], np.stack(shs), torch.stack(bgs))
         jc, cc = self._to_cam(h36m, R, t), self._to_cam(coco, R, t)
         out = []
+        rotvecs = _rotvec(deltas).astype(np.float32)  # one call for the batch
         for b in range(len(indices)):
             d = self._frame_labels(fr, b, vc, jc, cc, K, R, t)
-            params = self._body_params(motions[b], deltas[b : b + 1], phens[b])
-            d.update({k: v[0] for k, v in params.items() if k != "phenotype"})
-            d["phenotype"] = params["phenotype"]
+            d["pose"] = rotvecs[b]
+            d["joint_angles"] = motions[b].angles[0].astype(np.float32)
+            d["root"] = motions[b].root[0].astype(np.float32)
+            d["translation"] = motions[b].translation[0].astype(np.float32)
+            d["phenotype"] = phens[b].astype(np.float32)
             d["sh"] = shs[b].astype(np.float32)
             d["partial"] = np.array(partial[b])
             out.append(d)
