@@ -47,29 +47,28 @@ def surface_flow(
         flow (H, W, 2) float32 and valid (H, W) bool.
     """
     H, W = rast_a.height, rast_a.width
-    tri_a = rast_a.triangle_id[0]
-    flow = torch.empty(H, W, 2)
-    flow[..., 0] = float(bg_shift[0])
-    flow[..., 1] = float(bg_shift[1])
-    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing="ij")
-
-    # background: valid where the shifted pixel is inside and still background in b
-    tx = xs + bg_shift[0]
-    ty = ys + bg_shift[1]
-    inside = (tx > -0.5) & (tx < W - 0.5) & (ty > -0.5) & (ty < H - 0.5)
-    xi = tx.round().long().clamp(0, W - 1)
-    yi = ty.round().long().clamp(0, H - 1)
+    tri_a = rast_a.triangle_id[0].reshape(-1)
     tri_b = rast_b.triangle_id[0]
-    valid = inside & (tri_b[yi, xi] < 0) & (tri_a < 0)
+    flow = torch.empty(H * W, 2)
+    flow[:, 0] = float(bg_shift[0])
+    flow[:, 1] = float(bg_shift[1])
 
-    cov = tri_a >= 0
-    if cov.any():
-        f = tri_a[cov]
-        bary = rast_a.barycentric[0][cov].to(verts_b.dtype)  # (N, 3)
-        corners = verts_b[faces[f]]  # (N, 3, 3)
-        X = (bary.unsqueeze(-1) * corners).sum(1)  # (N, 3)
+    # background: valid where the (rounded) shifted pixel is inside and still background in b
+    sx, sy = int(round(bg_shift[0])), int(round(bg_shift[1]))
+    valid = torch.zeros(H, W, dtype=torch.bool)
+    y0, y1, x0, x1 = max(0, -sy), min(H, H - sy), max(0, -sx), min(W, W - sx)
+    if y0 < y1 and x0 < x1:
+        valid[y0:y1, x0:x1] = (tri_a.view(H, W)[y0:y1, x0:x1] < 0) & (tri_b[y0 + sy : y1 + sy, x0 + sx : x1 + sx] < 0)
+    valid = valid.reshape(-1)
+
+    idx = torch.nonzero(tri_a >= 0).squeeze(1)
+    if idx.numel():
+        f = tri_a[idx]
+        bary = rast_a.barycentric[0].reshape(-1, 3)[idx].to(verts_b.dtype)  # (N, 3)
+        X = (bary.unsqueeze(-1) * verts_b[faces[f]]).sum(1)  # (N, 3) the same surface points in b
         uv = project(X, K_b.to(X.dtype))
-        flow[cov] = (uv - torch.stack([xs[cov], ys[cov]], -1)).float()
+        pix = torch.stack([idx % W, idx // W], -1).to(uv.dtype)
+        flow[idx] = (uv - pix).float()
         u, v = uv[:, 0], uv[:, 1]
         ins = (u > -0.5) & (u < W - 0.5) & (v > -0.5) & (v < H - 0.5) & (X[:, 2] > 0)
         ui = u.round().long().clamp(0, W - 1)
@@ -77,8 +76,8 @@ def surface_flow(
         d_b = rast_b.depth[0][vi, ui]
         seen = tri_b[vi, ui]
         same_depth = (seen >= 0) & ((d_b - X[:, 2]).abs() <= depth_tol * X[:, 2].abs())
-        valid[cov] = ins & (same_depth | (seen == f))
-    return flow, valid
+        valid[idx] = ins & (same_depth | (seen == f))
+    return flow.view(H, W, 2), valid.view(H, W)
 
 
 def warp_backward(image: Tensor, flow: Tensor) -> Tensor:

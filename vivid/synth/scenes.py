@@ -11,12 +11,15 @@ sample ``i`` deterministically from ``numpy.random.default_rng([seed, i])``:
     camera frame metres (H36M-17 order), ``coco2d`` (17, 2) / ``coco_visibility`` (17,) COCO
     keypoints, ``K``/``R``/``t`` camera, ``phenotype`` (6,), ``pose`` (B, 3) Anny local-ref
     axis-angle per bone, ``joint_angles`` (J, 3) degrees of the controlled bones, ``root``
-    (3, 3), ``translation`` (3,), ``sh`` (9, 3) lighting in the camera frame, optionally
-    ``vertices`` (V, 3) camera frame.
+    (3, 3), ``translation`` (3,), ``sh`` (9, 3) lighting in the camera frame, ``partial``
+    (whether the camera crops the body), optionally ``vertices`` (V, 3) camera frame.
+    :class:`vivid.synth.storage.SynthDataset` turns these into the tensors of the shared pose
+    contract (``image`` float (3, H, W) in [0, 1], the rest as they are).
 ``video`` (:class:`VideoScenes`)
     ``frames`` consecutive frames of one motion under a fixed or slowly moving camera: the same
     labels with a leading T axis, plus ``flow_fw``/``flow_bw`` float32 (T-1, H, W, 2) between
-    consecutive frames and their validity ``flow_fw_valid``/``flow_bw_valid`` bool (T-1, H, W).
+    consecutive frames and their validity ``flow_fw_valid``/``flow_bw_valid`` bool (T-1, H, W)
+    (see :mod:`vivid.synth.flow` for the convention), ``moving_camera``, ``fps``.
 ``tryon`` (:class:`TryonScenes`)
     a video as above and a second render of the same person, motion, camera, light and
     background wearing another garment: ``image_b``, ``garment_mask_b``; the two garments laid
@@ -25,8 +28,8 @@ sample ``i`` deterministically from ``numpy.random.default_rng([seed, i])``:
 ``face`` (:class:`FaceScenes`)
     a head with random identity (phenotype), expression (facial actions), pose, lighting and
     albedo: ``image``, ``mask`` (face mask), ``vertices`` (V, 3) camera frame, ``landmarks2d``
-    (68, 2), ``landmarks3d`` (68, 3), ``pose`` (head rotation 3x3 and translation), ``sh``,
-    ``albedo`` parameters, ``expression`` (52,), ``phenotype`` (6,).
+    (68, 2), ``landmarks3d`` (68, 3), ``pose_R``/``pose_t`` (head to camera), ``sh``,
+    ``albedo`` coefficients, ``expression`` (52,), ``phenotype`` (6,); see :class:`FaceScenes`.
 
 Held-out splits: draw train/val/test with different seeds, and hold out phenotypes
 (``phenotype_low``/``phenotype_high``), skin tones, garments and motions (``mocap`` file
@@ -41,7 +44,6 @@ import json
 import logging
 import math
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
 import torch
