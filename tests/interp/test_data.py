@@ -159,3 +159,15 @@ def test_datamodule_mixes_real_and_flying(tmp_path):
     assert set(loaders) == {"flying", "real"}
     assert next(iter(loaders["real"]))["image0"].shape == (2, 3, 32, 32)
     assert dm.val_names == ["video", "flying"]
+
+
+def test_flying_cache_file_round_trip(tmp_path):
+    path = tmp_path / "fly.safetensors"
+    a = FlyingTriplets(2, (24, 24), seed=4, augment=False, cache_file=path)
+    assert path.exists()
+    b = FlyingTriplets(2, (24, 24), seed=4, augment=False, cache_file=path)
+    for i in range(2):
+        for k in ("image0", "flow01", "invdepth1", "t"):
+            assert torch.equal(a[i][k], b[i][k])
+    with pytest.raises(VividError):
+        FlyingTriplets(3, (24, 24), seed=4, cache_file=path)  # built with other settings

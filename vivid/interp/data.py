@@ -68,6 +68,8 @@ class FlyingTriplets(Dataset):
     ``seed + i`` (so the set is fixed) and cached compactly after its first use.
 
     random_t: draw t uniformly in [0.1, 0.9] instead of 0.5; augment: flips and reversal.
+    cache_file: a ``.safetensors`` file holding the whole set; written on first use (generating
+    every item), read by later runs, so several trainings share one generation.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class FlyingTriplets(Dataset):
         random_t: bool = True,
         augment: bool = True,
         cache: bool = True,
+        cache_file: str | Path | None = None,
         **flying_kwargs,
     ) -> None:
         self.length = length
@@ -88,6 +91,8 @@ class FlyingTriplets(Dataset):
         self.cache = cache
         self.flying = FlyingLayers(size=self.size, **flying_kwargs)
         self._cache: dict[int, dict[str, Tensor]] = {}
+        if cache_file is not None:
+            self._load_or_build(Path(cache_file))
 
     def __len__(self) -> int:
         return self.length
@@ -106,6 +111,32 @@ class FlyingTriplets(Dataset):
             "invdepth0": s["invdepth0"].half(),
             "invdepth1": s["invdepth1"].half(),
         }
+
+    def _load_or_build(self, path: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        from vivid.core.fileio import atomic_write
+
+        meta = {"length": str(self.length), "size": str(self.size), "seed": str(self.seed), "random_t": str(self.random_t)}
+        if path.exists():
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                stored = f.metadata() or {}
+            if stored != meta:
+                raise VividError(f"flying-layer cache {path} was built with {stored}, not {meta}; delete it or point elsewhere")
+            flat = load_file(str(path))
+            keys = sorted({k.split(".", 1)[1] for k in flat})
+            for i in range(self.length):
+                self._cache[i] = {k: flat[f"{i}.{k}"] for k in keys}
+            return
+        flat = {}
+        for i in range(self.length):
+            self._cache[i] = self._generate(i)
+            flat.update({f"{i}.{k}": v.contiguous() for k, v in self._cache[i].items()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:
+            save_file(flat, str(tmp), metadata=meta)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         if index in self._cache:
@@ -317,7 +348,8 @@ class InterpDataModule(pl.LightningDataModule):
 
     cfg keys (all optional):
       batch_size (8), crop ([128, 128]), num_workers (0)
-      flying: {train: 2000, val: 32, fraction: 0.5, size: crop, random_t: true, ...FlyingLayers kwargs}
+      flying: {train: 2000, val: 32, fraction: 0.5, size: crop, random_t: true, cache_file: None,
+               ...FlyingLayers kwargs}
       videos: list of video files / folders (triplets drawn on the fly)
       long_sides: [640, 320] -- each video is used at these long-side sizes (motion scales)
       gaps: [2, 3, 4]; video_val_fraction: 0.1 (the last frames of every clip, held out)
@@ -391,7 +423,8 @@ class InterpDataModule(pl.LightningDataModule):
         if not real_train:
             self.fraction = 1.0
         if self.fraction > 0:
-            self.train_sets["flying"] = FlyingTriplets(n_fly_train, fly_size, seed=0, **fly)
+            cache_file = fly.pop("cache_file", None)
+            self.train_sets["flying"] = FlyingTriplets(n_fly_train, fly_size, seed=0, cache_file=cache_file, **fly)
             self.val_sets.append(FlyingTriplets(n_fly_val, fly_size, seed=10_000, random_t=False, augment=False, **fly))
             self.val_names.append("flying")
         if real_train and self.fraction < 1:

@@ -5,6 +5,9 @@ Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.data import InterpDataModule
@@ -25,6 +28,8 @@ def build_recipe(cfg: dict) -> Recipe:
     export = dict(cfg.get("export", {}))
     if export.get("path"):
         export.setdefault("model_name", name)
+        # The periodic exports record how they were made: the command line of this process.
+        export.setdefault("command", "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         export.setdefault("data", datamodule.describe())
     module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export)
     return Recipe(task="interp", module=module, datamodule=datamodule, model_name=name, data_description=datamodule.describe())
