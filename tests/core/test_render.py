@@ -386,3 +386,25 @@ def test_degenerate_and_non_finite_faces_are_skipped():
     # A face reaching far outside the image only covers the image.
     huge = torch.tensor([[[-1e6, -1e6, 1.0], [1e6, -1e6, 1.0], [0.0, 1e6, 1.0]]])
     assert R.rasterize(huge, faces, K, 6, 6).mask.all()
+
+
+def test_tuned_allocator_renders_the_same():
+    import subprocess
+    import sys
+
+    # Run in a child process: the setting is process-wide.
+    code = (
+        "import torch; from vivid.core import render as R\n"
+        "v = torch.tensor([[[0., 0., 2.], [4., 0., 2.], [0., 4., 2.]]]); f = torch.tensor([[0, 1, 2]])\n"
+        "K = R.intrinsics(2., 2., 0., 0.)\n"
+        "a = R.render(v, f, K, 6, 6).rgb\n"
+        "ok = R.tune_cpu_allocator()\n"
+        "b = R.render(v, f, K, 6, 6).rgb\n"
+        "print(ok, torch.equal(a, b), int(R.rasterize(v, f, K, 6, 6).mask.sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    applied, same, covered = out.stdout.split()
+    assert same == "True" and covered == "15"
+    if sys.platform.startswith("linux"):
+        assert applied == "True"

