@@ -318,3 +318,24 @@ def test_upconvert_file_folder_output_and_refusals(tmp_path):
         upconvert_file(folder, folder, blend, factor=2)
     with pytest.raises(VividError, match="unsupported output"):
         FrameSink(tmp_path / "x.gif", 25)
+
+
+def test_keep_float32_makes_mixed_precision_safe():
+    """Under autocast the flow projection would index pixels with low-precision floats; kept in
+    float32 the model runs and stays close to the float32 result (CPU bfloat16 stands in for
+    CUDA float16 here)."""
+    from vivid.core.registry import create_model
+    from vivid.interp.apply import keep_float32
+
+    torch.manual_seed(0)
+    model = create_model("interp_tiny").eval()
+    a = to_tensor(texture(48, 80, 0.0))[None]
+    b = to_tensor(texture(48, 80, 2.0))[None]
+    with torch.no_grad():
+        ref = model(a, b, 0.5).frame
+        assert keep_float32(model, "cpu") >= 1
+        assert keep_float32(model, "cpu") == 0  # idempotent
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(a, b, 0.5).frame
+    assert torch.isfinite(out).all()
+    assert (out.float() - ref).abs().mean() < 0.02

@@ -185,6 +185,38 @@ def tiled_interpolate(
 # the model as an interpolator
 
 
+# Modules whose arithmetic must stay in float32 under fp16 autocast: the flow projection turns
+# flows into flat pixel indices (H * W exceeds float16's range and precision).
+FLOAT32_MODULES = ("FlowProjection",)
+
+
+def keep_float32(model: nn.Module, device_type: str, names: tuple[str, ...] = FLOAT32_MODULES) -> int:
+    """Run the submodules whose class name is in ``names`` outside autocast, on float32 inputs.
+
+    Mixed-precision inference autocasts convolutions to float16; a module that computes
+    coordinates or indices from their outputs has to see float32. Patches the instances'
+    ``forward`` (weights and state dict are untouched) and returns how many were patched.
+    """
+
+    def wrap(forward):
+        def fp32_forward(*args, **kwargs):
+            def up(x):
+                return x.float() if torch.is_tensor(x) and x.is_floating_point() else x
+
+            with torch.autocast(device_type, enabled=False):
+                return forward(*[up(a) for a in args], **{k: up(v) for k, v in kwargs.items()})
+
+        fp32_forward.vivid_float32 = True
+        return fp32_forward
+
+    count = 0
+    for module in model.modules():
+        if type(module).__name__ in names and not getattr(module.forward, "vivid_float32", False):
+            module.forward = wrap(module.forward)
+            count += 1
+    return count
+
+
 class ModelInterpolator:
     """A vivid interpolation model as an :data:`Interpolate` callable.
 
@@ -212,6 +244,8 @@ class ModelInterpolator:
         if tile and not 0 <= overlap < tile // 2:
             raise VividError(f"--overlap must be between 0 and half the tile size ({tile // 2}), got {overlap}")
         self.tile, self.overlap = int(tile), int(overlap)
+        if self.fp16:
+            keep_float32(self.model, self.device.type)
 
     @torch.no_grad()
     def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
