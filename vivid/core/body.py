@@ -25,6 +25,13 @@ Joint sets (see docs/joints.md for pictures):
 Part labels: every vertex goes to the part (:data:`PART_NAMES`) whose bones hold the largest
 share of its skinning weight; label 0 is reserved for the background of rendered label maps.
 The neck belongs to the head. The upper-garment region is the torso plus both upper arms.
+
+:class:`HeadModel` is Anny's head on its own (for faces): identity from the phenotype and the
+face-related local changes, expression from the 52 facial actions, a per-vertex albedo model
+and 68 fixed landmark vertices (docs/joints.md, docs/head_landmarks.png).
+
+Building a model the first time takes about 100 s (Anny assembles its blendshapes) and is
+cached in ``$ANNY_CACHE_DIR`` (default ``~/.cache/vivid/anny``); later builds take about a second.
 """
 
 from __future__ import annotations
