@@ -152,7 +152,8 @@ def tiled_interpolate(
 ) -> Tensor:
     """Run ``fn`` on overlapping ``tile`` x ``tile`` crops and blend them with feathered weights.
 
-    The output is ``sum_k w_k * fn(crop_k) / sum_k w_k`` where each ``w_k`` ramps linearly to
+    Tiles are run one pair at a time, so memory is bounded by one tile's activations whatever
+    the batch size. The output is ``sum_k w_k * fn(crop_k) / sum_k w_k`` where each ``w_k`` ramps linearly to
     near 0 across the overlap with its neighbours; for a pointwise ``fn`` this equals the
     untiled result exactly (up to float rounding). Motion larger than about ``overlap / 2``
     pixels across a tile border is seen by only one of the two tiles, so keep ``overlap`` above
@@ -175,8 +176,11 @@ def tiled_interpolate(
         for x in tile_starts(w, tile, overlap):
             tw = min(tile, w)
             wxy = wy[:, None] * _ramp(tw, x, w, overlap)[None, :]
-            pred = fn(frame0[..., y : y + th, x : x + tw], frame1[..., y : y + th, x : x + tw], t).float().cpu()
-            out[..., y : y + th, x : x + tw] += pred * wxy
+            # one tile of one pair per call: peak memory does not grow with the batch size
+            for i in range(b):
+                crop = (slice(i, i + 1), slice(None), slice(y, y + th), slice(x, x + tw))
+                pred = fn(frame0[crop], frame1[crop], t[i : i + 1]).float().cpu()
+                out[crop] += pred * wxy
             weight[..., y : y + th, x : x + tw] += wxy
     return out.div_(weight)
 
