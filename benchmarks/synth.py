@@ -7,6 +7,7 @@ For each scene kind (body, video, face) at 256x256 (``--size``):
   (the appearance banks and the first batch are warmed up first and not timed); every stage of
   the generator is timed (body model, motion, appearance, camera and light, rendering, labels,
   optical flow) to show where the time goes; peak memory is the process's maximum RSS.
+- *2 processes*: two such processes at once (the sum of their rates: what two cores give);
 - *2 workers + storage*: what ``vivid synth KIND --workers 2`` does end to end (two worker
   processes, one torch thread each, shards written with deflate), counted from the start of
   the command to the last shard, model loading included; peak memory is the largest worker RSS.
@@ -128,15 +129,21 @@ def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
     }
 
 
-def run_child(args: list[str]) -> dict:
+def run_child(args: list[str], copies: int = 1) -> dict:
+    """Run ``copies`` benchmark children at once; one result, or the list of them."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     load0 = os.getloadavg()[0]
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env, cwd=REPO)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {args} failed:\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["load_before"], out["load_after"] = round(load0, 2), round(os.getloadavg()[0], 2)
-    return out
+    procs = [subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=REPO) for _ in range(copies)]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark child {args} failed:\n{stderr[-3000:]}")
+        out = json.loads(stdout.strip().splitlines()[-1])
+        out["load_before"], out["load_after"] = round(load0, 2), round(os.getloadavg()[0], 2)
+        outs.append(out)
+    return outs[0] if copies == 1 else outs
 
 
 def main() -> None:
@@ -157,12 +164,15 @@ def main() -> None:
 
     results = {"size": args.size, "cpu_count": os.cpu_count(), "torch_threads_per_process": 1, "runs": []}
     for kind in args.kinds.split(","):
-        one = run_child(["--child", "generate", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames)])
+        gen_args = ["--child", "generate", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames)]
+        one = run_child(gen_args)
+        two = run_child(gen_args, copies=args.workers)
         par = run_child(["--child", "shards", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames),
                          "--workers", str(args.workers)])
-        results["runs"].append({"kind": kind, "one_process": one, "workers": par})
-        print(f"{kind}: {one['fps']:.1f} frames/s (1 process), {par['fps']:.1f} frames/s ({args.workers} workers + storage)",
-              file=sys.stderr)
+        both = {"fps": sum(t["fps"] for t in two), "per_process": two}
+        results["runs"].append({"kind": kind, "one_process": one, "processes": both, "workers": par})
+        print(f"{kind}: {one['fps']:.1f} frames/s (1 process), {both['fps']:.1f} ({args.workers} processes), "
+              f"{par['fps']:.1f} ({args.workers} workers + storage)", file=sys.stderr)
 
     lines = [
         f"# vivid.synth benchmark ({args.size}x{args.size}, all labels)",
@@ -170,14 +180,16 @@ def main() -> None:
         f"Machine: {os.cpu_count()} CPU cores, shared (load average recorded per run); one torch thread per process.",
         "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
         "",
-        "| scene | frames/s, 1 process | frames/s, 2 workers + shards | peak RSS 1 process (MB) | peak RSS per worker (MB) | disk per frame (MB) | load avg before/after |",
+        f"| scene | frames/s, 1 process | frames/s, {args.workers} processes | frames/s, `vivid synth --workers {args.workers}` "
+        "(start-up and shards included) | peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
-        o, p = r["one_process"], r["workers"]
+        o, b, p = r["one_process"], r["processes"], r["workers"]
         lines.append(
-            f"| {r['kind']} | {o['fps']:.1f} | {p['fps']:.1f} | {o['peak_rss_mb']:.0f} | {p['worker_peak_rss_mb']:.0f} | "
-            f"{p['disk_mb_per_frame']:.3f} | {o['load_before']:.1f}/{p['load_after']:.1f} |"
+            f"| {r['kind']} | {o['fps']:.1f} | {b['fps']:.1f} | {p['fps']:.1f} ({p['frames']} frames) | "
+            f"{max(o['peak_rss_mb'], p['worker_peak_rss_mb']):.0f} | {p['disk_mb_per_frame']:.3f} | "
+            f"{o['load_before']:.1f}/{p['load_after']:.1f} |"
         )
     lines += ["", "## Where the time goes (one process, share of the timed generation)", ""]
     for r in results["runs"]:

@@ -23,11 +23,14 @@ to continue a folder made with a different kind, size, seed or config).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing as mp
 import os
 import re
+import signal
+import threading
 import zipfile
 from collections import OrderedDict
 
@@ -249,13 +252,30 @@ def write_shards(
     elif todo:
         ctx = mp.get_context("spawn")
         threads = max(1, (os.cpu_count() or 1) // workers)
-        with ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool:
+        with _terminate_as_interrupt(), ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool:
             for k, count in pool.imap_unordered(_worker_shard, todo):
                 done[k] = count
                 _write_index(root, index_now())
                 if on_progress is not None:
                     on_progress(count)
     return index_now()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Treat SIGTERM like Ctrl-C while workers run, so that the pool stops its workers too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 # ----------------------------------------------------------------------------- reading
