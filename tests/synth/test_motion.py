@@ -211,3 +211,13 @@ def test_motion_sampler_sources_and_holdout(kit, tmp_path):
     bad.write_text("HIERARCHY\nROOT x\n{")
     with pytest.raises(VividError, match="does not parse"):
         MotionSampler(rig, sources=("mocap",), mocap=[bad])
+
+
+def test_every_shared_mocap_clip_retargets_within_limits(kit, shared_data):
+    """All CMU clips of the shared sample data (MotionBuilder, 3ds Max and Daz skeletons)."""
+    files = sorted((shared_data / "mocap").glob("*.bvh"))
+    assert files
+    for f in files:
+        m = load_mocap(f, kit.rig, fps=10)
+        assert len(m) > 10 and kit.rig.within_limits(m.angles), f.name
+        assert np.isfinite(m.translation).all() and np.abs(m.translation[:, 2]).max() < 2.0, f.name
