@@ -179,6 +179,7 @@ def write_shards(
     config: dict,
     shard_size: int = 64,
     workers: int = 1,
+    threads: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Generate ``n`` samples into ``root`` as shards (resuming a previous run), return the index.
@@ -188,6 +189,7 @@ def write_shards(
             ``generate(i) -> dict[str, np.ndarray]`` (sample i of the dataset).
         config: the generator config (JSON-serialisable), stored in the index and compared on resume.
         workers: processes generating shards in parallel (each builds its own generator).
+        threads: torch threads per worker process (default: the cores divided among the workers).
         on_progress: called with the number of samples of each finished shard.
     """
     if n <= 0:
@@ -251,7 +253,7 @@ def write_shards(
                 on_progress(count)
     elif todo:
         ctx = mp.get_context("spawn")
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
         with _terminate_as_interrupt(), ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool:
             for k, count in pool.imap_unordered(_worker_shard, todo):
                 done[k] = count
