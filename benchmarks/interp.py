@@ -25,11 +25,12 @@ downscaled (area filter) to at most 640 px on the long side.
 - 4K: one 3840x2160 pair (Big Buck Bunny frames upscaled) through the tiled model in a fresh
   process; time and peak RSS.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k] [--methods vivid]
 
 Prints one markdown table (plus notes) and writes ``benchmarks/results/interp.md`` and
-``interp.json``. With ``--sections`` only those parts are re-measured; the others are kept from
-the previous JSON (each part records when and with which checkpoint it was measured).
+``interp.json``. With ``--sections`` only those parts are re-measured, and with ``--methods`` only those
+quality rows; the rest is kept from the previous JSON (every part and row records when and
+with which checkpoint it was measured).
 """
 
 from __future__ import annotations
@@ -159,28 +160,38 @@ def evaluate(fn, triplets: list[tuple], batch: int = 4) -> dict:
 
 
 def ablation_files() -> dict[str, Path]:
+    """``benchmarks/weights/interp-ablation-<key>.safetensors`` (with sidecar) by key."""
     found = {}
-    for key in ABLATIONS:
-        p = ABLATION_DIR / f"interp-ablation-{key}.safetensors"
-        if p.exists() and p.with_suffix(".json").exists():
-            found[key] = p
+    for p in sorted(ABLATION_DIR.glob("interp-ablation-*.safetensors")):
+        if p.with_suffix(".json").exists():
+            found[p.stem.removeprefix("interp-ablation-")] = p
     return found
 
 
-def run_quality(model: str, results: dict) -> None:
+def ablation_label(key: str) -> str:
+    return ABLATIONS.get(key, f"ablation: {key}")
+
+
+def run_quality(model: str, results: dict, only: list[str] | None = None) -> None:
+    """Frame-drop quality for every method, or only those in ``only`` (labels such as
+    ``vivid``, ``ablation:no-gan``, ``dis``); other rows are kept from earlier runs."""
     sets = triplet_sets()
     methods: dict[str, tuple[str, str | None]] = {"vivid": ("vivid", model)}
     for key, path in ablation_files().items():
         methods[f"ablation:{key}"] = ("vivid", str(path))
     for b in BASELINES:
         methods[b] = (b, None)
-    quality = {}
+    prev = results.get("quality", {}).get("methods", {})
+    quality = {k: v for k, v in prev.items() if k in methods}
     for label, (kind, ckpt) in methods.items():
+        if only and label not in only and label in quality:
+            continue
         fn = make_method(kind, ckpt)
         t0 = time.perf_counter()
-        quality[label] = {s: evaluate(fn, sets[s]) for s in SETS}
-        quality[label]["checkpoint"] = ckpt
-        log(f"quality {label}: " + ", ".join(f"{s} {quality[label][s]['psnr']:.2f}" for s in SETS) + f" ({time.perf_counter() - t0:.0f} s)")
+        row = {s: evaluate(fn, sets[s]) for s in SETS}
+        row.update(checkpoint=ckpt, measured=now())
+        quality[label] = row
+        log(f"quality {label}: " + ", ".join(f"{s} {row[s]['psnr']:.2f}" for s in SETS) + f" ({time.perf_counter() - t0:.0f} s)")
     missing = [k for k in ABLATIONS if f"ablation:{k}" not in quality]
     results["quality"] = {"measured": now(), "model": model, "methods": quality, "missing_ablations": missing,
                           "sizes": {s: list(sets[s][0][0].shape[:2]) for s in SETS}, "n_triplets": {s: len(sets[s]) for s in SETS}}  # fmt: skip
@@ -409,7 +420,7 @@ def render(results: dict) -> str:
     rep = results.get("repair", {}).get("clips", {})
     spd = results.get("speed", {}).get("methods", {})
     rows = []
-    order = ["vivid"] + [f"ablation:{k}" for k in ABLATIONS] + BASELINES
+    order = ["vivid"] + [m for m in q if m.startswith("ablation:")] + BASELINES
     header = ["method"] + [f"{s} PSNR / SSIM" for s in SETS] + ["mean PSNR / SSIM", "repaired frames PSNR", "2x fps @640x360", "peak RSS (MB)"]
     rows.append("| " + " | ".join(header) + " |")
     rows.append("|" + "---|" * len(header))
@@ -418,7 +429,7 @@ def render(results: dict) -> str:
         if m not in q and m not in spd:
             continue
         label = "vivid " + Path(results.get("quality", {}).get("model", "")).name if m == "vivid" else (
-            ABLATIONS[m.split(":")[1]] if m.startswith("ablation:") else LABELS[m])
+            ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
         cells = [label]
         ps, ss = [], []
         for s in SETS:
@@ -502,6 +513,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="interp-default", help="checkpoint name or .safetensors path")
     ap.add_argument("--sections", default="quality,repair,speed,4k")
+    ap.add_argument("--methods", default="", help="quality: re-measure only these rows (e.g. vivid,ablation:no-gan)")
     ap.add_argument("--tile", type=int, default=768)
     ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--out-dir", type=Path, default=RESULTS, help="where interp.md / interp.json go")
@@ -524,7 +536,7 @@ def main() -> None:
     load0 = os.getloadavg()
     for s in sections:
         if s == "quality":
-            run_quality(args.model, results)
+            run_quality(args.model, results, [m for m in args.methods.split(",") if m] or None)
         elif s == "repair":
             run_repair(args.model, results)
         elif s == "speed":
