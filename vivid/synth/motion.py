@@ -24,31 +24,36 @@ reference pose); bones that are not controlled keep the identity delta and follo
 
 BVH -> Anny bone mapping (retargeting)
 --------------------------------------
-Each Anny bone copies the world rotation of one BVH joint (the joint whose rotation moves that
-body segment), composed with a fixed alignment that takes the Anny rest direction of the bone
-onto the BVH rest direction of the segment (Anny rests in an A-pose, CMU in a T-pose). The BVH
-world axes are mapped onto Anny's from the rest skeleton itself (up = hips -> head, left =
-right hip -> left hip), so Y-up and Z-up files both work. Root translation is scaled by the ratio
-of Anny's leg length to the BVH leg length.
+Each Anny bone in the table copies the world rotation of one BVH joint (the joint whose
+rotation moves that body segment), composed with a fixed rest alignment. Trunk, neck, head and
+clavicles use no alignment (their rest shapes differ by skeleton geometry, not by pose). Each
+limb segment takes its parent's alignment and then the smallest rotation that points Anny's rest
+segment (e.g. hip -> knee) along the BVH one; this maps Anny's A-pose onto the CMU T-pose and
+keeps every limb's twist consistent with its parent's, so elbows and knees stay hinges. The
+resulting local rotations are expressed as joint angles and clamped to the joint limits. The
+BVH world axes are mapped onto Anny's from the rest skeleton itself (up = hips -> head, left =
+right hip -> left hip), so Y-up and Z-up files both work. Root translation is scaled by the
+ratio of Anny's leg length to the BVH leg length. On the bundled walk, Anny's limb directions
+follow the BVH limbs within a few degrees (``tests/synth/test_motion.py``).
 
-=================  ================  ================  ===============
-Anny bone          CMU (MotionBuilder) CMU (3ds Max)    Daz/Poser
-=================  ================  ================  ===============
-root               Hips              Hips              hip
-spine05, spine04   LowerBack         lowerback         abdomen
-spine03, spine02   Spine             Chest             abdomen
-spine01            Spine1            Chest2            chest
-neck01, neck02     Neck              lowerneck         neck
-neck03             Neck1             Neck              neck
-head               Head              Head              head
-clavicle.L         LeftShoulder      LeftCollar        lCollar
-upperarm01.L       LeftArm           LeftShoulder      lShldr
-lowerarm01.L       LeftForeArm       LeftElbow         lForeArm
-wrist.L            LeftHand          LeftWrist         lHand
-upperleg01.L       LeftUpLeg         LeftHip           lThigh
-lowerleg01.L       LeftLeg           LeftKnee          lShin
-foot.L             LeftFoot          LeftAnkle         lFoot
-=================  ================  ================  ===============
+================  ===================  =============  =========
+Anny bone         CMU (MotionBuilder)  CMU (3ds Max)  Daz/Poser
+================  ===================  =============  =========
+root              Hips                 Hips           hip
+spine05, spine04  LowerBack            lowerback      abdomen
+spine03, spine02  Spine                Chest          abdomen
+spine01           Spine1               Chest2         chest
+neck01, neck02    Neck                 lowerneck      neck
+neck03            Neck1                Neck           neck
+head              Head                 Head           head
+clavicle.L        LeftShoulder         LeftCollar     lCollar
+upperarm01.L      LeftArm              LeftShoulder   lShldr
+lowerarm01.L      LeftForeArm          LeftElbow      lForeArm
+wrist.L           LeftHand             LeftWrist      lHand
+upperleg01.L      LeftUpLeg            LeftHip        lThigh
+lowerleg01.L      LeftLeg              LeftKnee       lShin
+foot.L            LeftFoot             LeftAnkle      lFoot
+================  ===================  =============  =========
 
 (``.R`` bones map to the Right/r joints.) Fingers, toes, eyes, ``pelvis``, ``shoulder01``,
 ``upperleg02``, ``lowerleg02``, ``upperarm02`` and ``lowerarm02`` follow their parents.
