@@ -61,7 +61,8 @@ def _repair_example(frames: list[np.ndarray], repeats: list[int], interp, name: 
     for label, fn in (("vivid", interp), ("blend", linear_blend)):
         res = RepairResult()
         fixed = list(repair_frames(stuttered, fn, threshold=thr, result=res))
-        row[f"PSNR {label} (dB)"] = round(float(np.mean([_psnr(fixed[i].image, frames[i]) for i in res.repaired])), 2)
+        scored = [i for i in res.repaired if i in repeats]  # the injected repeats that were repaired
+        row[f"PSNR {label} (dB)"] = round(float(np.mean([_psnr(fixed[i].image, frames[i]) for i in scored])), 2)
         if label == "vivid":
             vivid_fixed = fixed
     row["PSNR left stuttered (dB)"] = round(float(np.mean([_psnr(stuttered[i].image, frames[i]) for i in repeats])), 2)
