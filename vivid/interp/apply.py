@@ -255,7 +255,7 @@ class ModelInterpolator:
     def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
         f0, f1 = frame0.to(self.device), frame1.to(self.device)
         tt = t.to(self.device, torch.float32)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
             frame = self.model(f0, f1, tt).frame
         return frame.float().clamp_(0, 1).cpu()
 
