@@ -279,7 +279,26 @@ def run_repair(model: str, results: dict) -> None:
         row["psnr"] = psnrs
         out[name] = row
         log(f"repair {name}: recall {row['recall']:.2f} fp {row['false_positives']} thr {thr:.2f} " + str({k: round(v, 2) for k, v in psnrs.items()}))
-    results["repair"] = {"measured": now(), "model": model, "clips": out}
+    results["repair"] = {"measured": now(), "model": model, "clips": out, "scene_cuts": detect_cuts(clips)}
+
+
+def detect_cuts(clips: dict[str, Path]) -> dict[str, list[int]]:
+    """Scene cuts found by the up-converter's detector in each whole clip (index of the first
+    frame after the cut); bikes.mp4 is a montage with cuts, the others are single shots."""
+    from vivid.core.video import iter_frames
+    from vivid.interp.apply import SceneCutDetector, thumbnail
+
+    det = SceneCutDetector()
+    found = {}
+    for name, path in clips.items():
+        prev, cuts = None, []
+        for f in iter_frames(path):
+            th = thumbnail(f.image)
+            if prev is not None and det.is_cut(prev, th):
+                cuts.append(f.index)
+            prev = th
+        found[name] = cuts
+    return found
 
 
 # ------------------------------------------------------------------------------ speed / memory (child processes)
@@ -501,6 +520,10 @@ def render(results: dict) -> str:
         notes.append(f"Stutter repair (auto threshold, after an H.264 round trip): {det}. 'repaired frames PSNR' is the mean over "
                      "clips of the PSNR of the repaired frames against the originals; the frame-repetition row shows the stuttered "
                      "frames left as they were. minterpolate is not run in the repair (it needs whole-clip context).")  # fmt: skip
+        cuts = results["repair"].get("scene_cuts")
+        if cuts:
+            notes.append("Scene-cut detector on the whole clips (first frame after each cut): "
+                         + "; ".join(f"{k} {v if v else 'none'}" for k, v in cuts.items()) + ".")
     if spd:
         notes.append(
             f"Speed: 2x up-conversion of {spd['vivid']['n_in']} frames at 640x360, one CPU thread each, fresh process per method "
