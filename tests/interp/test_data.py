@@ -57,17 +57,25 @@ def test_augment_flips_flow_and_reverses_time():
         "flow01": torch.ones(2, 4, 5),
         "flow10": -torch.ones(2, 4, 5),
         "invdepth0": torch.ones(1, 4, 5),
-        "invdepth1": torch.ones(1, 4, 5),
+        "invdepth1": 2 * torch.ones(1, 4, 5),
     }
     seen = set()
-    for seed in range(40):
+    for seed in range(60):
         out = _augment(dict(item), random.Random(seed))
-        reversed_ = out["t"].item() == pytest.approx(0.75)
-        hflip = not torch.equal(out["image_t"], item["image_t"]) and torch.equal(out["image_t"], item["image_t"].flip(-1))
-        sign_x = out["flow01"][0, 0, 0].item() * (-1 if reversed_ else 1)
-        assert sign_x == (-1.0 if hflip else 1.0) or not torch.equal(out["image_t"].flip(-1), item["image_t"])
-        seen.add((reversed_, hflip))
-    assert len(seen) >= 3
+        rev = abs(out["t"].item() - 0.75) < 1e-6
+        assert rev or abs(out["t"].item() - 0.25) < 1e-6
+        src = item["image1"] if rev else item["image0"]
+        flips = [(h, v) for h in (False, True) for v in (False, True)
+                 if torch.equal(out["image0"], src.flip(-1) if h and not v else src.flip(-2) if v and not h
+                                else src.flip(-1).flip(-2) if h and v else src)]
+        assert len(flips) == 1
+        h, v = flips[0]
+        base = -1.0 if rev else 1.0  # flow01 of the output is the input's flow10 when reversed
+        assert torch.all(out["flow01"][0] == base * (-1 if h else 1))
+        assert torch.all(out["flow01"][1] == base * (-1 if v else 1))
+        assert out["invdepth0"].mean().item() == (2.0 if rev else 1.0)
+        seen.add((rev, h, v))
+    assert len(seen) >= 5
 
 
 def test_flying_triplets_items():

@@ -220,13 +220,13 @@ LARGE = dict(
 
 @register_model("interp")
 def interp_tiny(**overrides) -> InterpNet:
-    """A few thousand parameters, for tests (a 64x64 pair runs in milliseconds on a CPU)."""
+    """63 k parameters, for tests and smoke runs."""
     return InterpNet(**{**TINY, **overrides})
 
 
 @register_model("interp")
 def interp_default(**overrides) -> InterpNet:
-    """The bundled model: small (about 1 M parameters), fast enough for CPU video."""
+    """The bundled model: 0.89 M parameters (3.4 MB in float32), fast enough for CPU video."""
     return InterpNet(**{**DEFAULT, **overrides})
 
 

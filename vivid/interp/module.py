@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch import Tensor, nn
+import torch.nn.functional as F
+from torch import Tensor
 
 from vivid.core.metrics import psnr
 from vivid.interp.discriminator import VGGDiscriminator
@@ -99,7 +100,7 @@ class InterpModule(pl.LightningModule):
             idx = torch.cat((labelled, labelled))
             pad = out.pad
             if any(pad):
-                target = torch.nn.functional.pad(target, pad, mode="replicate")
+                target = F.pad(target, pad, mode="replicate")
             pyramid = [p[idx] for p in out.flow_pyramid]
             losses["flow"] = multiscale_flow_loss(pyramid, target)
         if labelled.any() and out.depth0 is not None and float(c.get("depth_weight", 0.1)) > 0:
