@@ -477,6 +477,13 @@ def render(results: dict) -> str:
         cells.append(fmt(spd.get(m, {}).get("peak_rss_mb"), 0))
         rows.append("| " + " | ".join(cells) + " |")
     notes = []
+    mm = results.get("model_meta") or {}
+    if mm.get("metrics"):
+        notes.append(
+            f"vivid checkpoint: {Path(results.get('quality', {}).get('model', '')).name} ({mm.get('model_name')}, "
+            f"{mm.get('num_parameters') or 0:,} parameters, training step {mm['metrics'].get('global_step', '?')}; "
+            f"trained by: `{mm.get('command')}`)."
+        )
     if q:
         means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}
         smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
