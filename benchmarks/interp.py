@@ -577,6 +577,12 @@ def main() -> None:
     path_json = out_dir / "interp.json"
     results = json.loads(path_json.read_text()) if path_json.exists() else {}
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if any(s in sections for s in ("quality", "repair", "speed", "4k")):
+        # read before measuring: a periodic export may replace the file while the benchmark runs
+        from vivid.core.checkpoints import read_meta
+
+        meta = read_meta(args.model)
+        results["model_meta"] = {k: meta.get(k) for k in ("model_name", "command", "data", "metrics", "num_parameters")}
     load0 = os.getloadavg()
     for s in sections:
         if s == "quality":
@@ -591,13 +597,6 @@ def main() -> None:
         else:
             sys.exit(f"unknown section {s!r}")
         path_json.write_text(json.dumps(results, indent=2) + "\n")
-    try:
-        from vivid.core.checkpoints import read_meta
-
-        meta = read_meta(args.model)
-        results["model_meta"] = {k: meta.get(k) for k in ("model_name", "command", "data", "metrics", "num_parameters")}
-    except Exception as err:  # the table is still useful without the sidecar
-        results["model_meta"] = {"error": str(err)}
     table = render(results)
     md = "# Frame interpolation benchmark\n\n" + table
     (out_dir / "interp.md").write_text(md)
