@@ -578,9 +578,16 @@ def main() -> None:
     results = json.loads(path_json.read_text()) if path_json.exists() else {}
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     if any(s in sections for s in ("quality", "repair", "speed", "4k")):
-        # read before measuring: a periodic export may replace the file while the benchmark runs
-        from vivid.core.checkpoints import read_meta
+        import shutil
 
+        from vivid.core.checkpoints import _resolve, read_meta
+
+        # a snapshot: a periodic export may replace the file while the benchmark runs
+        src = _resolve(args.model)
+        snap = Path(tempfile.mkdtemp(prefix="interp-bench-")) / src.name
+        shutil.copy(src, snap)
+        shutil.copy(src.with_suffix(".json"), snap.with_suffix(".json"))
+        args.model = str(snap)
         meta = read_meta(args.model)
         results["model_meta"] = {k: meta.get(k) for k in ("model_name", "command", "data", "metrics", "num_parameters")}
     load0 = os.getloadavg()
