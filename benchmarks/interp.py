@@ -580,10 +580,11 @@ def main() -> None:
     if any(s in sections for s in ("quality", "repair", "speed", "4k")):
         import shutil
 
-        from vivid.core.checkpoints import _resolve, read_meta
+        from vivid.core.checkpoints import read_meta
+        from vivid.core.hub import bundled_path
 
         # a snapshot: a periodic export may replace the file while the benchmark runs
-        src = _resolve(args.model)
+        src = Path(args.model).with_suffix(".safetensors") if Path(args.model).suffix else bundled_path(args.model)
         snap = Path(tempfile.mkdtemp(prefix="interp-bench-")) / src.name
         shutil.copy(src, snap)
         shutil.copy(src.with_suffix(".json"), snap.with_suffix(".json"))
