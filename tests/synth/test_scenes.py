@@ -188,3 +188,22 @@ def test_face_scenes_labels():
         R = s["pose_R"]
         np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-5)
         assert (R @ np.array([0.0, -1.0, 0.0]))[2] < -0.3  # the face (-y in the head frame) faces the camera
+
+
+def test_contact_sheets_draw_every_kind(body, video):
+    from vivid.synth.preview import contact_sheet, flow_to_rgb
+
+    samples = body.generate_batch([0, 1])
+    sheet = contact_sheet("body", samples)
+    assert sheet.shape == (2 * 96 + 2, 4 * 80 + 3 * 2, 3) and sheet.dtype == np.uint8
+    # the skeleton column differs from the plain image at the visible joints (filled dots)
+    diff = np.abs(sheet[:96, :80].astype(int) - samples[0]["image"].astype(int)).sum(-1) > 0
+    j = np.round(samples[0]["joints2d"]).astype(int)
+    inside = (j[:, 0] >= 0) & (j[:, 0] < 80) & (j[:, 1] >= 0) & (j[:, 1] < 96) & (samples[0]["visibility"] > 0)
+    assert inside.sum() >= 5
+    assert diff[j[inside, 1], j[inside, 0]].all()
+    v = video.generate(0)
+    assert contact_sheet("video", [v]).shape == (96, 4 * 96 + 6, 3)
+    # flow colours: zero flow is white, invalid pixels black
+    rgb = flow_to_rgb(np.zeros((2, 2, 2)), np.array([[True, False], [True, True]]))
+    assert (rgb[0, 0] == 255).all() and (rgb[0, 1] == 0).all()

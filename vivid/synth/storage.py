@@ -15,6 +15,17 @@ generating them). Sample ``i`` is generated from its own
 random stream ``numpy.random.default_rng([seed, i])``, so the data depend only on the seed and
 the config, not on the number of workers or on interruptions.
 
+Reading, and training without disk::
+
+    from vivid.synth.storage import SynthDataset, SynthStream
+    from vivid.synth.scenes import GeneratorFactory, SceneConfig
+
+    ds = SynthDataset("out")                 # written by `vivid synth body --n 1000 -o out`
+    item = ds[0]                             # image (3, H, W) float, joints2d, joints3d, K, mask, ...
+    cfg = SceneConfig(kind="body", height=256, width=256, seed=1)
+    stream = SynthStream(GeneratorFactory(cfg))   # endless; equals the disk data of the same seed
+    loader = torch.utils.data.DataLoader(stream, batch_size=32, num_workers=2)
+
 Safety: every shard is written under a temporary name and renamed when complete; the index is
 rewritten atomically after each shard. An interrupted run therefore leaves only complete shards
 under final names, and running the same command again continues where it stopped (it refuses
