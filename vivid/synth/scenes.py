@@ -217,7 +217,8 @@ class BodyKit:
         garment_faces: (F,) bool upper-garment region.
         uv: (V, 2) garment texture coordinates: cylindrical about the body's vertical axis at rest,
             ``u = 0.5`` at the front centre, ``v`` from the hips (0) to the shoulders (1).
-        regions: (V,) int64 albedo region per vertex: 0 skin, 1 trousers, 2 shoes, 3 hair.
+        regions: (V,) int64 albedo region per vertex: 0 skin, 1 trousers or shorts, 2 shoes,
+            3 hair, 4 lower legs and 5 just above the knees (trousers only).
     """
 
     _cache: dict[str, "BodyKit"] = {}
@@ -258,6 +259,10 @@ class BodyKit:
         regions = torch.zeros(rest.shape[0], dtype=torch.int64)
         legs = torch.isin(parts, torch.tensor([P[n] for n in ("left_upper_leg", "right_upper_leg", "left_lower_leg", "right_lower_leg")]))
         regions[legs | (torso & (z < z_hip + 0.02))] = 1
+        lower = torch.isin(parts, torch.tensor([P["left_lower_leg"], P["right_lower_leg"]]))
+        regions[lower] = 4
+        z_knee = float(self.rig.heads[self.rig.index("lowerleg01.L"), 2])
+        regions[legs & ~lower & (z < z_knee + 0.1)] = 5  # just above the knee: shorts end higher
         regions[torch.isin(parts, torch.tensor([P["left_foot"], P["right_foot"]]))] = 2
         head = parts == P["head"]
         z_top = float(z[head].max())
@@ -280,8 +285,10 @@ class BodyKit:
             cls._cache[key] = cls(device)
         return cls._cache[key]
 
-    def vertex_albedo(self, skin, trousers, shoes, hair) -> torch.Tensor:
-        table = torch.tensor(np.stack([skin, trousers, shoes, hair]), dtype=torch.float32)
+    def vertex_albedo(self, skin, trousers, shoes, hair, long_legs: bool = True) -> torch.Tensor:
+        """(V, 3) albedo: skin; trousers (or shorts ending above the knee); shoes; hair."""
+        legs = trousers if long_legs else skin
+        table = torch.tensor(np.stack([skin, trousers, shoes, hair, legs, legs]), dtype=torch.float32)
         return table[self.regions]
 
     @torch.no_grad()
@@ -411,11 +418,12 @@ class _Scenes:
             "trousers": app._colour(rng) * rng.uniform(0.4, 0.9),
             "shoes": np.full(3, rng.uniform(0.05, 0.4)),
             "hair": np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 0.35) * np.array([0.9, 0.7, 0.45]),
+            "long_legs": bool(rng.random() < 0.65),
         }
 
     def _albedo(self, look: dict) -> torch.Tensor:
-        """Per-vertex albedo (V, 3): skin, trousers on the legs and hips, shoes, hair."""
-        return self.kit.vertex_albedo(look["skin"], look["trousers"], look["shoes"], look["hair"])
+        """Per-vertex albedo (V, 3): skin, trousers or shorts, shoes, hair."""
+        return self.kit.vertex_albedo(look["skin"], look["trousers"], look["shoes"], look["hair"], look["long_legs"])
 
     # -- rendering
 
