@@ -98,8 +98,13 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
     made = n_samples * per_sample
     bucket["other (camera, light, sampling, glue)" if kind != "video" else "other"] = seconds - sum(bucket.values())
     return {
-        "kind": kind, "size": size, "frames": made, "seconds": seconds, "fps": made / seconds,
-        "model_build_s": build, "warmup_s": warm,
+        "kind": kind,
+        "size": size,
+        "frames": made,
+        "seconds": seconds,
+        "fps": made / seconds,
+        "model_build_s": build,
+        "warmup_s": warm,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "stages_s": bucket,
     }
@@ -116,13 +121,27 @@ def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
     shard = max(1, n // (4 * workers))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        write_shards(Path(tmp) / "out", GeneratorFactory(cfg), kind=kind, size=(size, size), seed=cfg.seed, n=n,
-                     config=cfg.to_dict(), shard_size=shard, workers=workers)
+        write_shards(
+            Path(tmp) / "out",
+            GeneratorFactory(cfg),
+            kind=kind,
+            size=(size, size),
+            seed=cfg.seed,
+            n=n,
+            config=cfg.to_dict(),
+            shard_size=shard,
+            workers=workers,
+        )
         seconds = time.perf_counter() - start
         disk = sum(p.stat().st_size for p in (Path(tmp) / "out").iterdir())
     made = n * per_sample
     return {
-        "kind": kind, "size": size, "frames": made, "seconds": seconds, "fps": made / seconds, "workers": workers,
+        "kind": kind,
+        "size": size,
+        "frames": made,
+        "seconds": seconds,
+        "fps": made / seconds,
+        "workers": workers,
         "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "disk_mb_per_frame": disk / made / 2**20,
@@ -133,8 +152,17 @@ def run_child(args: list[str], copies: int = 1) -> dict:
     """Run ``copies`` benchmark children at once; one result, or the list of them."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     load0 = os.getloadavg()[0]
-    procs = [subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env, cwd=REPO) for _ in range(copies)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for _ in range(copies)
+    ]
     outs = []
     for proc in procs:
         stdout, stderr = proc.communicate()
@@ -167,12 +195,27 @@ def main() -> None:
         gen_args = ["--child", "generate", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames)]
         one = run_child(gen_args)
         two = run_child(gen_args, copies=args.workers)
-        par = run_child(["--child", "shards", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames),
-                         "--workers", str(args.workers)])
+        par = run_child(
+            [
+                "--child",
+                "shards",
+                "--kind",
+                kind,
+                "--size",
+                str(args.size),
+                "--frames",
+                str(args.frames),
+                "--workers",
+                str(args.workers),
+            ]
+        )
         both = {"fps": sum(t["fps"] for t in two), "per_process": two}
         results["runs"].append({"kind": kind, "one_process": one, "processes": both, "workers": par})
-        print(f"{kind}: {one['fps']:.1f} frames/s (1 process), {both['fps']:.1f} ({args.workers} processes), "
-              f"{par['fps']:.1f} ({args.workers} workers + storage)", file=sys.stderr)
+        print(
+            f"{kind}: {one['fps']:.1f} frames/s (1 process), {both['fps']:.1f} ({args.workers} processes), "
+            f"{par['fps']:.1f} ({args.workers} workers + storage)",
+            file=sys.stderr,
+        )
 
     lines = [
         f"# vivid.synth benchmark ({args.size}x{args.size}, all labels)",
@@ -180,8 +223,9 @@ def main() -> None:
         f"Machine: {os.cpu_count()} CPU cores, shared (load average recorded per run); one torch thread per process.",
         "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
         "",
-        f"| scene | frames/s, 1 process | frames/s, {args.workers} processes | frames/s, `vivid synth --workers {args.workers}` "
-        "(start-up and shards included) | peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
+        f"| scene | frames/s, 1 process | frames/s, {args.workers} processes "
+        f"| frames/s, `vivid synth --workers {args.workers}` (start-up and shards included) "
+        "| peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
@@ -197,8 +241,10 @@ def main() -> None:
         total = o["seconds"]
         parts = sorted(o["stages_s"].items(), key=lambda kv: -kv[1])
         split = ", ".join(f"{k} {100 * v / total:.0f}% ({1000 * v / o['frames']:.1f} ms/frame)" for k, v in parts)
-        lines.append(f"- **{r['kind']}** ({1000 * total / o['frames']:.1f} ms/frame): {split}. "
-                     f"Model build {o['model_build_s']:.1f} s, warm-up (appearance banks, first batch) {o['warmup_s']:.1f} s.")
+        lines.append(
+            f"- **{r['kind']}** ({1000 * total / o['frames']:.1f} ms/frame): {split}. "
+            f"Model build {o['model_build_s']:.1f} s, warm-up (appearance banks, first batch) {o['warmup_s']:.1f} s."
+        )
     lines.append("")
     text = "\n".join(lines)
     print(text)

@@ -30,15 +30,18 @@ def test_parse_size():
     assert parse_size("256x192") == (256, 192) and parse_size("64") == (64, 64)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["body", "--n", "0"], "--n must be a positive"),
-    (["body", "--n", "-3"], "--n must be a positive"),
-    (["dance", "--n", "2"], "unknown kind"),
-    (["body", "--n", "2", "--workers", "0"], "--workers"),
-    (["body", "--n", "2", "--phenotype-low", "0,0"], "--phenotype-low"),
-    (["body", "--n", "2", "--motion-sources", "ballet"], "motion source"),
-    (["body", "--n", "2", "--preview", "sheet.gif"], "--preview"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["body", "--n", "0"], "--n must be a positive"),
+        (["body", "--n", "-3"], "--n must be a positive"),
+        (["dance", "--n", "2"], "unknown kind"),
+        (["body", "--n", "2", "--workers", "0"], "--workers"),
+        (["body", "--n", "2", "--phenotype-low", "0,0"], "--phenotype-low"),
+        (["body", "--n", "2", "--motion-sources", "ballet"], "motion source"),
+        (["body", "--n", "2", "--preview", "sheet.gif"], "--preview"),
+    ],
+)
 def test_bad_options(tmp_path, args, words):
     result = _run(*args, "-o", tmp_path / "o")
     assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -84,7 +87,9 @@ def test_generate_preview_and_rerun(tmp_path, kit):
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert _run(*args).exit_code == 0  # complete already: shards untouched
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    assert {k: v for k, v in after.items() if k != "index.json"} == {k: v for k, v in before.items() if k != "index.json"}
+    assert {k: v for k, v in after.items() if k != "index.json"} == {
+        k: v for k, v in before.items() if k != "index.json"
+    }
     result = _run("body", "--n", 3, "--size", "48x40", "-o", out, "--seed", 5, "-q")
     assert result.exit_code == 2 and "different seed" in result.stderr
     from vivid.synth.storage import SynthDataset

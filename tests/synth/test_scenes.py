@@ -90,8 +90,15 @@ def test_full_framing_keeps_every_joint_in_the_image(kit):
 
 
 def test_phenotype_holdout_range(kit):
-    cfg = SceneConfig(kind="body", height=64, width=64, seed=1, phenotype_low=(0, 0, 0, 0.75, 0, 0),
-                      phenotype_high=(1, 1, 1, 1, 1, 1), motion_sources=("static",))
+    cfg = SceneConfig(
+        kind="body",
+        height=64,
+        width=64,
+        seed=1,
+        phenotype_low=(0, 0, 0, 0.75, 0, 0),
+        phenotype_high=(1, 1, 1, 1, 1, 1),
+        motion_sources=("static",),
+    )
     for s in BodyScenes(cfg).generate_batch([0, 1, 2]):
         assert s["phenotype"][3] >= 0.75
 

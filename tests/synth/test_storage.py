@@ -43,8 +43,17 @@ class Factory:
 
 
 def _write(root, n=10, fail_at=None, seed=0, **kw):
-    return write_shards(root, Factory(seed, fail_at), kind="body", size=(8, 6), seed=seed, n=n,
-                        config={"kind": "body", "seed": seed}, shard_size=4, **kw)
+    return write_shards(
+        root,
+        Factory(seed, fail_at),
+        kind="body",
+        size=(8, 6),
+        seed=seed,
+        n=n,
+        config={"kind": "body", "seed": seed},
+        shard_size=4,
+        **kw,
+    )
 
 
 def test_round_trip(tmp_path):
@@ -133,8 +142,12 @@ def test_stream_equals_disk(tmp_path):
 
 
 def test_decode_contract_dtypes():
-    raw = {"image": np.zeros((4, 5, 3), np.uint8), "joints3d": np.zeros((17, 3), np.float32),
-           "visibility": np.ones(17, np.float32), "mask": np.zeros((4, 5), bool)}
+    raw = {
+        "image": np.zeros((4, 5, 3), np.uint8),
+        "joints3d": np.zeros((17, 3), np.float32),
+        "visibility": np.ones(17, np.float32),
+        "mask": np.zeros((4, 5), bool),
+    }
     item = decode_sample(raw)
     assert item["image"].shape == (3, 4, 5) and item["image"].dtype == torch.float32
     assert item["joints3d"].dtype == torch.float32 and item["mask"].dtype == torch.bool
@@ -148,12 +161,26 @@ def test_real_body_data_follow_the_pose_contract(tmp_path):
     except Exception as err:  # body model cannot be built here
         pytest.skip(f"the Anny body model cannot be built: {err}")
     cfg = SceneConfig(kind="body", height=64, width=48, seed=0)
-    write_shards(tmp_path / "b", GeneratorFactory(cfg), kind="body", size=(64, 48), seed=0, n=3,
-                 config=cfg.to_dict(), shard_size=2)
+    write_shards(
+        tmp_path / "b",
+        GeneratorFactory(cfg),
+        kind="body",
+        size=(64, 48),
+        seed=0,
+        n=3,
+        config=cfg.to_dict(),
+        shard_size=2,
+    )
     ds = SynthDataset(tmp_path / "b")
     item = ds[2]
-    shapes = {"image": (3, 64, 48), "joints2d": (17, 2), "visibility": (17,), "joints3d": (17, 3), "K": (3, 3),
-              "mask": (64, 48)}
+    shapes = {
+        "image": (3, 64, 48),
+        "joints2d": (17, 2),
+        "visibility": (17,),
+        "joints3d": (17, 3),
+        "K": (3, 3),
+        "mask": (64, 48),
+    }
     for k, shape in shapes.items():
         assert tuple(item[k].shape) == shape, k
     assert item["image"].dtype == torch.float32 and item["mask"].dtype == torch.bool

@@ -176,7 +176,9 @@ def flat_garment_image(texture: torch.Tensor, height: int, width: int) -> tuple[
 def _value_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> torch.Tensor:
     """Smooth noise in [-1, 1]: random values on a coarse grid, bicubic upsampled (H, W)."""
     g = torch.from_numpy(rng.uniform(-1, 1, (1, 1, cells + 3, cells + 3)).astype(np.float32))
-    up = F.interpolate(g, size=(height + 3 * height // cells, width + 3 * width // cells), mode="bicubic", align_corners=False)
+    up = F.interpolate(
+        g, size=(height + 3 * height // cells, width + 3 * width // cells), mode="bicubic", align_corners=False
+    )
     return up[0, 0, :height, :width].clamp(-1, 1)
 
 
@@ -191,7 +193,12 @@ def _fractal(rng: np.random.Generator, height: int, width: int) -> torch.Tensor:
 
 
 def background(
-    rng: np.random.Generator, height: int, width: int, *, kind: str | None = None, photos: list[np.ndarray] | None = None
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    *,
+    kind: str | None = None,
+    photos: list[np.ndarray] | None = None,
 ) -> tuple[torch.Tensor, str]:
     """A background image (3, H, W) in [0, 1] and its kind (``photo`` when drawn from ``photos``)."""
     if photos and (kind == "photo" or (kind is None and rng.random() < 0.5)):
@@ -199,7 +206,9 @@ def background(
         h, w = img.shape[:2]
         s = max(height / h, width / w) * rng.uniform(1.0, 1.6)
         t = torch.from_numpy(img).permute(2, 0, 1).float()[None] / 255.0
-        t = F.interpolate(t, size=(max(height, int(h * s)), max(width, int(w * s))), mode="bilinear", align_corners=False)[0]
+        t = F.interpolate(
+            t, size=(max(height, int(h * s)), max(width, int(w * s))), mode="bilinear", align_corners=False
+        )[0]
         y0 = int(rng.integers(t.shape[1] - height + 1))
         x0 = int(rng.integers(t.shape[2] - width + 1))
         out = t[:, y0 : y0 + height, x0 : x0 + width]
@@ -218,7 +227,11 @@ def background(
         horizon = rng.uniform(0.45, 0.8)
         wall = _paint((0.5 + 0.4 * _fractal(rng, height, width)).clamp(0, 1), a, a * 0.8)
         depth = (y - horizon).clamp(min=1e-3)
-        planks = (torch.sin((x - 0.5) / depth * rng.uniform(2, 6)) > 0).float() if rng.random() < 0.5 else torch.zeros_like(x)
+        planks = (
+            (torch.sin((x - 0.5) / depth * rng.uniform(2, 6)) > 0).float()
+            if rng.random() < 0.5
+            else torch.zeros_like(x)
+        )
         floor = _paint(0.15 * planks + 0.3 * (y - horizon) / (1 - horizon), b, b * 0.5)
         img = torch.where((y > horizon)[None], floor, wall)
     elif kind == "bokeh":
@@ -231,7 +244,9 @@ def background(
     else:  # tiles
         n = int(rng.integers(3, 12))
         gap = rng.uniform(0.03, 0.12)
-        tile = (((x * n * width / max(height, width)) % 1.0) > gap) & (((y * n * height / max(height, width)) % 1.0) > gap)
+        tile = (((x * n * width / max(height, width)) % 1.0) > gap) & (
+            ((y * n * height / max(height, width)) % 1.0) > gap
+        )
         img = _paint(tile.float(), b * 0.5, a)
         img = img * (1 + 0.1 * _fractal(rng, height, width))
     return img.clamp(0, 1).float().contiguous(), kind

@@ -280,7 +280,14 @@ def write_bvh(path: str | os.PathLike, clip: BvhClip, *, header: str = "") -> No
         for c in children.get(j, []):
             emit(c, depth + 1)
         if joint.end_site is not None:
-            lines.extend([f"{ind}\tEnd Site", f"{ind}\t{{", f"{ind}\t\tOFFSET " + " ".join(f"{v:.5f}" for v in joint.end_site), f"{ind}\t}}"])
+            lines.extend(
+                [
+                    f"{ind}\tEnd Site",
+                    f"{ind}\t{{",
+                    f"{ind}\t\tOFFSET " + " ".join(f"{v:.5f}" for v in joint.end_site),
+                    f"{ind}\t}}",
+                ]
+            )
         lines.append(f"{ind}}}")
 
     emit(0, 0)

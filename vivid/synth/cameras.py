@@ -105,7 +105,12 @@ def _draw(rng: np.random.Generator, cfg: CameraConfig, height: int, width: int, 
 
 
 def sample_camera(
-    rng: np.random.Generator, centre: np.ndarray, radius: float, height: int, width: int, cfg: CameraConfig | None = None
+    rng: np.random.Generator,
+    centre: np.ndarray,
+    radius: float,
+    height: int,
+    width: int,
+    cfg: CameraConfig | None = None,
 ) -> tuple[Camera, bool]:
     """A still camera looking at a body with bounding sphere (``centre`` (3,), ``radius`` m).
 

@@ -78,19 +78,39 @@ def register(app: typer.Typer) -> None:
         n: int = typer.Option(..., "--n", help="Number of samples (clips for video/tryon)."),
         size: str = typer.Option("256x256", "--size", help="Image size HxW."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder (shards + index.json)."),
-        seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same data. Use different seeds for train/val/test."),
+        seed: int = typer.Option(
+            0, "--seed", help="Seed; the same seed gives the same data. Use different seeds for train/val/test."
+        ),
         workers: int = typer.Option(1, "--workers", help="Worker processes (one per core is best)."),
-        threads: int = typer.Option(1, "--threads", help="Torch threads per worker (the work is many small ops: 1 is usually fastest)."),
-        preview: Optional[Path] = typer.Option(None, "--preview", help="Write a contact sheet of the first samples (PNG)."),
+        threads: int = typer.Option(
+            1, "--threads", help="Torch threads per worker (the work is many small ops: 1 is usually fastest)."
+        ),
+        preview: Optional[Path] = typer.Option(
+            None, "--preview", help="Write a contact sheet of the first samples (PNG)."
+        ),
         frames: Optional[int] = typer.Option(None, "--frames", help="Frames per clip (video, tryon; default 8)."),
         shard_size: int = typer.Option(64, "--shard-size", help="Samples per shard."),
-        mocap: Optional[list[Path]] = typer.Option(None, "--mocap", help="BVH file or folder for mocap motion (repeatable); default the bundled CMU clips."),
-        motion_sources: Optional[str] = typer.Option(None, "--motion-sources", help="Comma list of mocap, procedural, static."),
-        phenotype_low: Optional[str] = typer.Option(None, "--phenotype-low", help="6 comma-separated lower bounds in [0,1] (gender,age,muscle,weight,height,proportions)."),
-        phenotype_high: Optional[str] = typer.Option(None, "--phenotype-high", help="6 comma-separated upper bounds in [0,1]."),
+        mocap: Optional[list[Path]] = typer.Option(
+            None, "--mocap", help="BVH file or folder for mocap motion (repeatable); default the bundled CMU clips."
+        ),
+        motion_sources: Optional[str] = typer.Option(
+            None, "--motion-sources", help="Comma list of mocap, procedural, static."
+        ),
+        phenotype_low: Optional[str] = typer.Option(
+            None,
+            "--phenotype-low",
+            help="6 comma-separated lower bounds in [0,1] (gender,age,muscle,weight,height,proportions).",
+        ),
+        phenotype_high: Optional[str] = typer.Option(
+            None, "--phenotype-high", help="6 comma-separated upper bounds in [0,1]."
+        ),
         skin_tones: Optional[str] = typer.Option(None, "--skin-tones", help="Palette range lo,hi in [0,7]."),
-        garments: Optional[str] = typer.Option(None, "--garments", help="Comma list of solid, stripes, checks, prints, logos."),
-        backgrounds: Optional[Path] = typer.Option(None, "--backgrounds", help="Folder of photos to use as backgrounds."),
+        garments: Optional[str] = typer.Option(
+            None, "--garments", help="Comma list of solid, stripes, checks, prints, logos."
+        ),
+        backgrounds: Optional[Path] = typer.Option(
+            None, "--backgrounds", help="Folder of photos to use as backgrounds."
+        ),
         vertices: bool = typer.Option(False, "--vertices", help="Also store mesh vertices."),
         supersample: int = typer.Option(1, "--supersample", help="Anti-aliasing factor."),
         device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
@@ -109,18 +129,40 @@ def register(app: typer.Typer) -> None:
             raise VividError(f"--threads must be at least 1, got {threads}")
         if preview is not None and preview.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise VividError(f"--preview {preview} must be a .png or .jpg file")
-        cfg = build_config(kind, size, seed, frames=frames, phenotype_low=phenotype_low, phenotype_high=phenotype_high,
-                           skin_tones=skin_tones, motion_sources=motion_sources, mocap=mocap, garments=garments,
-                           backgrounds=backgrounds, vertices=vertices, supersample=supersample)
+        cfg = build_config(
+            kind,
+            size,
+            seed,
+            frames=frames,
+            phenotype_low=phenotype_low,
+            phenotype_high=phenotype_high,
+            skin_tones=skin_tones,
+            motion_sources=motion_sources,
+            mocap=mocap,
+            garments=garments,
+            backgrounds=backgrounds,
+            vertices=vertices,
+            supersample=supersample,
+        )
         import torch
 
         dev = str(resolve_device(device))
         factory = GeneratorFactory(cfg, device=dev)
         torch.set_num_threads(threads)
         with torch.no_grad(), progress(n, f"synth {kind}", quiet=quiet, unit="sample") as bar:
-            index = write_shards(out, factory, kind=kind, size=(cfg.height, cfg.width), seed=seed, n=n,
-                                 config=cfg.to_dict(), shard_size=shard_size, workers=workers, threads=threads,
-                                 on_progress=bar.advance)
+            index = write_shards(
+                out,
+                factory,
+                kind=kind,
+                size=(cfg.height, cfg.width),
+                seed=seed,
+                n=n,
+                config=cfg.to_dict(),
+                shard_size=shard_size,
+                workers=workers,
+                threads=threads,
+                on_progress=bar.advance,
+            )
         if preview is not None:
             from vivid.synth.preview import write_sheet
 

@@ -35,8 +35,11 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
         _sections(report, rows)
     finally:
         torch.set_num_threads(threads)
-    report.table(rows, "generation rate in this demo (one process, one torch thread, after warm-up; "
-                       "benchmarks/results/synth.md has the benchmark)")
+    report.table(
+        rows,
+        "generation rate in this demo (one process, one torch thread, after warm-up; "
+        "benchmarks/results/synth.md has the benchmark)",
+    )
     log.info("synth demo done in %s", out_dir)
 
 
@@ -56,12 +59,20 @@ def _sections(report: Report, rows: list[dict]) -> None:
             samples = gen.generate_batch(list(range(1, n + 1)))
             seconds = time.perf_counter() - start
             frames_made = n * (frames or 1)
-            rows.append({"kind": kind, "size": f"{size}x{size}", "samples": n, "frames": frames_made,
-                         "frames/s": round(frames_made / seconds, 1)})
+            rows.append(
+                {
+                    "kind": kind,
+                    "size": f"{size}x{size}",
+                    "samples": n,
+                    "frames": frames_made,
+                    "frames/s": round(frames_made / seconds, 1),
+                }
+            )
             sheet = contact_sheet(kind, samples)
             captions = {
                 "body": "body scenes: skeleton (H36M-17) | part segmentation | depth | garment mask",
                 "video": "video scenes: first frame | segmentation | forward flow 0->1 (hue = direction) | last frame",
-                "tryon": "try-on pairs: garment A | same motion, camera and light with garment B | flat garment A | flat garment B",
+                "tryon": "try-on pairs: garment A | same motion, camera and light with garment B "
+                "| flat garment A | flat garment B",
             }
             report.image(sheet, captions[kind])

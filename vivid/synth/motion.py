@@ -389,7 +389,9 @@ class Motion:
         return d
 
     def slice(self, start: int, stop: int) -> "Motion":
-        return replace(self, angles=self.angles[start:stop], root=self.root[start:stop], translation=self.translation[start:stop])
+        return replace(
+            self, angles=self.angles[start:stop], root=self.root[start:stop], translation=self.translation[start:stop]
+        )
 
 
 def _sample_angles(rng: np.random.Generator, rig: Rig, n: int, spread: float) -> np.ndarray:
@@ -471,13 +473,17 @@ def _segment_direction(clip: BvhClip, j: int) -> np.ndarray | None:
     return None
 
 
-def retarget_bvh(clip: BvhClip, rig: Rig, *, fps: float = 30.0, skip_first: bool = True, name: str | None = None) -> Motion:
+def retarget_bvh(
+    clip: BvhClip, rig: Rig, *, fps: float = 30.0, skip_first: bool = True, name: str | None = None
+) -> Motion:
     """Retarget a BVH clip to Anny (see the module docstring for the mapping), resampled to ``fps``.
 
     Raises VividError when the clip lacks the joints the mapping needs."""
     names = clip.names
     pick = {b: _pick(names, b) for b in BVH_BONE_MAP}
-    missing = [b for b in ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "head") if pick[b] is None]
+    missing = [
+        b for b in ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "head") if pick[b] is None
+    ]
     if missing:
         raise VividError(
             f"mocap file {clip.source or '<clip>'} has no joints for {', '.join(missing)}; "
@@ -623,7 +629,9 @@ class MotionSampler:
         if src == "procedural":
             return procedural_motion(rng, self.rig, frames, fps=self.fps)
         m = random_pose(rng, self.rig)
-        return Motion(np.repeat(m.angles, frames, 0), np.repeat(m.root, frames, 0), np.zeros((frames, 3)), self.fps, "static")
+        return Motion(
+            np.repeat(m.angles, frames, 0), np.repeat(m.root, frames, 0), np.zeros((frames, 3)), self.fps, "static"
+        )
 
 
 def check_mocap(paths: list[str | os.PathLike]) -> list[Path]:
@@ -645,7 +653,11 @@ def check_mocap(paths: list[str | os.PathLike]) -> list[Path]:
     for f in files:
         clip = read_bvh(f)
         names = clip.names
-        missing = [b for b in ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "head") if _pick(names, b) is None]
+        missing = [
+            b
+            for b in ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "head")
+            if _pick(names, b) is None
+        ]
         if missing:
             raise VividError(
                 f"mocap file {f} has no joints for {', '.join(missing)}; "

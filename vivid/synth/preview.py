@@ -21,9 +21,21 @@ __all__ = ["contact_sheet", "flow_to_rgb", "parts_to_rgb", "draw_skeleton", "wri
 
 _PART_COLOURS = np.array(
     [
-        [0, 0, 0], [230, 200, 60], [200, 60, 60], [60, 170, 230], [240, 120, 40], [40, 90, 220],
-        [250, 170, 90], [20, 50, 160], [255, 210, 150], [80, 200, 90], [200, 90, 200], [30, 130, 50],
-        [140, 40, 140], [120, 240, 140], [230, 140, 240],
+        [0, 0, 0],
+        [230, 200, 60],
+        [200, 60, 60],
+        [60, 170, 230],
+        [240, 120, 40],
+        [40, 90, 220],
+        [250, 170, 90],
+        [20, 50, 160],
+        [255, 210, 150],
+        [80, 200, 90],
+        [200, 90, 200],
+        [30, 130, 50],
+        [140, 40, 140],
+        [120, 240, 140],
+        [230, 140, 240],
     ],
     dtype=np.uint8,
 )
@@ -50,7 +62,9 @@ def flow_to_rgb(flow: np.ndarray, valid: np.ndarray | None = None, max_mag: floa
     return out
 
 
-def draw_skeleton(image: np.ndarray, joints2d: np.ndarray, visibility: np.ndarray | None, bones, radius: int = 2) -> np.ndarray:
+def draw_skeleton(
+    image: np.ndarray, joints2d: np.ndarray, visibility: np.ndarray | None, bones, radius: int = 2
+) -> np.ndarray:
     """Draw limbs and joints on a copy of ``image`` (H, W, 3) uint8."""
     from PIL import Image, ImageDraw
 
@@ -89,7 +103,11 @@ def _fit(img: np.ndarray, h: int, w: int) -> np.ndarray:
     from PIL import Image
 
     if img.ndim == 2:
-        img = np.repeat((img.astype(np.uint8) * 255)[..., None], 3, -1) if img.dtype == bool else np.repeat(img[..., None], 3, -1)
+        img = (
+            np.repeat((img.astype(np.uint8) * 255)[..., None], 3, -1)
+            if img.dtype == bool
+            else np.repeat(img[..., None], 3, -1)
+        )
     if img.shape[:2] == (h, w):
         return img
     im = Image.fromarray(img)

@@ -58,7 +58,16 @@ from vivid.synth.motion import Motion, MotionSampler, procedural_motion
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KINDS", "SceneConfig", "BodyScenes", "VideoScenes", "TryonScenes", "FaceScenes", "make_generator", "GeneratorFactory"]
+__all__ = [
+    "KINDS",
+    "SceneConfig",
+    "BodyScenes",
+    "VideoScenes",
+    "TryonScenes",
+    "FaceScenes",
+    "make_generator",
+    "GeneratorFactory",
+]
 
 KINDS = ("body", "video", "tryon", "face")
 
@@ -129,7 +138,9 @@ class SceneConfig:
             raise VividError("garment and background kinds must not be empty")
         bad = [m for m in self.motion_sources if m not in ("mocap", "procedural", "static")]
         if bad or not self.motion_sources:
-            raise VividError(f"unknown motion source(s) {bad or list(self.motion_sources)}; use mocap, procedural or static")
+            raise VividError(
+                f"unknown motion source(s) {bad or list(self.motion_sources)}; use mocap, procedural or static"
+            )
         if self.supersample < 1:
             raise VividError(f"supersample must be >= 1, got {self.supersample}")
         return self
@@ -174,6 +185,7 @@ def _bounding_sphere(points: torch.Tensor) -> tuple[np.ndarray, float]:
 
 # ----------------------------------------------------------------------------- body kit
 
+
 # Body parts (vivid.core.body.PART_NAMES indices) around each joint: a joint counts as visible
 # when the surface seen at its pixel belongs to one of them.
 def _parts(*names: str) -> tuple[int, ...]:
@@ -186,24 +198,45 @@ def _h36m_parts() -> list[tuple[int, ...]]:
     T, H = "torso", "head"
     return [
         _parts(T, "left_upper_leg", "right_upper_leg"),
-        _parts(T, "right_upper_leg"), _parts("right_upper_leg", "right_lower_leg"), _parts("right_lower_leg", "right_foot"),
-        _parts(T, "left_upper_leg"), _parts("left_upper_leg", "left_lower_leg"), _parts("left_lower_leg", "left_foot"),
-        _parts(T), _parts(T, H), _parts(H), _parts(H),
-        _parts(T, "left_upper_arm"), _parts("left_upper_arm", "left_lower_arm"), _parts("left_lower_arm", "left_hand"),
-        _parts(T, "right_upper_arm"), _parts("right_upper_arm", "right_lower_arm"), _parts("right_lower_arm", "right_hand"),
+        _parts(T, "right_upper_leg"),
+        _parts("right_upper_leg", "right_lower_leg"),
+        _parts("right_lower_leg", "right_foot"),
+        _parts(T, "left_upper_leg"),
+        _parts("left_upper_leg", "left_lower_leg"),
+        _parts("left_lower_leg", "left_foot"),
+        _parts(T),
+        _parts(T, H),
+        _parts(H),
+        _parts(H),
+        _parts(T, "left_upper_arm"),
+        _parts("left_upper_arm", "left_lower_arm"),
+        _parts("left_lower_arm", "left_hand"),
+        _parts(T, "right_upper_arm"),
+        _parts("right_upper_arm", "right_lower_arm"),
+        _parts("right_lower_arm", "right_hand"),
     ]
 
 
 def _coco_parts() -> list[tuple[int, ...]]:
     T, H = "torso", "head"
     return [
-        _parts(H), _parts(H), _parts(H), _parts(H), _parts(H),
-        _parts(T, "left_upper_arm"), _parts(T, "right_upper_arm"),
-        _parts("left_upper_arm", "left_lower_arm"), _parts("right_upper_arm", "right_lower_arm"),
-        _parts("left_lower_arm", "left_hand"), _parts("right_lower_arm", "right_hand"),
-        _parts(T, "left_upper_leg"), _parts(T, "right_upper_leg"),
-        _parts("left_upper_leg", "left_lower_leg"), _parts("right_upper_leg", "right_lower_leg"),
-        _parts("left_lower_leg", "left_foot"), _parts("right_lower_leg", "right_foot"),
+        _parts(H),
+        _parts(H),
+        _parts(H),
+        _parts(H),
+        _parts(H),
+        _parts(T, "left_upper_arm"),
+        _parts(T, "right_upper_arm"),
+        _parts("left_upper_arm", "left_lower_arm"),
+        _parts("right_upper_arm", "right_lower_arm"),
+        _parts("left_lower_arm", "left_hand"),
+        _parts("right_lower_arm", "right_hand"),
+        _parts(T, "left_upper_leg"),
+        _parts(T, "right_upper_leg"),
+        _parts("left_upper_leg", "left_lower_leg"),
+        _parts("right_upper_leg", "right_lower_leg"),
+        _parts("left_lower_leg", "left_foot"),
+        _parts("right_lower_leg", "right_foot"),
     ]
 
 
@@ -257,7 +290,10 @@ class BodyKit:
         self.tex_uv = table * torch.tensor([0.5, 1.0])
         self.tex_uv_faces = uv_faces.to(device)
         regions = torch.zeros(rest.shape[0], dtype=torch.int64)
-        legs = torch.isin(parts, torch.tensor([P[n] for n in ("left_upper_leg", "right_upper_leg", "left_lower_leg", "right_lower_leg")]))
+        legs = torch.isin(
+            parts,
+            torch.tensor([P[n] for n in ("left_upper_leg", "right_upper_leg", "left_lower_leg", "right_lower_leg")]),
+        )
         regions[legs | (torso & (z < z_hip + 0.02))] = 1
         lower = torch.isin(parts, torch.tensor([P["left_lower_leg"], P["right_lower_leg"]]))
         regions[lower] = 4
@@ -375,7 +411,9 @@ class _Scenes:
         j = int(rng.integers(self.BANK))
         if j not in self._tex_bank:
             kinds = tuple(self.cfg.garment_kinds)
-            self._tex_bank[j] = app.garment_texture(np.random.default_rng([int(self.cfg.seed), 1, j]), kinds[j % len(kinds)])
+            self._tex_bank[j] = app.garment_texture(
+                np.random.default_rng([int(self.cfg.seed), 1, j]), kinds[j % len(kinds)]
+            )
         tex, kind = self._tex_bank[j]
         perm = torch.from_numpy(rng.permutation(3))
         gain = torch.from_numpy(rng.uniform(0.7, 1.2, 3).astype(np.float32))[:, None, None]
@@ -391,8 +429,12 @@ class _Scenes:
             kinds = tuple(c.background_kinds)
             # drawn at half resolution and upsampled: backdrops are smooth, and it is 4x cheaper
             side = int(1.5 * max(c.height, c.width))
-            small = app.background(np.random.default_rng([int(c.seed), 2, j]), side // 2, side // 2, kind=kinds[j % len(kinds)])[0]
-            self._bg_bank[j] = torch.nn.functional.interpolate(small[None], size=(side, side), mode="bilinear", align_corners=False)[0]
+            small = app.background(
+                np.random.default_rng([int(c.seed), 2, j]), side // 2, side // 2, kind=kinds[j % len(kinds)]
+            )[0]
+            self._bg_bank[j] = torch.nn.functional.interpolate(
+                small[None], size=(side, side), mode="bilinear", align_corners=False
+            )[0]
         img = self._bg_bank[j]
         S = img.shape[-1]
         scale = rng.uniform(1.0, 1.3) * max(height / S, width / S)
@@ -427,8 +469,15 @@ class _Scenes:
 
     # -- rendering
 
-    def _render(self, verts_cam: torch.Tensor, K: torch.Tensor, albedo: torch.Tensor, textures: list[torch.Tensor],
-                sh_cam: np.ndarray, bg: torch.Tensor) -> Frames:
+    def _render(
+        self,
+        verts_cam: torch.Tensor,
+        K: torch.Tensor,
+        albedo: torch.Tensor,
+        textures: list[torch.Tensor],
+        sh_cam: np.ndarray,
+        bg: torch.Tensor,
+    ) -> Frames:
         """Render B frames.
 
         Args:
@@ -445,10 +494,20 @@ class _Scenes:
             textures = textures * B
         tex = torch.stack([torch.cat([t, t], -1) for t in textures])  # tiled twice across: see BodyKit.tex_uv
         out = render(
-            verts_cam, kit.faces, K, c.height, c.width,
-            albedo=albedo, sh=torch.from_numpy(np.ascontiguousarray(sh_cam)).float(), background=bg,
-            face_labels=kit.face_parts, texture=tex, uv=kit.tex_uv, uv_faces=kit.tex_uv_faces,
-            texture_faces=kit.garment_faces, supersample=c.supersample,
+            verts_cam,
+            kit.faces,
+            K,
+            c.height,
+            c.width,
+            albedo=albedo,
+            sh=torch.from_numpy(np.ascontiguousarray(sh_cam)).float(),
+            background=bg,
+            face_labels=kit.face_parts,
+            texture=tex,
+            uv=kit.tex_uv,
+            uv_faces=kit.tex_uv_faces,
+            texture_faces=kit.garment_faces,
+            supersample=c.supersample,
         )
         tri = out.triangle_id
         garment = (tri >= 0) & kit.garment_faces[tri.clamp(min=0)]
@@ -457,8 +516,14 @@ class _Scenes:
             rast = rasterize(verts_cam, kit.faces, K, c.height, c.width)
         return Frames(out.rgb.clamp(0, 1), tri, out.depth, out.labels, garment, rast)
 
-    def _joint_labels(self, joints_cam: torch.Tensor, K: torch.Tensor, depth: torch.Tensor, parts: torch.Tensor,
-                      joint_parts: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _joint_labels(
+        self,
+        joints_cam: torch.Tensor,
+        K: torch.Tensor,
+        depth: torch.Tensor,
+        parts: torch.Tensor,
+        joint_parts: torch.Tensor,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """2D joints (N, 2) and visibility (N,) of camera-frame joints (N, 3) in one image.
 
         A joint is visible when it projects inside the image and the surface seen at its pixel
@@ -477,8 +542,17 @@ class _Scenes:
         vis = inside & ok & close & (seen_part > 0)
         return uv.numpy().astype(np.float32), vis.numpy().astype(np.float32)
 
-    def _frame_labels(self, fr: Frames, b: int, verts_cam: torch.Tensor, joints_cam: torch.Tensor,
-                      coco_cam: torch.Tensor, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> dict[str, np.ndarray]:
+    def _frame_labels(
+        self,
+        fr: Frames,
+        b: int,
+        verts_cam: torch.Tensor,
+        joints_cam: torch.Tensor,
+        coco_cam: torch.Tensor,
+        K: torch.Tensor,
+        R: torch.Tensor,
+        t: torch.Tensor,
+    ) -> dict[str, np.ndarray]:
         kit = self.kit
         j2d, vis = self._joint_labels(joints_cam[b], K[b], fr.depth[b], fr.parts[b], kit.h36m_parts)
         c2d, cvis = self._joint_labels(coco_cam[b], K[b], fr.depth[b], fr.parts[b], kit.coco_parts)
@@ -594,15 +668,36 @@ class VideoScenes(_Scenes):
         # The background is a distant backdrop: a wider image shifted by the image motion of the
         # direction the first camera looks along (integer pixels, so its flow is exact).
         fwd = cam.R[0].double().T @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
-        shifts = torch.stack([project((cam.R[k].double() @ fwd)[None], cam.K[k].double())[0] - cam.K[k, :2, 2].double()
-                              for k in range(c.frames)]).round().long()
+        shifts = (
+            torch.stack(
+                [
+                    project((cam.R[k].double() @ fwd)[None], cam.K[k].double())[0] - cam.K[k, :2, 2].double()
+                    for k in range(c.frames)
+                ]
+            )
+            .round()
+            .long()
+        )
         shifts = shifts - shifts[0].clone()
         m = int(shifts.abs().max()) + 1
         pano = self._background(rng, c.height + 2 * m, c.width + 2 * m)
-        bgs = torch.stack([pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width]
-                           for s in shifts])
-        return {"phen": phen, "motion": motion, "look": look, "deltas": deltas, "verts": verts, "h36m": h36m,
-                "coco": coco, "cam": cam, "moving": moving, "sh": sh_cam, "bgs": bgs, "shifts": shifts}
+        bgs = torch.stack(
+            [pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width] for s in shifts]
+        )
+        return {
+            "phen": phen,
+            "motion": motion,
+            "look": look,
+            "deltas": deltas,
+            "verts": verts,
+            "h36m": h36m,
+            "coco": coco,
+            "cam": cam,
+            "moving": moving,
+            "sh": sh_cam,
+            "bgs": bgs,
+            "shifts": shifts,
+        }
 
     def _render_clip(self, clip: dict, texture: torch.Tensor) -> tuple[dict, Frames, torch.Tensor]:
         cam = clip["cam"]
@@ -624,8 +719,12 @@ class VideoScenes(_Scenes):
             f, v = surface_flow(rb, self.kit.faces, vc[k], K[k], ra, bg_shift=(-s[0], -s[1]))
             bw.append(f)
             bwv.append(v)
-        return {"flow_fw": torch.stack(fw).numpy(), "flow_fw_valid": torch.stack(fwv).numpy(),
-                "flow_bw": torch.stack(bw).numpy(), "flow_bw_valid": torch.stack(bwv).numpy()}
+        return {
+            "flow_fw": torch.stack(fw).numpy(),
+            "flow_fw_valid": torch.stack(fwv).numpy(),
+            "flow_bw": torch.stack(bw).numpy(),
+            "flow_bw_valid": torch.stack(bwv).numpy(),
+        }
 
     def generate(self, i: int) -> dict[str, np.ndarray]:
         clip = self._clip(self._rng(i))
@@ -660,7 +759,9 @@ class TryonScenes(VideoScenes):
         d["background"] = np.stack([_u8(b) for b in clip["bgs"]])
         d.update(self._body_params(clip["motion"], clip["deltas"], clip["phen"]))
         d["sh"] = clip["sh"].astype(np.float32)
-        d["garment_kinds"] = np.array([app.GARMENT_KINDS.index(clip["look"]["garment_kind"]), app.GARMENT_KINDS.index(kind_b)])
+        d["garment_kinds"] = np.array(
+            [app.GARMENT_KINDS.index(clip["look"]["garment_kind"]), app.GARMENT_KINDS.index(kind_b)]
+        )
         return d
 
 
@@ -723,7 +824,9 @@ class FaceScenes(_Scenes):
             from vivid.core.geometry import look_at
             from vivid.synth.cameras import intrinsics_from_fov
 
-            R, t = look_at(torch.from_numpy(eye), torch.from_numpy(centre), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+            R, t = look_at(
+                torch.from_numpy(eye), torch.from_numpy(centre), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+            )
             Ks.append(intrinsics_from_fov(fov, c.height, c.width))
             Rs.append(R.float())
             ts.append(t.float())
@@ -733,8 +836,18 @@ class FaceScenes(_Scenes):
         K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
         vc = self._to_cam(verts, R, t)
         lc = self._to_cam(lms, R, t)
-        rend = render(vc, head.faces, K, c.height, c.width, albedo=albedo, sh=torch.from_numpy(np.stack(shs)).float(),
-                      background=torch.stack(bgs), face_labels=head.face_parts, supersample=c.supersample)
+        rend = render(
+            vc,
+            head.faces,
+            K,
+            c.height,
+            c.width,
+            albedo=albedo,
+            sh=torch.from_numpy(np.stack(shs)).float(),
+            background=torch.stack(bgs),
+            face_labels=head.face_parts,
+            supersample=c.supersample,
+        )
         face_ids = torch.tensor([HEAD_PART_NAMES.index(n) for n in ("face", "eyes", "mouth")])
         res = []
         for b in range(B):
@@ -746,27 +859,29 @@ class FaceScenes(_Scenes):
             inside = (uv[:, 0] > -0.5) & (uv[:, 0] < c.width - 0.5) & (uv[:, 1] > -0.5) & (uv[:, 1] < c.height - 0.5)
             seen = depth[vi, ui]
             vis = inside & (seen > 0) & ((seen - lc[b, :, 2]).abs() < 0.01)
-            res.append({
-                "image": _u8(rend.rgb[b].clamp(0, 1)),
-                "mask": torch.isin(parts, face_ids).numpy(),
-                "head_mask": (parts > 0).numpy(),
-                "parts": parts.numpy().astype(np.uint8),
-                "depth": depth.numpy().astype(np.float32),
-                "vertices": vc[b].numpy().astype(np.float32),
-                "landmarks2d": uv.numpy().astype(np.float32),
-                "landmarks3d": lc[b].numpy().astype(np.float32),
-                "landmark_visibility": vis.numpy().astype(np.float32),
-                "pose_R": (R[b].double() @ torch.from_numpy(Rg[b])).numpy().astype(np.float32),
-                "pose_t": t[b].numpy().astype(np.float32),
-                "K": K[b].numpy(),
-                "R": R[b].numpy(),
-                "t": t[b].numpy(),
-                "sh": shs[b].astype(np.float32),
-                "albedo": alb[b].astype(np.float32),
-                "expression": expr[b].astype(np.float32),
-                "phenotype": phen[b].astype(np.float32),
-                "local_changes": changes[b].astype(np.float32),
-            })
+            res.append(
+                {
+                    "image": _u8(rend.rgb[b].clamp(0, 1)),
+                    "mask": torch.isin(parts, face_ids).numpy(),
+                    "head_mask": (parts > 0).numpy(),
+                    "parts": parts.numpy().astype(np.uint8),
+                    "depth": depth.numpy().astype(np.float32),
+                    "vertices": vc[b].numpy().astype(np.float32),
+                    "landmarks2d": uv.numpy().astype(np.float32),
+                    "landmarks3d": lc[b].numpy().astype(np.float32),
+                    "landmark_visibility": vis.numpy().astype(np.float32),
+                    "pose_R": (R[b].double() @ torch.from_numpy(Rg[b])).numpy().astype(np.float32),
+                    "pose_t": t[b].numpy().astype(np.float32),
+                    "K": K[b].numpy(),
+                    "R": R[b].numpy(),
+                    "t": t[b].numpy(),
+                    "sh": shs[b].astype(np.float32),
+                    "albedo": alb[b].astype(np.float32),
+                    "expression": expr[b].astype(np.float32),
+                    "phenotype": phen[b].astype(np.float32),
+                    "local_changes": changes[b].astype(np.float32),
+                }
+            )
         return res
 
 

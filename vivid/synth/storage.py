@@ -57,7 +57,16 @@ from vivid.core.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INDEX_NAME", "write_shards", "read_index", "SynthDataset", "SynthStream", "decode_sample", "save_shard", "load_shard_sample"]
+__all__ = [
+    "INDEX_NAME",
+    "write_shards",
+    "read_index",
+    "SynthDataset",
+    "SynthStream",
+    "decode_sample",
+    "save_shard",
+    "load_shard_sample",
+]
 
 INDEX_NAME = "index.json"
 FORMAT = "vivid-synth"
@@ -218,8 +227,15 @@ def write_shards(
         raise VividError(f"cannot create output folder {root}: {err.strerror}; choose a writable folder") from err
     if not os.access(root, os.W_OK):
         raise VividError(f"output folder {root} is not writable; choose a writable folder")
-    head = {"format": FORMAT, "version": VERSION, "kind": kind, "size": list(size), "seed": int(seed),
-            "shard_size": int(shard_size), "config": config}
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": kind,
+        "size": list(size),
+        "seed": int(seed),
+        "shard_size": int(shard_size),
+        "config": config,
+    }
     done: dict[int, int] = {}
     if (root / INDEX_NAME).exists():
         old = read_index(root)
@@ -248,7 +264,9 @@ def write_shards(
     done = {k: c for k, c in done.items() if k < n_shards}
 
     def index_now() -> dict:
-        shards = [{"shard": k, "file": shard_name(k), "first": k * shard_size, "count": c} for k, c in sorted(done.items())]
+        shards = [
+            {"shard": k, "file": shard_name(k), "first": k * shard_size, "count": c} for k, c in sorted(done.items())
+        ]
         complete = sum(c for c in done.values()) == n and len(done) == n_shards
         return {**head, "n": int(n), "complete": complete, "shards": shards}
 
@@ -265,7 +283,10 @@ def write_shards(
     elif todo:
         ctx = mp.get_context("spawn")
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
-        with _terminate_as_interrupt(), ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool:
+        with (
+            _terminate_as_interrupt(),
+            ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool,
+        ):
             for k, count in pool.imap_unordered(_worker_shard, todo):
                 done[k] = count
                 _write_index(root, index_now())
@@ -306,8 +327,14 @@ class SynthDataset(Dataset):
         allow_incomplete: read the complete shards of an unfinished run.
     """
 
-    def __init__(self, root: str | os.PathLike, *, keys: list[str] | None = None, allow_incomplete: bool = False,
-                 transform: Callable | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        keys: list[str] | None = None,
+        allow_incomplete: bool = False,
+        transform: Callable | None = None,
+    ) -> None:
         self.root = Path(root)
         self.index = read_index(self.root)
         if not self.index.get("complete") and not allow_incomplete:
@@ -376,8 +403,15 @@ class SynthStream(IterableDataset):
             worker).
     """
 
-    def __init__(self, make_generator: Callable, *, n: int | None = None, start: int = 0,
-                 transform: Callable | None = None, chunk: int = 8) -> None:
+    def __init__(
+        self,
+        make_generator: Callable,
+        *,
+        n: int | None = None,
+        start: int = 0,
+        transform: Callable | None = None,
+        chunk: int = 8,
+    ) -> None:
         self.make_generator, self.n, self.start, self.transform = make_generator, n, start, transform
         self.chunk = chunk
         self._gen = None
