@@ -190,3 +190,16 @@ def test_real_body_data_follow_the_pose_contract(tmp_path):
     # the stream poses samples 2-4 in one batch, the writer sample 2 alone: equal up to round-off
     assert torch.allclose(stream["joints3d"], item["joints3d"], atol=1e-4)
     assert (stream["image"] - item["image"]).abs().mean() < 1e-3
+
+
+def test_decode_video_and_tryon_images():
+    raw = {
+        "image": np.zeros((3, 4, 5, 3), np.uint8),
+        "background": np.full((3, 4, 5, 3), 255, np.uint8),
+        "flat_garment": np.zeros((6, 4, 3), np.uint8),
+        "parts": np.zeros((3, 4, 5), np.uint8),
+    }
+    item = decode_sample(raw)
+    assert item["image"].shape == (3, 3, 4, 5) and item["background"].shape == (3, 3, 4, 5)
+    assert item["background"].dtype == torch.float32 and float(item["background"].max()) == 1.0
+    assert item["flat_garment"].shape == (3, 6, 4) and item["parts"].dtype == torch.int64

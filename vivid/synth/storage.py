@@ -85,7 +85,7 @@ def decode_sample(raw: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     """Storage arrays -> training tensors.
 
     ``image`` uint8 (..., H, W, 3) becomes float32 (..., 3, H, W) in [0, 1]; other uint8 images
-    (``flat_garment``, ``image_b``) likewise; everything else is converted as it is (bool masks
+    (``image_b``, ``flat_garment(_b)``, ``background``) likewise; everything else is converted as it is (bool masks
     stay bool, float32 labels stay float32, int arrays become int64)."""
     out: dict[str, torch.Tensor] = {}
     for k, v in raw.items():
@@ -100,7 +100,7 @@ def decode_sample(raw: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return out
 
 
-_RGB_KEYS = {"image", "image_b", "flat_garment", "flat_garment_b"}
+_RGB_KEYS = {"image", "image_b", "flat_garment", "flat_garment_b", "background"}
 
 
 def _deflate(v: np.ndarray) -> bool:
