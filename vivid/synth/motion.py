@@ -138,6 +138,14 @@ SEGMENT_END = {
 LIMB_BONES = ("upperleg01", "lowerleg01", "foot", "upperarm01", "lowerarm01", "wrist")
 
 
+def _swap_side(name: str) -> str:
+    if name.endswith(".L"):
+        return name[:-2] + ".R"
+    if name.endswith(".R"):
+        return name[:-2] + ".L"
+    return name
+
+
 def _mirror(name: str) -> str:
     return name[:-2] + ".R" if name.endswith(".L") else name
 
@@ -388,6 +396,21 @@ class Motion:
         d[:, 0] = rig.root_delta(self.root)
         return d
 
+    def mirrored(self) -> "Motion":
+        """The left-right mirror image (x -> -x): left and right bones swap angles, and mirroring
+        keeps rotations about the lateral axis and flips the other two (t1 stays, t2 and t3
+        negate, see the module docstring); the root becomes ``M R M`` with ``M = diag(-1, 1, 1)``."""
+        flip = np.array([1.0, -1.0, -1.0])
+        idx = [CONTROLLED_BONES.index(_swap_side(b)) for b in CONTROLLED_BONES]
+        M = np.diag([-1.0, 1.0, 1.0])
+        return replace(
+            self,
+            angles=self.angles[:, idx] * flip,
+            root=M @ self.root @ M,
+            translation=self.translation * np.array([-1.0, 1.0, 1.0]),
+            source=self.source + " (mirrored)",
+        )
+
     def slice(self, start: int, stop: int) -> "Motion":
         return replace(
             self, angles=self.angles[start:stop], root=self.root[start:stop], translation=self.translation[start:stop]
@@ -571,7 +594,7 @@ def bundled_mocap() -> list[Path]:
 
 
 class MotionSampler:
-    """Draws motions for scenes from a mix of sources.
+    """Draws motions for scenes from a mix of sources (mocap is mirrored left-right half the time).
 
     Args:
         rig: the skeleton.
@@ -606,6 +629,8 @@ class MotionSampler:
             clip = self.clips[rng.integers(len(self.clips))]
             t = int(rng.integers(len(clip)))
             m = clip.slice(t, t + 1)
+            if rng.random() < 0.5:
+                m = m.mirrored()
             m = replace(m, root=_yaw(rng.uniform(-np.pi, np.pi))[None] @ m.root, translation=np.zeros((1, 3)))
             return m
         if src == "procedural":
@@ -623,9 +648,12 @@ class MotionSampler:
             period = max(1, 2 * (n - 1))
             ids = ids % period
             ids = np.where(ids >= n, period - ids, ids)
+            m = Motion(clip.angles[ids], clip.root[ids], clip.translation[ids], clip.fps, clip.source)
+            if rng.random() < 0.5:
+                m = m.mirrored()
             yaw = _yaw(rng.uniform(-np.pi, np.pi))
-            trans = clip.translation[ids] - clip.translation[ids[:1]] * np.array([1, 1, 0])
-            return Motion(clip.angles[ids], yaw @ clip.root[ids], trans @ yaw.T, clip.fps, clip.source)
+            trans = m.translation - m.translation[:1] * np.array([1, 1, 0])
+            return Motion(m.angles, yaw @ m.root, trans @ yaw.T, m.fps, m.source)
         if src == "procedural":
             return procedural_motion(rng, self.rig, frames, fps=self.fps)
         m = random_pose(rng, self.rig)
