@@ -802,6 +802,8 @@ class FaceScenes(_Scenes):
         changes = np.stack([r.uniform(-0.7, 0.7, L) * (r.random(L) < 0.5) for r in rngs])
         expr = np.stack([r.uniform(0, 1, E) * (r.random(E) < 4.0 / E) for r in rngs])  # ~4 active actions
         alb = np.stack([0.8 * r.standard_normal(A) for r in rngs])
+        # the "tone" basis scales the skin by (1 - 0.3 c): c up to 2.2 reaches dark skin tones
+        alb[:, list(head.ALBEDO_BASES).index("tone")] = [r.uniform(-1.2, 2.2) for r in rngs]
         ang = np.stack([np.radians([r.uniform(-20, 20), r.uniform(-12, 12), r.uniform(-45, 45)]) for r in rngs])
         from vivid.synth.motion import euler_xyz_to_matrix
 
