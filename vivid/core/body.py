@@ -140,7 +140,8 @@ def _build_anny(cache_dir: Path | None, **kwargs):
     anny.paths.set_anny_cache_path(cache)
     out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out):
+        # Anny prints while building, and Warp (its skinning backend) prints a device banner.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             model = anny.Anny(**kwargs)
     except (OSError, ValueError, RuntimeError) as err:
         raise VividError(f"cannot build the Anny body model with its cache in {cache} ({err}); "
@@ -279,6 +280,12 @@ class BodyModel(nn.Module):
         self.register_buffer("garment_vertices", torch.isin(parts, garment_ids), persistent=False)
         self.register_buffer("garment_faces", torch.isin(face_parts, garment_ids), persistent=False)
         self._limits: JointLimits | None = None
+        # The first pose loads Anny's Warp skinning kernels, which prints a line; do it here, quietly.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), torch.no_grad():
+            self.forward()
+        if out.getvalue().strip():
+            log.debug("anny warm-up: %s", out.getvalue().strip())
 
     # ------------------------------------------------------------------ static data
 
