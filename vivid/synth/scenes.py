@@ -508,12 +508,13 @@ class _Scenes:
             uv_faces=kit.tex_uv_faces,
             texture_faces=kit.garment_faces,
             supersample=c.supersample,
+            cull_backfaces=True,  # the body mesh is closed: back faces are never seen (and skipping them is faster)
         )
         tri = out.triangle_id
         garment = (tri >= 0) & kit.garment_faces[tri.clamp(min=0)]
         rast = out.rast
         if c.supersample > 1:  # flow needs the rasterisation at the output resolution
-            rast = rasterize(verts_cam, kit.faces, K, c.height, c.width)
+            rast = rasterize(verts_cam, kit.faces, K, c.height, c.width, cull_backfaces=True)
         return Frames(out.rgb.clamp(0, 1), tri, out.depth, out.labels, garment, rast)
 
     def _joint_labels(
