@@ -188,3 +188,19 @@ def test_bad_inputs_raise():
         model(a, b[:, :2], 0.5)
     with pytest.raises(ValueError):
         model(a, b, torch.tensor([0.1, 0.2, 0.3]))
+
+
+def test_bundled_checkpoint_loads_and_beats_the_blend_on_unseen_flying_layers():
+    from vivid.core.checkpoints import load_checkpoint
+    from vivid.core.metrics import psnr
+    from vivid.interp.data import FlyingTriplets
+
+    model, meta = load_checkpoint("interp-default", task="interp")
+    assert meta["model_name"] == "interp_default" and isinstance(model, InterpNet)
+    ds = FlyingTriplets(6, (96, 96), seed=20_000, random_t=False, augment=False, cache=False)
+    items = [ds[i] for i in range(len(ds))]
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    with torch.no_grad():
+        out = model(batch["image0"], batch["image1"], batch["t"]).frame
+    blend = 0.5 * (batch["image0"] + batch["image1"])
+    assert psnr(out, batch["image_t"]).mean() > psnr(blend, batch["image_t"]).mean() + 1.0
