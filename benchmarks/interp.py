@@ -192,7 +192,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
         fn = make_method(kind, ckpt)
         t0 = time.perf_counter()
         row = {s: evaluate(fn, sets[s]) for s in SETS}
-        row.update(checkpoint=ckpt, measured=now())
+        row.update(checkpoint=ckpt, measured=now(), step=checkpoint_step(ckpt) if ckpt else None)
         quality[label] = row
         log(f"quality {label}: " + ", ".join(f"{s} {row[s]['psnr']:.2f}" for s in SETS) + f" ({time.perf_counter() - t0:.0f} s)")
     native = results.get("quality", {}).get("sam2_native_baselines", {})
@@ -279,7 +279,7 @@ def run_repair(model: str, results: dict) -> None:
         row["psnr"] = psnrs
         out[name] = row
         log(f"repair {name}: recall {row['recall']:.2f} fp {row['false_positives']} thr {thr:.2f} " + str({k: round(v, 2) for k, v in psnrs.items()}))
-    results["repair"] = {"measured": now(), "model": model, "clips": out, "scene_cuts": detect_cuts(clips)}
+    results["repair"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "clips": out, "scene_cuts": detect_cuts(clips)}
 
 
 def detect_cuts(clips: dict[str, Path]) -> dict[str, list[int]]:
@@ -418,16 +418,23 @@ def run_speed(model: str, results: dict) -> None:
     for method in ["vivid", *BASELINES]:
         speed[method] = in_child(["speed", method, model])
         log(f"speed {method}: {speed[method]['fps']:.2f} fps, {speed[method]['peak_rss_mb']:.0f} MB")
-    results["speed"] = {"measured": now(), "model": model, "load_before_after": None, "methods": speed}
+    results["speed"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "load_before_after": None, "methods": speed}
 
 
 def run_4k(model: str, results: dict, tile: int, overlap: int) -> None:
     r = in_child(["4k", "vivid", model, str(tile), str(overlap)])
     log(f"4k: {r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB, {r['n_tiles']} tiles")
-    results["tiled_4k"] = {"measured": now(), "model": model, **r}
+    results["tiled_4k"] = {"measured": now(), "model": model, "step": checkpoint_step(model), **r}
 
 
 # ------------------------------------------------------------------------------ report
+
+
+def checkpoint_step(path: str) -> int | None:
+    """Training step recorded in a checkpoint's sidecar (periodic exports differ only by it)."""
+    from vivid.core.checkpoints import read_meta
+
+    return (read_meta(path).get("metrics") or {}).get("global_step")
 
 
 def now() -> str:
@@ -455,9 +462,10 @@ def render(results: dict) -> str:
     for m in order:
         if m not in q and m not in spd:
             continue
-        label = "vivid " + Path(results.get("quality", {}).get("model", "")).name if m == "vivid" else (
+        step = q.get(m, {}).get("step")
+        label = f"vivid {Path(q.get(m, {}).get('checkpoint') or 'interp-default').stem}" if m == "vivid" else (
             ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
-        cells = [label]
+        cells = [label + (f" (step {step})" if step is not None else "")]
         ps, ss = [], []
         for s in SETS:
             r = q.get(m, {}).get(s)
@@ -481,7 +489,7 @@ def render(results: dict) -> str:
     if mm.get("metrics"):
         notes.append(
             f"vivid checkpoint: {Path(results.get('quality', {}).get('model', '')).name} ({mm.get('model_name')}, "
-            f"{mm.get('num_parameters') or 0:,} parameters, training step {mm['metrics'].get('global_step', '?')}; "
+            f"{mm.get('num_parameters') or 0:,} parameters; latest snapshot measured: step {mm['metrics'].get('global_step', '?')}; "
             f"trained by: `{mm.get('command')}`)."
         )
     if q:
@@ -546,9 +554,13 @@ def render(results: dict) -> str:
             f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}): "
             f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)."
         )
-    stamps = [f"{k} {v['measured']} ({Path(v.get('model') or '-').name})" for k, v in results.items()
+    def ck(path, step):
+        return f"{Path(path or '-').stem}" + (f" step {step}" if step is not None else "")
+
+    stamps = [f"{k} {v['measured']} ({ck(v.get('model'), v.get('step'))})" for k, v in results.items()
               if k != "quality" and isinstance(v, dict) and "measured" in v]  # fmt: skip
-    rows_q = [f"{m} {r['measured']} ({Path(r.get('checkpoint') or m).name})" for m, r in q.items() if "measured" in r]
+    rows_q = [f"{m} {r['measured']}" + (f" ({ck(r['checkpoint'], r.get('step'))})" if r.get("checkpoint") else "")
+              for m, r in q.items() if "measured" in r]  # fmt: skip
     notes.append("Measured: " + "; ".join(([f"quality rows: {', '.join(rows_q)}"] if rows_q else []) + stamps) + ".")
     return "\n".join(rows) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
