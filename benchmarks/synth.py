@@ -9,8 +9,9 @@ For each scene kind (body, video, face) at 256x256 (``--size``):
   optical flow) to show where the time goes; peak memory is the process's maximum RSS.
 - *2 processes*: two such processes at once (the sum of their rates: what two cores give);
 - *2 workers + storage*: what ``vivid synth KIND --workers 2`` does end to end (two worker
-  processes, one torch thread each, shards written with deflate), counted from the start of
-  the command to the last shard, model loading included; peak memory is the largest worker RSS.
+  processes, one torch thread each, shards written), over the whole run (worker start-up and
+  model loading included) and after start-up (from the moment every worker has delivered its
+  first shard); peak memory is the largest worker RSS.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/synth.py
 
@@ -119,6 +120,7 @@ def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
     per_sample = cfg.frames if kind == "video" else 1
     n = max(workers, frames // per_sample)
     shard = max(1, n // (4 * workers))
+    stamps: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         write_shards(
@@ -131,16 +133,22 @@ def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
             config=cfg.to_dict(),
             shard_size=shard,
             workers=workers,
+            on_progress=lambda c: stamps.append((time.perf_counter(), c)),
         )
         seconds = time.perf_counter() - start
         disk = sum(p.stat().st_size for p in (Path(tmp) / "out").iterdir())
     made = n * per_sample
+    # steady rate: once every worker has delivered its first shard (start-up behind it)
+    k = min(workers, len(stamps)) - 1
+    after = sum(c for _, c in stamps[k + 1 :]) * per_sample
+    steady = after / (stamps[-1][0] - stamps[k][0]) if after and stamps[-1][0] > stamps[k][0] else float("nan")
     return {
         "kind": kind,
         "size": size,
         "frames": made,
         "seconds": seconds,
         "fps": made / seconds,
+        "steady_fps": steady,
         "workers": workers,
         "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -224,14 +232,15 @@ def main() -> None:
         "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
         "",
         f"| scene | frames/s, 1 process | frames/s, {args.workers} processes "
-        f"| frames/s, `vivid synth --workers {args.workers}` (start-up and shards included) "
+        f"| frames/s, `vivid synth --workers {args.workers}`: whole run (start-up included) / after start-up "
         "| peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
         o, b, p = r["one_process"], r["processes"], r["workers"]
         lines.append(
-            f"| {r['kind']} | {o['fps']:.1f} | {b['fps']:.1f} | {p['fps']:.1f} ({p['frames']} frames) | "
+            f"| {r['kind']} | {o['fps']:.1f} | {b['fps']:.1f} "
+            f"| {p['fps']:.1f} / {p['steady_fps']:.1f} ({p['frames']} frames) | "
             f"{max(o['peak_rss_mb'], p['worker_peak_rss_mb']):.0f} | {p['disk_mb_per_frame']:.3f} | "
             f"{o['load_before']:.1f}/{p['load_after']:.1f} |"
         )

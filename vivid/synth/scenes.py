@@ -179,8 +179,9 @@ def _u8(img: torch.Tensor) -> np.ndarray:
 def _bounding_sphere(points: torch.Tensor) -> tuple[np.ndarray, float]:
     """Centre of the bounding box of (N, 3) points and the radius of the sphere around it that
     holds them all."""
-    centre = 0.5 * (points.amin(0) + points.amax(0))
-    return centre.double().numpy(), float((points - centre).norm(dim=-1).max())
+    lo, hi = points.aminmax(dim=0)
+    centre = 0.5 * (lo + hi)
+    return centre.double().numpy(), float((points - centre).square().sum(-1).max().sqrt())
 
 
 # ----------------------------------------------------------------------------- body kit
