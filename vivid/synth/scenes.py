@@ -264,9 +264,9 @@ class BodyKit:
         self.device = device
         self.model = BodyModel().to(device).eval()
         self.rig = Rig.from_anny(self.model.anny)
-        self.faces = self.model.faces
-        self.face_parts = self.model.face_parts
-        self.garment_faces = self.model.garment_faces
+        self.faces = self.model.faces.cpu()  # rendering and labels run on the CPU
+        self.face_parts = self.model.face_parts.cpu()
+        self.garment_faces = self.model.garment_faces.cpu()
         with torch.no_grad():
             rest = self.model().vertices[0].cpu()
         parts = self.model.vertex_parts.cpu()
@@ -289,7 +289,7 @@ class BodyKit:
         table = torch.cat([uv, extra])
         self.uv = uv
         self.tex_uv = table * torch.tensor([0.5, 1.0])
-        self.tex_uv_faces = uv_faces.to(device)
+        self.tex_uv_faces = uv_faces
         regions = torch.zeros(rest.shape[0], dtype=torch.int64)
         legs = torch.isin(
             parts,
@@ -810,11 +810,11 @@ class FaceScenes(_Scenes):
         from vivid.synth.motion import euler_xyz_to_matrix
 
         Rg = euler_xyz_to_matrix(ang)  # pitch (x), roll (y), yaw (z) in the head frame
-        f = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
+        f = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float().to(self.device)  # noqa: E731
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             out = head(phenotype=f(phen), local_changes=f(changes), expression=f(expr), global_rot=f(Rg))
             albedo = head.albedo(f(alb))
-        verts, lms = out.vertices.float(), out.landmarks.float()
+        verts, lms, albedo = out.vertices.float().cpu(), out.landmarks.float().cpu(), albedo.float().cpu()
         Ks, Rs, ts, shs, bgs = [], [], [], [], []
         for b, r in enumerate(rngs):
             centre, radius = _bounding_sphere(verts[b])
@@ -842,14 +842,14 @@ class FaceScenes(_Scenes):
         lc = self._to_cam(lms, R, t)
         rend = render(
             vc,
-            head.faces,
+            head.faces.cpu(),
             K,
             c.height,
             c.width,
             albedo=albedo,
             sh=torch.from_numpy(np.stack(shs)).float(),
             background=torch.stack(bgs),
-            face_labels=head.face_parts,
+            face_labels=head.face_parts.cpu(),
             supersample=c.supersample,
         )
         face_ids = torch.tensor([HEAD_PART_NAMES.index(n) for n in ("face", "eyes", "mouth")])
