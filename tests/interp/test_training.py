@@ -71,6 +71,7 @@ def test_gan_updates_discriminator_and_generator():
     _trainer(3).fit(module, DataLoader(_Fixed(items, 6), batch_size=2))
     assert any(not torch.equal(a, b) for a, b in zip(d0, module.discriminator.parameters()))
     assert not torch.equal(g0, module.model.synthesis.out.weight)
+    assert module.global_step == 3  # one step per batch: critic updates do not count
 
 
 def test_harness_tiny_preset_trains_exports_and_reloads(tmp_path):

@@ -141,7 +141,13 @@ class InterpModule(pl.LightningModule):
                 opt_d.zero_grad()
                 self.manual_backward(loss_d)
                 self.clip_gradients(opt_d, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-                opt_d.step()
+                if getattr(self.trainer.precision_plugin, "scaler", None) is None:
+                    # Step the wrapped optimiser directly: Lightning counts every optimiser step
+                    # in global_step, and max_steps, the LR schedule and gan.start_step are meant
+                    # in generator updates (batches), the same with and without the GAN.
+                    opt_d.optimizer.step()
+                else:  # fp16 loss scaling needs Lightning's step (it then counts in global_step)
+                    opt_d.step()
                 self.log("train/loss_d", loss_d.detach(), prog_bar=False)
                 # Generator's adversarial term with the updated critic (no grads into D kept).
                 self.discriminator.requires_grad_(False)
