@@ -182,6 +182,57 @@ def run_child(args: list[str], copies: int = 1) -> dict:
     return outs[0] if copies == 1 else outs
 
 
+def render_markdown(results: dict) -> str:
+    """The results table and the time split as markdown."""
+    size, workers = results["size"], results["workers"]
+    lines = [
+        f"# vivid.synth benchmark ({size}x{size}, all labels)",
+        "",
+        f"Machine: {results['cpu_count']} CPU cores, shared with other jobs (load average recorded per run); "
+        "one torch thread per process; the benchmark itself runs under `nice -n 10`.",
+        "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
+        "Two processes only gain over one when two cores are free: at a load average near 10 on two cores they",
+        "compete with the other jobs, so that column (and the `vivid synth` one) shows what they got, not the",
+        "machine's capacity. 'After start-up' counts from the moment every worker has delivered its first shard",
+        "(worker start-up: importing torch and vivid, building the body model, the appearance banks).",
+        "",
+        f"| scene | frames/s, 1 process | frames/s, {workers} processes "
+        f"| frames/s, `vivid synth --workers {workers}`: whole run (start-up included) / after start-up "
+        "| peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["runs"]:
+        o, b, p = r["one_process"], r["processes"], r["workers"]
+        lines.append(
+            f"| {r['kind']} | {o['fps']:.1f} | {b['fps']:.1f} "
+            f"| {p['fps']:.1f} / {p['steady_fps']:.1f} ({p['frames']} frames) | "
+            f"{max(o['peak_rss_mb'], p['worker_peak_rss_mb']):.0f} | {p['disk_mb_per_frame']:.3f} | "
+            f"{o['load_before']:.1f}/{p['load_after']:.1f} |"
+        )
+    lines += [
+        "",
+        "## Where the time goes (one process, share of the timed generation)",
+        "",
+        "Stages: *render* = `vivid.core.render` (Warp z-buffer rasteriser, then SH shading, texture lookup and",
+        "labels on the covered pixels); *body model* = posing Anny (blend shapes for the phenotype, kinematics,",
+        "Warp skinning) and its joints; *optical flow* = forward and backward surface flow per frame pair;",
+        "*labels* = joint projection and visibility, masks, array conversions; *appearance* = garment and",
+        "background crops from the banks; *other* = camera and light draws, batching, Python glue.",
+        "",
+    ]
+    for r in results["runs"]:
+        o = r["one_process"]
+        total = o["seconds"]
+        parts = sorted(o["stages_s"].items(), key=lambda kv: -kv[1])
+        split = ", ".join(f"{k} {100 * v / total:.0f}% ({1000 * v / o['frames']:.1f} ms/frame)" for k, v in parts)
+        lines.append(
+            f"- **{r['kind']}** ({1000 * total / o['frames']:.1f} ms/frame): {split}. "
+            f"Model build {o['model_build_s']:.1f} s, warm-up (appearance banks, first batch) {o['warmup_s']:.1f} s."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=256)
@@ -190,7 +241,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--child", choices=["generate", "shards"], help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
+    ap.add_argument("--from-json", type=Path, help="only re-render synth.md from a saved synth.json")
     args = ap.parse_args()
+    if args.from_json is not None:
+        (RESULTS / "synth.md").write_text(render_markdown(json.loads(args.from_json.read_text())))
+        return
     if args.child == "generate":
         print(json.dumps(child_generate(args.kind, args.size, args.frames)))
         return
@@ -198,7 +253,13 @@ def main() -> None:
         print(json.dumps(child_shards(args.kind, args.size, args.frames, args.workers)))
         return
 
-    results = {"size": args.size, "cpu_count": os.cpu_count(), "torch_threads_per_process": 1, "runs": []}
+    results = {
+        "size": args.size,
+        "cpu_count": os.cpu_count(),
+        "torch_threads_per_process": 1,
+        "runs": [],
+        "workers": args.workers,
+    }
     for kind in args.kinds.split(","):
         gen_args = ["--child", "generate", "--kind", kind, "--size", str(args.size), "--frames", str(args.frames)]
         one = run_child(gen_args)
@@ -225,37 +286,7 @@ def main() -> None:
             file=sys.stderr,
         )
 
-    lines = [
-        f"# vivid.synth benchmark ({args.size}x{args.size}, all labels)",
-        "",
-        f"Machine: {os.cpu_count()} CPU cores, shared (load average recorded per run); one torch thread per process.",
-        "Body: one image per sample. Video: 8-frame clips with forward and backward flow. Face: head images.",
-        "",
-        f"| scene | frames/s, 1 process | frames/s, {args.workers} processes "
-        f"| frames/s, `vivid synth --workers {args.workers}`: whole run (start-up included) / after start-up "
-        "| peak RSS per process (MB) | disk per frame (MB) | load avg before/after |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results["runs"]:
-        o, b, p = r["one_process"], r["processes"], r["workers"]
-        lines.append(
-            f"| {r['kind']} | {o['fps']:.1f} | {b['fps']:.1f} "
-            f"| {p['fps']:.1f} / {p['steady_fps']:.1f} ({p['frames']} frames) | "
-            f"{max(o['peak_rss_mb'], p['worker_peak_rss_mb']):.0f} | {p['disk_mb_per_frame']:.3f} | "
-            f"{o['load_before']:.1f}/{p['load_after']:.1f} |"
-        )
-    lines += ["", "## Where the time goes (one process, share of the timed generation)", ""]
-    for r in results["runs"]:
-        o = r["one_process"]
-        total = o["seconds"]
-        parts = sorted(o["stages_s"].items(), key=lambda kv: -kv[1])
-        split = ", ".join(f"{k} {100 * v / total:.0f}% ({1000 * v / o['frames']:.1f} ms/frame)" for k, v in parts)
-        lines.append(
-            f"- **{r['kind']}** ({1000 * total / o['frames']:.1f} ms/frame): {split}. "
-            f"Model build {o['model_build_s']:.1f} s, warm-up (appearance banks, first batch) {o['warmup_s']:.1f} s."
-        )
-    lines.append("")
-    text = "\n".join(lines)
+    text = render_markdown(results)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth.md").write_text(text)
