@@ -158,6 +158,8 @@ def test_bad_config_is_a_user_error():
         SceneConfig(phenotype_low=(0.5,) * 6, phenotype_high=(0.2,) * 6).validate()
     with pytest.raises(VividError):
         make_generator({"kind": "nope"})
+    with pytest.raises(VividError, match="field of view"):
+        SceneConfig.from_dict({"camera": {"fov_deg": [70, 40]}}).validate()
     cfg = SceneConfig(kind="video", height=32, width=48, seed=9, garment_kinds=("stripes",))
     assert SceneConfig.from_dict(cfg.to_dict()) == cfg
 

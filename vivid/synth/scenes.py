@@ -141,6 +141,11 @@ class SceneConfig:
             raise VividError(
                 f"unknown motion source(s) {bad or list(self.motion_sources)}; use mocap, procedural or static"
             )
+        cam = self.camera
+        if not 1.0 <= cam.fov_deg[0] <= cam.fov_deg[1] < 179.0:
+            raise VividError(f"camera field of view range {cam.fov_deg} must satisfy 1 <= min <= max < 179 degrees")
+        if min(cam.distance_factor + cam.partial_distance_factor) <= 0 or not 0 <= cam.partial_prob <= 1:
+            raise VividError("camera distance factors must be positive and partial_prob within [0, 1]")
         if self.supersample < 1:
             raise VividError(f"supersample must be >= 1, got {self.supersample}")
         return self
