@@ -203,3 +203,23 @@ def test_decode_video_and_tryon_images():
     assert item["image"].shape == (3, 3, 4, 5) and item["background"].shape == (3, 3, 4, 5)
     assert item["background"].dtype == torch.float32 and float(item["background"].max()) == 1.0
     assert item["flat_garment"].shape == (3, 6, 4) and item["parts"].dtype == torch.int64
+
+
+def test_dataloader_workers_read_their_own_handles(tmp_path):
+    from torch.utils.data import DataLoader
+
+    _write(tmp_path / "d", n=10)
+    ds = SynthDataset(tmp_path / "d")
+    ds[0]  # the parent opens a shard before the workers fork
+    got = {}
+    for batch in DataLoader(ds, batch_size=2, num_workers=2, shuffle=False):
+        for idx, img in zip(batch["index"].tolist(), batch["image"]):
+            got[idx] = img
+    assert sorted(got) == list(range(10))
+    for i in range(10):
+        assert torch.equal(got[i], ds[i]["image"])
+
+
+def test_decode_keeps_scalars_scalar():
+    item = decode_sample({"partial": np.array(True), "fps": np.array(30.0, np.float32)})
+    assert item["partial"].shape == () and item["fps"].shape == ()

@@ -89,7 +89,7 @@ def decode_sample(raw: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     stay bool, float32 labels stay float32, int arrays become int64)."""
     out: dict[str, torch.Tensor] = {}
     for k, v in raw.items():
-        t = torch.from_numpy(np.ascontiguousarray(v))
+        t = torch.from_numpy(v if v.flags.c_contiguous else np.ascontiguousarray(v))  # keeps 0-d arrays 0-d
         if v.dtype == np.uint8 and v.ndim >= 3 and v.shape[-1] == 3 and k in _RGB_KEYS:
             t = t.movedim(-1, -3).float().div_(255.0)
         elif v.dtype in (np.int16, np.int32, np.uint8, np.uint16) and k not in _RGB_KEYS:
@@ -344,6 +344,7 @@ class SynthDataset(Dataset):
         self.keys = keys
         self.transform = transform
         self._open: OrderedDict[int, zipfile.ZipFile] = OrderedDict()
+        self._pid = os.getpid()
         self._keys_cache: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
@@ -354,6 +355,11 @@ class SynthDataset(Dataset):
         return self.index["kind"]
 
     def _zip(self, s: int) -> zipfile.ZipFile:
+        if self._pid != os.getpid():
+            # a forked DataLoader worker: the inherited handles share file offsets with the
+            # parent and the other workers, so each process opens its own
+            self._open = OrderedDict()
+            self._pid = os.getpid()
         zf = self._open.get(s)
         if zf is None:
             path = self.root / self.shards[s]["file"]
