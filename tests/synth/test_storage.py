@@ -223,3 +223,14 @@ def test_dataloader_workers_read_their_own_handles(tmp_path):
 def test_decode_keeps_scalars_scalar():
     item = decode_sample({"partial": np.array(True), "fps": np.array(30.0, np.float32)})
     assert item["partial"].shape == () and item["fps"].shape == ()
+
+
+def test_worker_processes_write_the_same_data(tmp_path):
+    """Two spawned worker processes produce the shards one process does."""
+    _write(tmp_path / "one", n=9)
+    _write(tmp_path / "two", n=9, workers=2)
+    a, b = SynthDataset(tmp_path / "one"), SynthDataset(tmp_path / "two")
+    assert a.index["shards"] == b.index["shards"]
+    for i in range(9):
+        for k, v in a.raw(i).items():
+            np.testing.assert_array_equal(v, b.raw(i)[k])
