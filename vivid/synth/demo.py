@@ -1,6 +1,6 @@
-"""Demo section for the synthetic data engine: contact sheets of body, video and try-on scenes
-(joints, part segmentation, depth, flow, garments), a mocap clip retargeted to Anny, and the
-generation rate measured on this machine."""
+"""Demo section for the synthetic data engine: the bundled mocap clips retargeted to Anny,
+contact sheets of body, video, try-on and face scenes (joints, part segmentation, depth, flow,
+garments, landmarks), and the generation rate measured on this machine."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def _sections(report: Report, rows: list[dict]) -> None:
     from vivid.synth.scenes import SceneConfig, make_generator
 
     with torch.no_grad():
-        for kind, n, size, frames in (("body", 6, 160, 0), ("video", 3, 160, 6), ("tryon", 3, 160, 4)):
+        _mocap_strip(report)
+        kinds = (("body", 6, 160, 0), ("video", 3, 160, 6), ("tryon", 3, 160, 4), ("face", 4, 128, 0))
+        for kind, n, size, frames in kinds:
             cfg = SceneConfig(kind=kind, height=size, width=size, seed=7)
             if frames:
                 cfg.frames = frames
@@ -74,5 +76,32 @@ def _sections(report: Report, rows: list[dict]) -> None:
                 "video": "video scenes: first frame | segmentation | forward flow 0->1 (hue = direction) | last frame",
                 "tryon": "try-on pairs: garment A | same motion, camera and light with garment B "
                 "| flat garment A | flat garment B",
+                "face": "face scenes: 68 landmarks (green visible, grey hidden) | face mask | depth",
             }
             report.image(sheet, captions[kind])
+
+
+def _mocap_strip(report: Report) -> None:
+    """The two bundled CMU clips retargeted to Anny, 8 frames each, seen from a three-quarter view."""
+    import numpy as np
+
+    from vivid.core.geometry import look_at
+    from vivid.core.render import render
+    from vivid.synth.motion import bundled_mocap, load_mocap
+    from vivid.synth.scenes import BodyKit
+
+    kit = BodyKit.get(torch.device("cpu"))
+    R, t = look_at(torch.tensor([-1.6, -2.8, 0.3]), torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]))
+    K = torch.tensor([[240.0, 0.0, 63.5], [0.0, 240.0, 79.5], [0.0, 0.0, 1.0]])
+    rows = []
+    for path in bundled_mocap():
+        m = load_mocap(path, kit.rig, fps=30)
+        ids = np.linspace(0, len(m) - 1, 8).astype(int)
+        deltas = m.deltas(kit.rig)[ids]
+        deltas[:, 0] = np.eye(3)  # facing the same way in every frame, to compare the poses
+        verts = kit.pose(deltas, np.full(6, 0.5))[0]
+        out = render(verts @ R.T + t, kit.faces, K, 160, 128, background=torch.ones(3), cull_backfaces=True)
+        rows.append(torch.cat(list(out.rgb), dim=2))
+    img = (torch.cat(rows, dim=1).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    names = ", ".join(p.stem for p in bundled_mocap())
+    report.image(img, f"bundled CMU mocap retargeted to Anny ({names}), 8 frames each, root rotation removed")
