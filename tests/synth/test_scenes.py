@@ -216,3 +216,17 @@ def test_contact_sheets_draw_every_kind(body, video):
     # flow colours: zero flow is white, invalid pixels black
     rgb = flow_to_rgb(np.zeros((2, 2, 2)), np.array([[True, False], [True, True]]))
     assert (rgb[0, 0] == 255).all() and (rgb[0, 1] == 0).all()
+
+
+def test_body_parameters_reproduce_the_labels(kit):
+    """Posing the body model with the stored parameters gives the stored 3D joints."""
+    cfg = SceneConfig(kind="video", height=64, width=64, seed=8, frames=2, vertices=True)
+    s = VideoScenes(cfg).generate(1)
+    with torch.no_grad():
+        out = kit.model(
+            pose=torch.from_numpy(s["pose"]), phenotype=torch.from_numpy(s["phenotype"])[None].expand(2, -1)
+        )
+    world = out.joints["h36m"].double() + torch.from_numpy(s["translation"]).double()[:, None]
+    cam = world @ torch.from_numpy(s["R"]).double().transpose(-1, -2) + torch.from_numpy(s["t"]).double()[:, None]
+    np.testing.assert_allclose(cam.numpy(), s["joints3d"], atol=2e-4)
+    assert s["vertices"].shape == (2, kit.model.num_vertices, 3)
