@@ -230,3 +230,18 @@ def test_body_parameters_reproduce_the_labels(kit):
     cam = world @ torch.from_numpy(s["R"]).double().transpose(-1, -2) + torch.from_numpy(s["t"]).double()[:, None]
     np.testing.assert_allclose(cam.numpy(), s["joints3d"], atol=2e-4)
     assert s["vertices"].shape == (2, kit.model.num_vertices, 3)
+
+
+def test_face_parameters_reproduce_the_vertices():
+    from vivid.synth.scenes import FaceScenes, HeadKit
+
+    try:
+        head = HeadKit.get(torch.device("cpu")).model
+    except (ImportError, AttributeError) as err:
+        pytest.skip(f"no head model in vivid.core.body: {err}")
+    s = FaceScenes(SceneConfig(kind="face", height=48, width=48, seed=3)).generate(2)
+    f = lambda k: torch.from_numpy(s[k])[None]  # noqa: E731
+    with torch.no_grad():
+        v = head(phenotype=f("phenotype"), local_changes=f("local_changes"), expression=f("expression")).vertices[0]
+    cam = v.double() @ torch.from_numpy(s["pose_R"]).double().T + torch.from_numpy(s["pose_t"]).double()
+    np.testing.assert_allclose(cam.numpy(), s["vertices"], atol=2e-4)
