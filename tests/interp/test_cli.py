@@ -100,3 +100,22 @@ def test_errors_are_one_line(tmp_path, tiny_ckpt):
     assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--threshold", "high"), "threshold")
     assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--model", "nope"), "not found")
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("o.", ".o.", "r.", ".r.", "m.", ".m."))]
+
+
+@pytest.mark.slow
+def test_demo_section(tmp_path):
+    """The demo section runs on the bundled clip and checkpoint and reports its numbers."""
+    from vivid.core.report import Report
+    from vivid.interp.demo import REAL_REPEATS, SYNTH_REPEATS, run_demo
+
+    report = Report("demo")
+    run_demo(tmp_path, report, device="cpu")
+    items = report.sections[-1].items
+    tables = [i.payload for i in items if i.kind == "table"]
+    assert len(tables) == 2 and len([i for i in items if i.kind == "image"]) == 4
+    assert {r["method"] for r in tables[0]} == {"frame repetition", "linear blend", "vivid"}
+    real, synth = tables[1]
+    assert set(REAL_REPEATS) <= set(json.loads(real["detected"]))
+    assert json.loads(synth["detected"]) == SYNTH_REPEATS
+    assert synth["PSNR vivid (dB)"] > synth["PSNR left stuttered (dB)"]
+    report.save(tmp_path / "report.html")
