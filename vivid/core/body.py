@@ -235,6 +235,20 @@ _LIMITS_LEFT = {
 }
 
 
+def _pose_deltas(pose: Tensor | None, batch: int, J: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Per-bone rotations (None = rest pose) -> Anny's (batch, J, 4, 4) local pose transforms."""
+    if pose is None:
+        rot = torch.eye(3, dtype=dtype, device=device).expand(batch, J, 3, 3)
+    else:
+        if pose.ndim < 3 or pose.shape[1] != J:
+            raise ValueError(f"pose must have shape (B, {J}, 3|6) or (B, {J}, 3, 3), got {tuple(pose.shape)}")
+        rot = rotations_to_matrix(pose.to(dtype), batch_dims=2).expand(batch, J, 3, 3)
+    delta = torch.zeros(batch, J, 4, 4, dtype=dtype, device=device)
+    delta[..., :3, :3] = rot
+    delta[..., 3, 3] = 1.0
+    return delta
+
+
 class BodyModel(nn.Module):
     """Anny body: pose, phenotype and a rigid transform -> vertices and joints.
 
@@ -375,15 +389,7 @@ class BodyModel(nn.Module):
         dtype = self.anny.template_vertices.dtype
         batch = max([x.shape[0] for x in (pose, phenotype, global_rot, transl) if x is not None], default=1)
         J = self.num_bones
-        if pose is None:
-            rot = torch.eye(3, dtype=dtype, device=device).expand(batch, J, 3, 3)
-        else:
-            if pose.ndim < 3 or pose.shape[1] != J:
-                raise ValueError(f"pose must have shape (B, {J}, 3|6) or (B, {J}, 3, 3), got {tuple(pose.shape)}")
-            rot = rotations_to_matrix(pose.to(dtype), batch_dims=2).expand(batch, J, 3, 3)
-        delta = torch.zeros(batch, J, 4, 4, dtype=dtype, device=device)
-        delta[..., :3, :3] = rot
-        delta[..., 3, 3] = 1.0
+        delta = _pose_deltas(pose, batch, J, dtype, device)
         if phenotype is None:
             phenotype = torch.full((1, len(PHENOTYPE_NAMES)), 0.5, dtype=dtype, device=device)
         if phenotype.ndim != 2 or phenotype.shape[1] != len(PHENOTYPE_NAMES):
@@ -650,15 +656,7 @@ class HeadModel(nn.Module):
             local_changes = torch.zeros(1, L, dtype=dtype, device=device)
         if expression is None:
             expression = torch.zeros(1, E, dtype=dtype, device=device)
-        if pose is None:
-            rot = torch.eye(3, dtype=dtype, device=device).expand(batch, J, 3, 3)
-        else:
-            if pose.ndim < 3 or pose.shape[1] != J:
-                raise ValueError(f"pose must have shape (B, {J}, 3|6) or (B, {J}, 3, 3), got {tuple(pose.shape)}")
-            rot = rotations_to_matrix(pose.to(dtype), batch_dims=2).expand(batch, J, 3, 3)
-        delta = torch.zeros(batch, J, 4, 4, dtype=dtype, device=device)
-        delta[..., :3, :3] = rot
-        delta[..., 3, 3] = 1.0
+        delta = _pose_deltas(pose, batch, J, dtype, device)
         out = self.anny(pose_parameters=delta, phenotype_kwargs=phenotype.to(dtype).expand(batch, -1),
                         local_changes_kwargs=local_changes.to(dtype).expand(batch, -1),
                         facial_actions=expression.to(dtype).expand(batch, -1))
