@@ -172,7 +172,7 @@ def ablation_files() -> dict[str, Path]:
 
 
 def ablation_label(key: str) -> str:
-    return ABLATIONS.get(key, f"ablation: {key}")
+    return ABLATIONS.get(key.replace("_", "-"), f"ablation: {key}")
 
 
 def run_quality(model: str, results: dict, only: list[str] | None = None) -> None:
@@ -200,7 +200,8 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
         # the orientation numbers for the SAM 2 set correspond to its native 960x540
         tri = sam2_triplets(native=True)
         native = {b: evaluate(make_method(b), tri) for b in BASELINES}
-    missing = [k for k in ABLATIONS if f"ablation:{k}" not in quality]
+    present = {m.split(":", 1)[1].replace("_", "-") for m in quality if m.startswith("ablation:")}
+    missing = [k for k in ABLATIONS if k not in present]
     results["quality"] = {"sam2_native_baselines": native, "measured": now(), "model": model, "methods": quality, "missing_ablations": missing,
                           "sizes": {s: list(sets[s][0][0].shape[:2]) for s in SETS}, "n_triplets": {s: len(sets[s]) for s in SETS}}  # fmt: skip
 
