@@ -20,15 +20,6 @@ from vivid.interp.data import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: threads cost more than they save (far more on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _ramp_clip(n=12, h=20, w=24):
     """Frame i is a constant image of value 10 * i: any triplet's middle is a linear blend."""
     return [torch.full((3, h, w), 10 * i, dtype=torch.uint8) for i in range(n)]

@@ -16,15 +16,6 @@ from vivid.interp.synthesis import FrameSynthesis, ResidualBlock
 from vivid.interp.warping import adaptive_warp, backward_warp, bilinear_kernel
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: threads cost more than they save (far more on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _pair(b=2, h=32, w=32, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.rand(b, 3, h, w, generator=g), torch.rand(b, 3, h, w, generator=g)

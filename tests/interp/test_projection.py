@@ -8,15 +8,6 @@ import torch
 from vivid.interp.projection import FlowProjection, fill_holes, linear_flow_t, project_flow, splat
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: threads cost more than they save (far more on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _square_scene(near: float = 10.0):
     """A 4x4 square at rows 4-7, columns 4-7 moving right by 4 px over a static background."""
     h, w = 12, 16

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -13,16 +12,6 @@ from vivid.core.train import build_recipe, load_config, train
 from vivid.interp.data import FlyingTriplets
 from vivid.interp.model import InterpNet
 from vivid.interp.module import InterpModule
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: thread start-up and synchronisation cost more than they save (and far more
-    on a busy machine), so these tests run single-threaded and restore the setting after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class _Fixed(Dataset):

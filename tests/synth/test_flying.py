@@ -9,15 +9,6 @@ from vivid.interp.warping import backward_warp
 from vivid.synth.flying import FlyingLayers, procedural_texture
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: threads cost more than they save (far more on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def sample():
     return FlyingLayers((64, 80), sprites=(2, 4), max_motion=0.12).sample(torch.Generator().manual_seed(3), t=0.4)
