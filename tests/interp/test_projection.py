@@ -92,3 +92,20 @@ def test_module_batches_both_directions():
     ft0, ft1 = proj(flow, -flow, 0.5, inv, inv)
     assert torch.allclose(ft0, project_flow(flow, 0.5, inv))
     assert torch.allclose(ft1, project_flow(-flow, 0.5, inv))
+
+
+def test_splat_in_half_precision_lands_like_float32_on_a_wide_image():
+    """Pixel coordinates above 2048 and flat indices above 65504 are exact however the inputs come."""
+    from vivid.interp.projection import splat
+
+    h, w = 40, 2100
+    values = torch.zeros(1, 1, h, w)
+    values[0, 0, 35, 2090] = 1.0
+    flow = torch.zeros(1, 2, h, w)
+    flow[0, 0, 35, 2090] = 3.0  # moves right by 3 px, to column 2093
+    weight = torch.ones(1, 1, h, w)
+    acc32, _ = splat(values, flow, weight)
+    acc16, _ = splat(values.half(), flow.half(), weight.half())
+    assert acc16.dtype == torch.float16
+    assert acc32[0, 0, 35, 2093] == 1.0 and acc16[0, 0, 35, 2093] == 1.0
+    assert torch.equal(acc16.float(), acc32)

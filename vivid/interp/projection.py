@@ -28,25 +28,31 @@ def splat(values: Tensor, flow: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]
     accumulated on the target grid (bilinear footprint, sources landing outside are dropped).
     """
     b, c, h, w = values.shape
-    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)
-    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
+    dtype = values.dtype
+    # Coordinates and sums in (at least) float32, target indices in int64: half precision cannot hold pixel
+    # coordinates above 2048 nor flat indices above 65504 exactly.
+    work = torch.promote_types(dtype, torch.float32)
+    values, flow, weight = values.to(work), flow.to(work), weight.to(work)
+    ys = torch.arange(h, device=flow.device, dtype=work).view(1, h, 1)
+    xs = torch.arange(w, device=flow.device, dtype=work).view(1, 1, w)
     px = xs + flow[:, 0]
     py = ys + flow[:, 1]
     x0 = torch.floor(px)
     y0 = torch.floor(py)
     fx = px - x0
     fy = py - y0
+    x0i, y0i = x0.long(), y0.long()
     acc = values.new_zeros(b, c + 1, h * w)
     payload = torch.cat((values * weight, weight), dim=1).reshape(b, c + 1, h * w)
     for dy, wy in ((0, 1.0 - fy), (1, fy)):
         for dx, wx in ((0, 1.0 - fx), (1, fx)):
-            tx = x0 + dx
-            ty = y0 + dy
+            tx = x0i + dx
+            ty = y0i + dy
             inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
             bil = (wx * wy * inside).reshape(b, 1, h * w)
-            idx = (ty.clamp(0, h - 1) * w + tx.clamp(0, w - 1)).long().reshape(b, 1, h * w)
+            idx = (ty.clamp(0, h - 1) * w + tx.clamp(0, w - 1)).reshape(b, 1, h * w)
             acc = acc.scatter_add(2, idx.expand(b, c + 1, h * w), payload * bil)
-    acc = acc.view(b, c + 1, h, w)
+    acc = acc.view(b, c + 1, h, w).to(dtype)
     return acc[:, :c], acc[:, c:]
 
 
