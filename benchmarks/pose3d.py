@@ -46,7 +46,8 @@ from vivid.pose3d.data import CachedPoseDataset, build_synth_cache  # noqa: E402
 
 log = logging.getLogger("bench.pose3d")
 
-CACHE = REPO / ".cache" / "pose3d"
+DEFAULT_CACHE = REPO / ".cache" / "pose3d"
+CACHE = DEFAULT_CACHE
 RUNS = CACHE / "runs"
 SIZES = {"train": 4000, "val": 300, "test": 600}
 
@@ -253,7 +254,12 @@ def markdown(out: dict, args) -> str:
         f"{sp['batch32_1thread']} at batch 32 on one thread, {sp['batch32_2threads']} at batch 32 on two threads ({out['cpu']})."
     )
     lines.append("")
-    lines.append(f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/pose3d.py --steps {args.steps} --pretrain {args.pretrain} --jobs {args.jobs}`")
+    cmd = f"benchmarks/pose3d.py --steps {args.steps} --pretrain {args.pretrain} --jobs {args.jobs}"
+    if Path(args.cache).resolve() != DEFAULT_CACHE.resolve():
+        cmd += f" --cache {os.path.relpath(Path(args.cache).resolve(), REPO)}"
+    if args.variants:
+        cmd += " --variants " + " ".join(args.variants)
+    lines.append(f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python {cmd}`")
     return "\n".join(lines)
 
 
