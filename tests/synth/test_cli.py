@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from vivid.cli import app
@@ -61,16 +60,6 @@ def test_broken_mocap_file_writes_nothing(tmp_path):
     result = _run("video", "--n", 2, "--size", "32x32", "-o", tmp_path / "o", "--mocap", bad)
     assert result.exit_code == 2 and "does not parse as BVH" in result.stderr and str(bad) in result.stderr
     assert not (tmp_path / "o").exists()
-
-
-@pytest.fixture(scope="module")
-def kit():
-    from vivid.synth.scenes import BodyKit
-
-    try:
-        return BodyKit.get(torch.device("cpu"))
-    except Exception as err:  # body model cannot be built here
-        pytest.skip(f"the Anny body model cannot be built: {err}")
 
 
 def test_generate_preview_and_rerun(tmp_path, kit):

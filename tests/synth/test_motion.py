@@ -104,16 +104,6 @@ def test_euler_round_trip():
     np.testing.assert_allclose(euler_to_matrix(a, [0, 1, 2]), euler_xyz_to_matrix(a), atol=1e-12)
 
 
-@pytest.fixture(scope="module")
-def kit():
-    from vivid.synth.scenes import BodyKit
-
-    try:
-        return BodyKit.get(torch.device("cpu"))
-    except Exception as err:  # body model cannot be built here
-        pytest.skip(f"the Anny body model cannot be built: {err}")
-
-
 def test_angles_deltas_round_trip_and_limits(kit):
     rig = kit.rig
     rng = np.random.default_rng(1)

@@ -13,16 +13,6 @@ from vivid.synth.scenes import BodyScenes, SceneConfig, TryonScenes, VideoScenes
 
 
 @pytest.fixture(scope="module")
-def kit():
-    from vivid.synth.scenes import BodyKit
-
-    try:
-        return BodyKit.get(torch.device("cpu"))
-    except Exception as err:  # body model cannot be built here
-        pytest.skip(f"the Anny body model cannot be built: {err}")
-
-
-@pytest.fixture(scope="module")
 def body(kit):
     return BodyScenes(SceneConfig(kind="body", height=96, width=80, seed=5))
 
