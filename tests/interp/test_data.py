@@ -58,6 +58,8 @@ def test_augment_flips_flow_and_reverses_time():
         "flow10": -torch.ones(2, 4, 5),
         "invdepth0": torch.ones(1, 4, 5),
         "invdepth1": 2 * torch.ones(1, 4, 5),
+        "flow_valid0": torch.zeros(1, 4, 5),
+        "flow_valid1": torch.ones(1, 4, 5),
     }
     seen = set()
     for seed in range(60):
@@ -74,6 +76,7 @@ def test_augment_flips_flow_and_reverses_time():
         assert torch.all(out["flow01"][0] == base * (-1 if h else 1))
         assert torch.all(out["flow01"][1] == base * (-1 if v else 1))
         assert out["invdepth0"].mean().item() == (2.0 if rev else 1.0)
+        assert out["flow_valid0"].mean().item() == (1.0 if rev else 0.0)
         seen.add((rev, h, v))
     assert len(seen) >= 5
 
@@ -179,3 +182,45 @@ def test_flying_cache_file_round_trip(tmp_path):
             assert torch.equal(a[i][k], b[i][k])
     with pytest.raises(VividError):
         FlyingTriplets(3, (24, 24), seed=4, cache_file=path)  # built with other settings
+
+
+def _shifted_clip(n=5, h=96, w=128, shift=3):
+    """Frame i is one random texture moved right by ``shift * i`` pixels (wrapping)."""
+    base = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (3, h, w + shift * n), dtype=np.uint8))
+    base = torch.nn.functional.avg_pool2d(base[None].float(), 5, 1, 2)[0].to(torch.uint8)  # some smoothness for DIS
+    return [base[:, :, shift * (n - i) : shift * (n - i) + w].contiguous() for i in range(n)]
+
+
+def test_dis_teacher_gives_consistent_flow_labels():
+    pytest.importorskip("cv2")
+    from vivid.interp.data import DISTeacher
+
+    clip = _shifted_clip()
+    teacher = DISTeacher()
+    f01, f10, v0, v1 = teacher.labels("k", clip[0], clip[2])
+    assert f01.shape == (2, 96, 128) and v0.shape == (1, 96, 128)
+    inner = (slice(None), slice(16, -16), slice(16, -16))
+    assert torch.allclose(f01[inner][0].median(), torch.tensor(6.0), atol=0.5)  # moved right by 2 * 3 px
+    assert torch.allclose(f10[inner][0].median(), torch.tensor(-6.0), atol=0.5)
+    assert v0[inner].mean() > 0.8 and v1[inner].mean() > 0.8
+    # pixels of frame 0 that leave the frame (its right edge) are not valid labels
+    assert v0[0, :, -3:].mean() < 0.2
+    assert teacher.labels("k", clip[0], clip[2])[0] is not f01 and torch.equal(teacher.labels("k", clip[0], clip[2])[0], f01)
+
+
+def test_video_triplets_with_teacher_carry_cropped_labels():
+    pytest.importorskip("cv2")
+    from vivid.interp.data import DISTeacher
+
+    ds = VideoTriplets([_shifted_clip(6)], gaps=(2,), crop=(32, 32), length=20, augment=False, teacher=DISTeacher())
+    item = ds[0]
+    assert item["flow01"].shape == (2, 32, 32) and item["flow_valid0"].shape == (1, 32, 32)
+    assert item["flow_valid0"].mean() > 0.5 and item["flow01"][0][item["flow_valid0"][0] > 0].median() > 5
+    assert item["has_labels"].item() == 0.0  # no depth labels for real footage
+    plain = VideoTriplets([_shifted_clip(6)], gaps=(2,), crop=(32, 32), length=5)[0]
+    assert plain["flow_valid0"].sum() == 0 and plain["flow01"].abs().sum() == 0
+
+
+def test_video_triplets_refuse_a_crop_larger_than_the_frames():
+    with pytest.raises(VividError, match="larger than frames"):
+        VideoTriplets([_ramp_clip(h=20, w=24)], gaps=(2,), crop=(32, 32))

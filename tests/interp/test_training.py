@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -84,3 +85,65 @@ def test_harness_tiny_preset_trains_exports_and_reloads(tmp_path):
     assert isinstance(model, InterpNet)
     periodic = read_meta(tmp_path / "periodic")
     assert periodic["metrics"]["global_step"] == 2 and "flying layers" in periodic["data"]
+
+
+def test_flow_stage_trains_only_the_flow_network():
+    pl.seed_everything(0, verbose=False)
+    items = _items(4, 32)
+    module = InterpModule(create_model("interp_tiny"), optim={"lr": 3e-3, "warmup_steps": 0, "max_steps": 60}, stage="flow")
+    flow0 = [p.detach().clone() for p in module.model.flow.parameters()]
+    rest0 = {n: p.detach().clone() for n, p in module.model.named_parameters() if not n.startswith("flow.")}
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+    def flow_loss():
+        with torch.no_grad():
+            _, _, pyramid = module.model.flow(batch["image0"], batch["image1"])
+            return float(module._flow_loss(batch, pyramid, (0, 0, 0, 0)))
+
+    before = flow_loss()
+    _trainer(60).fit(module, DataLoader(_Fixed(items), batch_size=4))
+    assert flow_loss() < 0.8 * before
+    assert any(not torch.equal(a, b) for a, b in zip(flow0, module.model.flow.parameters()))
+    assert all(torch.equal(rest0[n], p) for n, p in module.model.named_parameters() if not n.startswith("flow."))
+
+
+def test_flow_loss_uses_only_valid_pixels():
+    items = _items(2, 32)
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    module = InterpModule(create_model("interp_tiny"))
+    with torch.no_grad():
+        _, _, pyramid = module.model.flow(batch["image0"], batch["image1"])
+    base = module._flow_loss(batch, pyramid, (0, 0, 0, 0))
+    spoiled = dict(batch, flow01=batch["flow01"].clone())
+    spoiled["flow01"][:, :, :16] += 50.0  # wrong labels in the top half ...
+    assert module._flow_loss(spoiled, pyramid, (0, 0, 0, 0)) > base + 1.0
+    spoiled["flow_valid0"] = batch["flow_valid0"].clone()
+    spoiled["flow_valid0"][:, :, :16] = 0.0  # ... masked out: they no longer count
+    masked = module._flow_loss(spoiled, pyramid, (0, 0, 0, 0))
+    assert abs(float(masked) - float(base)) < 0.5 * float(base)
+    none = dict(batch, flow_valid0=torch.zeros_like(batch["flow_valid0"]), flow_valid1=torch.zeros_like(batch["flow_valid1"]))
+    assert module._flow_loss(none, pyramid, (0, 0, 0, 0)) is None
+
+
+def test_recipe_init_starts_from_a_checkpoint(tmp_path):
+    from vivid.core.checkpoints import save_checkpoint
+    from vivid.core.errors import VividError
+
+    source = create_model("interp_tiny")
+    save_checkpoint(tmp_path / "start", source, task="interp", model_name="interp_tiny")
+    cfg = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "stage=flow"])
+    recipe = build_recipe("interp", cfg)
+    assert recipe.module.stage == "flow"
+    for a, b in zip(source.state_dict().values(), recipe.module.model.state_dict().values()):
+        assert torch.equal(a, b)
+    wide = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.synthesis_channels=12"])
+    with pytest.raises(VividError, match="another configuration"):
+        build_recipe("interp", wide)
+
+
+def test_bundled_recipe_stages_build():
+    from vivid.core.train import presets
+
+    assert {"default", "default-flow", "default-finetune"} <= set(presets("interp"))
+    stages = {name: build_recipe("interp", load_config("interp", name)).module.stage for name in ("default-flow", "default-finetune")}
+    assert stages == {"default-flow": "flow", "default-finetune": "full"}

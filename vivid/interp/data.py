@@ -4,7 +4,10 @@ videos, and the Vimeo-90K triplet layout; plus the Lightning DataModule.
 Every dataset yields dicts with image0, image1, image_t (3, H, W) float in [0, 1] and t (a
 scalar tensor in (0, 1)); flying layers add the exact flow01, flow10 (2, H, W) and the inverse
 depths invdepth0, invdepth1 (1, H, W), and every item carries ``has_labels`` (1.0 for flying
-layers, 0.0 for real footage) so mixed batches know where flow and depth supervision apply.
+layers, 0.0 for real footage) so mixed batches know where depth supervision applies, and
+``flow_valid0``, ``flow_valid1`` (1, H, W): where flow01 / flow10 supervise the flow network (all
+ones for flying layers; for real footage the pixels where a :class:`DISTeacher` flow is
+forward-backward consistent, or zeros without a teacher).
 """
 
 from __future__ import annotations
@@ -30,14 +33,61 @@ LABEL_KEYS = ("flow01", "flow10", "invdepth0", "invdepth1")
 
 
 def _unlabelled(item: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Add zero labels so that real and synthetic items collate into one batch."""
+    """Add the labels a real item lacks (zero flow, unit depth, no valid flow pixels) so that
+    real and synthetic items collate into one batch."""
     _, h, w = item["image0"].shape
-    item["flow01"] = torch.zeros(2, h, w)
-    item["flow10"] = torch.zeros(2, h, w)
+    for key, channels, value in (("flow01", 2, 0.0), ("flow10", 2, 0.0), ("flow_valid0", 1, 0.0), ("flow_valid1", 1, 0.0)):
+        if key not in item:
+            item[key] = torch.full((channels, h, w), value)
     item["invdepth0"] = torch.ones(1, h, w)
     item["invdepth1"] = torch.ones(1, h, w)
     item["has_labels"] = torch.tensor(0.0)
     return item
+
+
+class DISTeacher:
+    """Flow labels for real footage from OpenCV's DIS optical flow, a teacher for the flow network.
+
+    ``labels(key, frame0, frame1)`` with uint8 (3, H, W) frames returns float (2, H, W) flows
+    F0->1, F1->0 and (1, H, W) masks of the pixels whose flow is forward-backward consistent
+    (``|F01(x) + F10(x + F01(x))|^2 <= 0.01 (|F01|^2 + |F10(x + F01)|^2) + 0.5``) and lands inside
+    the frame; only those supervise. Results are cached per ``key`` (float16), so a pair costs
+    two DIS runs once per training run. Needs ``opencv-python-headless``.
+    """
+
+    def __init__(self, preset: str = "medium") -> None:
+        from vivid.interp.baselines import DISFlowInterpolator
+
+        self._dis = DISFlowInterpolator(preset)
+        self._cache: dict = {}
+
+    @staticmethod
+    def _consistent(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = fwd.shape[:2]
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        x, y = gx + fwd[..., 0], gy + fwd[..., 1]
+        back = cv2.remap(bwd, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        err = np.sum((fwd + back) ** 2, -1)
+        tol = 0.01 * (np.sum(fwd**2, -1) + np.sum(back**2, -1)) + 0.5
+        inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+        return (err <= tol) & inside
+
+    def labels(self, key, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        if key not in self._cache:
+            a = np.ascontiguousarray(frame0.permute(1, 2, 0).numpy())
+            b = np.ascontiguousarray(frame1.permute(1, 2, 0).numpy())
+            f01, f10 = self._dis.flows(a, b)
+            v0, v1 = self._consistent(f01, f10), self._consistent(f10, f01)
+            self._cache[key] = (
+                torch.from_numpy(f01).permute(2, 0, 1).half(),
+                torch.from_numpy(f10).permute(2, 0, 1).half(),
+                torch.from_numpy(v0)[None],
+                torch.from_numpy(v1)[None],
+            )
+        f01, f10, v0, v1 = self._cache[key]
+        return f01.float(), f10.float(), v0.float(), v1.float()
 
 
 def _augment(item: dict[str, Tensor], rng: random.Random) -> dict[str, Tensor]:
@@ -56,9 +106,9 @@ def _augment(item: dict[str, Tensor], rng: random.Random) -> dict[str, Tensor]:
         item = dict(item)
         item["image0"], item["image1"] = item["image1"], item["image0"]
         item["t"] = 1.0 - item["t"]
-        if "flow01" in item:
-            item["flow01"], item["flow10"] = item["flow10"], item["flow01"]
-            item["invdepth0"], item["invdepth1"] = item["invdepth1"], item["invdepth0"]
+        for a, b in (("flow01", "flow10"), ("invdepth0", "invdepth1"), ("flow_valid0", "flow_valid1")):
+            if a in item:
+                item[a], item[b] = item[b], item[a]
     return item
 
 
@@ -89,6 +139,7 @@ class FlyingTriplets(Dataset):
         self.augment = augment
         self.cache = cache
         self.flying = FlyingLayers(size=self.size, **flying_kwargs)
+        self.flying_kwargs = dict(flying_kwargs)
         self._cache: dict[int, dict[str, Tensor]] = {}
         if cache_file is not None:
             self._load_or_build(Path(cache_file))
@@ -117,6 +168,7 @@ class FlyingTriplets(Dataset):
         from vivid.core.fileio import atomic_write
 
         meta = {"length": str(self.length), "size": str(self.size), "seed": str(self.seed), "random_t": str(self.random_t)}
+        meta.update({k: str(v) for k, v in sorted(self.flying_kwargs.items()) if k != "images"})
         if path.exists():
             from safetensors import safe_open
 
@@ -146,6 +198,8 @@ class FlyingTriplets(Dataset):
                 self._cache[index] = raw
         item = {k: (v.float() / 255.0 if v.dtype == torch.uint8 else v.float()) for k, v in raw.items()}
         item["has_labels"] = torch.tensor(1.0)
+        item["flow_valid0"] = torch.ones_like(item["invdepth0"])
+        item["flow_valid1"] = torch.ones_like(item["invdepth1"])
         if self.augment:
             item = _augment(item, random.Random(hash((self.seed, index, torch.randint(0, 2**30, (1,)).item()))))
         return item
@@ -161,7 +215,7 @@ def _resize_uint8(frame: np.ndarray, long_side: int | None) -> Tensor:
         s = long_side / max(h, w)
         size = (max(1, round(w * s)), max(1, round(h * s)))
         frame = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize(size, Image.BILINEAR, reducing_gap=None))
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.require(frame, requirements=["C", "W"])).permute(2, 0, 1).contiguous()
 
 
 def decode_video(
@@ -229,6 +283,8 @@ class VideoTriplets(Dataset):
     its length, so held-out frames stay out of training. crop: (h, w) random crop (None: the
     whole frame, or the centre crop in ``deterministic`` mode); augment: flips + reversal.
     ``length`` items per epoch; ``deterministic`` makes item ``i`` fixed (validation).
+    teacher: a :class:`DISTeacher` whose flows between the two inputs (computed on the whole
+    frames, then cropped) become flow labels.
     """
 
     def __init__(
@@ -241,6 +297,7 @@ class VideoTriplets(Dataset):
         augment: bool = True,
         deterministic: bool = False,
         min_motion: float = 0.0,
+        teacher: DISTeacher | None = None,
     ) -> None:
         self.gaps = tuple(int(g) for g in gaps)
         if min(self.gaps) < 2:
@@ -250,6 +307,7 @@ class VideoTriplets(Dataset):
         self.augment = augment
         self.deterministic = deterministic
         self.min_motion = min_motion
+        self.teacher = teacher
         self.clips = []
         for frames_list in clips:
             n = len(frames_list)
@@ -259,6 +317,12 @@ class VideoTriplets(Dataset):
                 self.clips.append(part)
         if not self.clips:
             raise VividError("no clip has enough frames for a triplet; give longer videos or smaller gaps")
+        if self.crop is not None and not deterministic:
+            small = [tuple(p[0].shape[-2:]) for p in self.clips if p[0].shape[-2] < self.crop[0] or p[0].shape[-1] < self.crop[1]]
+            if small:
+                raise VividError(
+                    f"crop {list(self.crop)} is larger than frames of size {list(small[0])}; use a smaller crop or larger long_sides"
+                )
         self.starts = []  # (clip, start, gap) for every valid triplet
         for c, part in enumerate(self.clips):
             for gap in self.gaps:
@@ -275,6 +339,7 @@ class VideoTriplets(Dataset):
         k = rng.randint(1, gap - 1)
         frames = self.clips[c]
         f0, ft, f1 = frames[i], frames[i + k], frames[i + gap]
+        labels = self.teacher.labels((c, i, gap), f0, f1) if self.teacher is not None else ()
         h, w = f0.shape[-2:]
         if self.crop is not None:
             ch, cw = min(self.crop[0], h), min(self.crop[1], w)
@@ -283,12 +348,15 @@ class VideoTriplets(Dataset):
             else:
                 y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
             f0, ft, f1 = (f[:, y : y + ch, x : x + cw] for f in (f0, ft, f1))
+            labels = tuple(v[:, y : y + ch, x : x + cw] for v in labels)
         item = {
             "image0": f0.float() / 255.0,
             "image1": f1.float() / 255.0,
             "image_t": ft.float() / 255.0,
             "t": torch.tensor(k / gap),
         }
+        if labels:
+            item.update(zip(("flow01", "flow10", "flow_valid0", "flow_valid1"), labels))
         if self.augment and not self.deterministic:
             item = _augment(item, rng)
         return _unlabelled(item)
@@ -353,6 +421,8 @@ class InterpDataModule(pl.LightningDataModule):
       long_sides: [640, 320] -- each video is used at these long-side sizes (motion scales)
       gaps: [2, 3, 4]; video_val_fraction: 0.1 (the last frames of every clip, held out)
       cache_dir: keep decoded frames there (.npy) so later runs skip decoding
+      teacher: "dis" gives the video triplets flow labels from OpenCV's DIS flow (consistent
+               pixels only; see :class:`DISTeacher`), or none
       vimeo: root of a Vimeo-90K triplet folder
       epoch_length: 2000 items per epoch of the real-footage part
       val_crop: [256, 448]; val_items: 16
@@ -373,12 +443,14 @@ class InterpDataModule(pl.LightningDataModule):
         parts = []
         fly = c.get("flying", {})
         if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
-            parts.append(f"flying layers ({fly.get('train', 2000)} scenes)")
+            extra = {k: fly[k] for k in ("size", "max_motion", "background_motion") if k in fly}
+            parts.append(f"flying layers ({fly.get('train', 2000)} scenes{', ' + str(extra) if extra else ''})")
         if c.get("videos"):
             names = ", ".join(p.name for p in list_videos(c["videos"]))
             parts.append(
                 f"video triplets from {names} (long side {c.get('long_sides', [640, 320])}, gaps {c.get('gaps', [2, 3, 4])}, "
-                f"last {c.get('video_val_fraction', 0.1):.0%} of frames held out for validation)"
+                f"last {c.get('video_val_fraction', 0.1):.0%} of frames held out for validation"
+                f"{', DIS-flow teacher' if c.get('teacher') == 'dis' else ''})"
             )
         if c.get("vimeo"):
             parts.append(f"Vimeo-90K triplets at {c['vimeo']}")
@@ -405,8 +477,18 @@ class InterpDataModule(pl.LightningDataModule):
                 log.info("decoded %s: %d frames", path, len(per_side[0]))
                 clips_train += per_side
                 clips_val.append(per_side[0])
+            teacher = c.get("teacher")
+            if teacher not in (None, "none", "dis"):
+                raise VividError(f"data.teacher must be 'dis' or none, got {teacher!r}")
             real_train.append(
-                VideoTriplets(clips_train, gaps, crop, (0.0, 1.0 - val_frac), int(c.get("epoch_length", 2000)))
+                VideoTriplets(
+                    clips_train,
+                    gaps,
+                    crop,
+                    (0.0, 1.0 - val_frac),
+                    int(c.get("epoch_length", 2000)),
+                    teacher=DISTeacher() if teacher == "dis" else None,
+                )
             )
             val_crop = tuple(c.get("val_crop", (256, 448)))
             # Validation: the held-out tail of every clip at the largest size, gap 2 (t = 0.5),

@@ -83,12 +83,16 @@ def endpoint_error(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> 
     return (epe * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def multiscale_flow_loss(pyramid: list[Tensor], target: Tensor, level_weights: tuple[float, ...] | None = None) -> Tensor:
+def multiscale_flow_loss(
+    pyramid: list[Tensor], target: Tensor, level_weights: tuple[float, ...] | None = None, mask: Tensor | None = None
+) -> Tensor:
     """End-point error of every pyramid estimate against the ground truth, in full-res pixels.
 
     pyramid: coarse-to-fine estimates (B, 2, h, w), each in pixels of its own level;
     target: (B, 2, H, W) with H, W multiples of every ``H / h``. Coarser levels get smaller
     weights (halving per level) unless ``level_weights`` (coarse to fine) is given.
+    mask: optional (B, 1, H, W) in [0, 1], where the target is valid; a coarse pixel counts
+    when most of the fine pixels it covers are valid.
     """
     n = len(pyramid)
     weights = level_weights or tuple(0.5 ** (n - 1 - i) for i in range(n))
@@ -96,7 +100,10 @@ def multiscale_flow_loss(pyramid: list[Tensor], target: Tensor, level_weights: t
     for est, w in zip(pyramid, weights):
         factor = target.shape[-1] // est.shape[-1]
         gt = F.avg_pool2d(target, factor) / factor if factor > 1 else target
-        total = total + w * factor * endpoint_error(est, gt)
+        m = None
+        if mask is not None:
+            m = (F.avg_pool2d(mask, factor) if factor > 1 else mask) > 0.5
+        total = total + w * factor * endpoint_error(est, gt, m)
     return total / sum(weights)
 
 

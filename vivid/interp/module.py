@@ -2,13 +2,18 @@
 
 Losses per training step (batch = flying-layer items and/or real triplets, concatenated):
   L_c   Charbonnier between the output frame and the true frame at t (all items);
-  L_f   multi-scale end-point error of the flow pyramid (flying items: exact flow);
+  L_f   multi-scale end-point error of the flow pyramid where an item has flow labels
+        (flying items: exact flow; real items: a teacher's consistent flow, if any);
   L_d   inverse-depth ordering (flying items: exact depth order);
   L_w   optional photometric Charbonnier of each input warped onto the other by F0->1 / F1->0;
   L_a   relativistic average GAN term, from ``gan.start_step`` on.
   L_G = L_c + w_f L_f + w_d L_d + w_w L_w + lambda L_a.
 The discriminator and the generator are updated alternately (manual optimisation): first D on
 (real frame, detached output), then G.
+
+``stage="flow"`` pretrains the flow network alone: each training step runs only
+``model.flow`` and minimises L_f (validation still runs the whole generator and reports its
+PSNR, so exports stay comparable).
 """
 
 from __future__ import annotations
@@ -55,8 +60,18 @@ class InterpModule(pl.LightningModule):
     export: {path, model_name, command, data}: write a vivid checkpoint after every validation.
     """
 
-    def __init__(self, model: InterpNet, optim: dict | None = None, loss: dict | None = None, export: dict | None = None) -> None:
+    def __init__(
+        self,
+        model: InterpNet,
+        optim: dict | None = None,
+        loss: dict | None = None,
+        export: dict | None = None,
+        stage: str = "full",
+    ) -> None:
         super().__init__()
+        if stage not in ("full", "flow"):
+            raise ValueError(f"stage must be 'full' or 'flow', got {stage!r}")
+        self.stage = stage
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.optim_cfg = dict(optim or {})
@@ -95,14 +110,10 @@ class InterpModule(pl.LightningModule):
         c = self.loss_cfg
         losses = {"charbonnier": charbonnier(out.frame, batch["image_t"])}
         labelled = batch["has_labels"] > 0.5
-        if labelled.any() and float(c.get("flow_weight", 0.01)) > 0:
-            target = torch.cat((batch["flow01"][labelled], batch["flow10"][labelled]))
-            idx = torch.cat((labelled, labelled))
-            pad = out.pad
-            if any(pad):
-                target = F.pad(target, pad, mode="replicate")
-            pyramid = [p[idx] for p in out.flow_pyramid]
-            losses["flow"] = multiscale_flow_loss(pyramid, target)
+        if float(c.get("flow_weight", 0.01)) > 0:
+            flow = self._flow_loss(batch, out.flow_pyramid, out.pad)
+            if flow is not None:
+                losses["flow"] = flow
         if labelled.any() and out.depth0 is not None and float(c.get("depth_weight", 0.1)) > 0:
             pred = torch.cat((out.depth0[labelled], out.depth1[labelled]))
             gt = torch.cat((batch["invdepth0"][labelled], batch["invdepth1"][labelled]))
@@ -112,6 +123,45 @@ class InterpModule(pl.LightningModule):
             w1 = backward_warp(batch["image0"], out.flow10)
             losses["warp"] = 0.5 * (charbonnier(w0, batch["image0"]) + charbonnier(w1, batch["image1"]))
         return losses
+
+    @staticmethod
+    def _flow_loss(batch: dict[str, Tensor], pyramid: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor | None:
+        """Masked multi-scale EPE over the items with any valid flow label (None if none has)."""
+        valid = torch.cat((batch["flow_valid0"], batch["flow_valid1"]))
+        has = valid.flatten(1).amax(1) > 0
+        if not has.any():
+            return None
+        target = torch.cat((batch["flow01"], batch["flow10"]))[has]
+        mask = valid[has]
+        if any(pad):
+            target = F.pad(target, pad, mode="replicate")
+            mask = F.pad(mask, pad)
+        return multiscale_flow_loss([p[has] for p in pyramid], target, mask=mask)
+
+    def _flow_stage_step(self, batch: dict[str, Tensor]) -> Tensor:
+        """One optimiser step of the flow network alone (``stage="flow"``)."""
+        image0, image1 = batch["image0"], batch["image1"]
+        h, w = image0.shape[-2:]
+        m = self.model.flow.multiple
+        ph, pw = (-h) % m, (-w) % m
+        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+        if ph or pw:
+            image0, image1 = F.pad(image0, pad, mode="replicate"), F.pad(image1, pad, mode="replicate")
+        _, _, pyramid = self.model.flow(image0, image1)
+        loss = self._flow_loss(batch, pyramid, pad)
+        if loss is None:
+            raise ValueError("stage 'flow' needs flow labels: flying layers or data.teacher=dis")
+        opts = self.optimizers()
+        opt_g = opts[0] if isinstance(opts, (list, tuple)) else opts
+        opt_g.zero_grad()
+        self.manual_backward(loss)
+        self.clip_gradients(opt_g, gradient_clip_val=float(self.optim_cfg.get("grad_clip", 1.0)), gradient_clip_algorithm="norm")
+        opt_g.step()
+        sched = self.lr_schedulers()
+        (sched[0] if isinstance(sched, list) else sched).step()
+        self.log("train/loss", loss.detach(), prog_bar=True)
+        self.log("train/flow", loss.detach())
+        return loss
 
     def _total(self, losses: dict[str, Tensor]) -> Tensor:
         c = self.loss_cfg
@@ -125,6 +175,8 @@ class InterpModule(pl.LightningModule):
 
     def _step(self, batch: dict, stage: str) -> Tensor:
         batch = _cat_batch(batch)
+        if stage == "train" and self.stage == "flow":
+            return self._flow_stage_step(batch)
         out = self.model(batch["image0"], batch["image1"], batch["t"])
         losses = self._generator_losses(batch, out)
         if stage == "train":

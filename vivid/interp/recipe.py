@@ -1,6 +1,8 @@
 """Training recipe for interpolation: config -> (LightningModule, DataModule) for the harness.
 
 Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value ...``.
+Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start from a checkpoint's
+weights) and ``stage`` ("full", or "flow" to pretrain the flow network alone).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 
+from vivid.core.errors import VividError
 from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.data import InterpDataModule
@@ -18,6 +21,14 @@ def build_recipe(cfg: dict) -> Recipe:
     """Build the interpolation recipe from a preset-style config dict."""
     name = cfg.get("model", "interp_default")
     model = create_model(name, **dict(cfg.get("model_config") or {}))
+    if cfg.get("init"):
+        # Start from a checkpoint's weights (a bundled name or a .safetensors path).
+        from vivid.core.checkpoints import load_checkpoint
+
+        init, meta = load_checkpoint(cfg["init"], task="interp")
+        if meta["model_name"] != name or init.config != model.config:
+            raise VividError(f"init checkpoint {cfg['init']} is a {meta['model_name']} with another configuration than {name}")
+        model.load_state_dict(init.state_dict())
     trainer = dict(cfg.get("trainer", {}))
     data_cfg = dict(cfg.get("data", {}))
     if "batch_size" in trainer:
@@ -31,5 +42,5 @@ def build_recipe(cfg: dict) -> Recipe:
         # The periodic exports record how they were made: the command line of this process.
         export.setdefault("command", "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         export.setdefault("data", datamodule.describe())
-    module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export)
+    module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=str(cfg.get("stage", "full")))
     return Recipe(task="interp", module=module, datamodule=datamodule, model_name=name, data_description=datamodule.describe())
