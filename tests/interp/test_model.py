@@ -204,3 +204,31 @@ def test_bundled_checkpoint_loads_and_beats_the_blend_on_unseen_flying_layers():
         out = model(batch["image0"], batch["image1"], batch["t"]).frame
     blend = 0.5 * (batch["image0"] + batch["image1"])
     assert psnr(out, batch["image_t"]).mean() > psnr(blend, batch["image_t"]).mean() + 1.0
+
+
+def test_multiscale_flow_keeps_the_better_estimate_per_pixel():
+    torch.manual_seed(0)
+    net = InterpNet(**{**TINY, "flow_scales": (1, 2)}).eval()
+    for p in net.flow.parameters():  # a non-trivial (random) flow network
+        torch.nn.init.normal_(p, std=0.1)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 64, 80), 5, 1, 2)
+    a, b = base[..., :, :64], base[..., :, 8:72]
+    with torch.no_grad():
+        f01, f10, pyramid = net.estimate_flow(a, b)
+        full01, _, _ = net.flow(a, b)
+        half01, _ = net._flow_at_scale(a, b, 2)
+        out = net(a, b, 0.5)
+    assert f01.shape == (1, 2, 64, 64) and out.frame.shape == (1, 3, 64, 64) and len(pyramid) == len(net.flow(a, b)[2])
+    same_full = (f01 == full01).all(1)
+    same_half = (f01 == half01).all(1)
+    assert bool((same_full | same_half).all()) and same_half.any() and same_full.any()
+
+    def err(flow):
+        d = (backward_warp(b, flow) - a).abs().mean(1, keepdim=True)
+        return torch.nn.functional.avg_pool2d(d, 9, 1, 4, count_include_pad=False)
+
+    picked_half = same_half & ~same_full
+    assert bool((err(half01) < err(full01))[:, 0][picked_half].all())
+    assert bool((err(half01) >= err(full01))[:, 0][same_full & ~same_half].all())
+    with pytest.raises(ValueError, match="flow_scales"):
+        InterpNet(**{**TINY, "flow_scales": (2,)})

@@ -47,8 +47,8 @@ def linear_blend(frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
 def _cv2():
     try:
         import cv2
-    except ImportError as err:  # dev extra only
-        raise VividError("the DIS-flow baseline needs OpenCV: pip install opencv-python-headless") from err
+    except ImportError as err:  # the train and dev extras
+        raise VividError("OpenCV's DIS flow (baseline, training teacher) needs OpenCV: pip install 'vivid[train]'") from err
     return cv2
 
 

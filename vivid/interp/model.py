@@ -7,7 +7,10 @@ adaptive warping and residual frame synthesis.
 
 Steps (one file each):
 1. local features -- :mod:`flow` (PWC-style F0->1, F1->0), :mod:`depth` (hourglass inverse
-   depth), :mod:`kernels` (U-Net, 4x4 kernel per pixel per frame);
+   depth), :mod:`kernels` (U-Net, 4x4 kernel per pixel per frame). With ``flow_scales`` the
+   flow network also runs on downscaled copies of the frames (motion and structures shrink
+   with them, into the range it was trained on) and each pixel keeps the estimate whose
+   warping matches the other frame best (photometric error averaged over a 9x9 window);
 2. non-local features -- :mod:`nonlocal_branch`;
 3. depth-aware flow projection to time t -- :mod:`projection`;
 4. adaptive warping -- :mod:`warping`;
@@ -89,8 +92,11 @@ class InterpNet(nn.Module):
         use_depth_projection: bool = True,
         use_kernels: bool = True,
         depth_power: float = 1.0,
+        flow_scales: tuple[int, ...] | list[int] = (1,),
     ) -> None:
         super().__init__()
+        if not flow_scales or flow_scales[0] != 1 or any(int(s) < 1 for s in flow_scales):
+            raise ValueError(f"flow_scales must start with 1 and hold integers >= 1, got {flow_scales}")
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -110,6 +116,7 @@ class InterpNet(nn.Module):
             use_depth_projection=use_depth_projection,
             use_kernels=use_kernels,
             depth_power=depth_power,
+            flow_scales=[int(x) for x in flow_scales],
         )
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level)
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
@@ -124,6 +131,40 @@ class InterpNet(nn.Module):
         if use_nonlocal:
             multiples.append(2**DOWN_STEPS)
         self.multiple = max(multiples)
+
+    def _flow_at_scale(self, image0: Tensor, image1: Tensor, scale: int) -> tuple[Tensor, Tensor]:
+        """Flows from the frames downscaled by ``scale``, upsampled back (in full-size pixels)."""
+        h, w = image0.shape[-2:]
+        small = [F.interpolate(x, scale_factor=1 / scale, mode="bilinear", align_corners=False, antialias=True) for x in (image0, image1)]
+        sh, sw = small[0].shape[-2:]
+        m = self.flow.multiple
+        ph, pw = (-sh) % m, (-sw) % m
+        if ph or pw:
+            small = [F.pad(x, (0, pw, 0, ph), mode="replicate") for x in small]
+        f01, f10, _ = self.flow(*small)
+        return tuple(scale * F.interpolate(f[..., :sh, :sw], size=(h, w), mode="bilinear", align_corners=False) for f in (f01, f10))
+
+    def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``)."""
+        flow01, flow10, pyramid = self.flow(image0, image1)
+        if len(self.config["flow_scales"]) == 1:
+            return flow01, flow10, pyramid
+
+        def error(src: Tensor, other: Tensor, flow: Tensor) -> Tensor:
+            diff = (backward_warp(other, flow) - src).abs().mean(1, keepdim=True)
+            return F.avg_pool2d(diff, 9, 1, 4, count_include_pad=False)
+
+        with torch.no_grad():
+            err01, err10 = error(image0, image1, flow01), error(image1, image0, flow10)
+        for scale in self.config["flow_scales"][1:]:
+            c01, c10 = self._flow_at_scale(image0, image1, scale)
+            with torch.no_grad():
+                e01, e10 = error(image0, image1, c01), error(image1, image0, c10)
+                pick01, pick10 = e01 < err01, e10 < err10
+                err01, err10 = torch.where(pick01, e01, err01), torch.where(pick10, e10, err10)
+            flow01 = torch.where(pick01, c01, flow01)
+            flow10 = torch.where(pick10, c10, flow10)
+        return flow01, flow10, pyramid
 
     def forward(self, image0: Tensor, image1: Tensor, t: Tensor | float = 0.5) -> InterpOutput:
         if image0.ndim != 4 or image0.shape[1] != 3 or image0.shape != image1.shape:
@@ -143,7 +184,7 @@ class InterpNet(nn.Module):
             image0 = F.pad(image0, pad, mode="replicate")
             image1 = F.pad(image1, pad, mode="replicate")
 
-        flow01, flow10, pyramid = self.flow(image0, image1)
+        flow01, flow10, pyramid = self.estimate_flow(image0, image1)
         depth0 = depth1 = None
         if self.depth is not None:
             depths = self.depth(torch.cat((image0, image1)))

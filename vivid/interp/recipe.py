@@ -25,10 +25,12 @@ def build_recipe(cfg: dict) -> Recipe:
         # Start from a checkpoint's weights (a bundled name or a .safetensors path).
         from vivid.core.checkpoints import load_checkpoint
 
+        # Settings without weights of their own (flow_scales, use_depth_projection) may differ.
         init, meta = load_checkpoint(cfg["init"], task="interp")
-        if meta["model_name"] != name or init.config != model.config:
-            raise VividError(f"init checkpoint {cfg['init']} is a {meta['model_name']} with another configuration than {name}")
-        model.load_state_dict(init.state_dict())
+        theirs, ours = init.state_dict(), model.state_dict()
+        if meta["model_name"] != name or {k: v.shape for k, v in theirs.items()} != {k: v.shape for k, v in ours.items()}:
+            raise VividError(f"init checkpoint {cfg['init']} ({meta['model_name']}) does not have the weights of {name} as configured")
+        model.load_state_dict(theirs)
     trainer = dict(cfg.get("trainer", {}))
     data_cfg = dict(cfg.get("data", {}))
     if "batch_size" in trainer:
