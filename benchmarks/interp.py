@@ -431,11 +431,16 @@ def run_4k(model: str, results: dict, tile: int, overlap: int) -> None:
 # ------------------------------------------------------------------------------ report
 
 
-def checkpoint_step(path: str) -> int | None:
-    """Training step recorded in a checkpoint's sidecar (periodic exports differ only by it)."""
+def checkpoint_step(path: str) -> int | str | None:
+    """Training step recorded in a checkpoint's sidecar (periodic exports differ only by it);
+    for a checkpoint trained in stages, the steps of each stage joined by '+'."""
     from vivid.core.checkpoints import read_meta
 
-    return (read_meta(path).get("metrics") or {}).get("global_step")
+    meta = read_meta(path)
+    stages = (meta.get("extra") or {}).get("stages")
+    if stages:
+        return "+".join(str(s.get("steps")) for s in stages)
+    return (meta.get("metrics") or {}).get("global_step")
 
 
 def now() -> str:
@@ -466,7 +471,7 @@ def render(results: dict) -> str:
         step = q.get(m, {}).get("step")
         label = f"vivid {Path(q.get(m, {}).get('checkpoint') or 'interp-default').stem}" if m == "vivid" else (
             ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
-        cells = [label + (f" (step {step})" if step is not None else "")]
+        cells = [label + (f" (step{'s' if isinstance(step, str) else ''} {step})" if step is not None else "")]
         ps, ss = [], []
         for s in SETS:
             r = q.get(m, {}).get(s)
@@ -505,6 +510,12 @@ def render(results: dict) -> str:
             notes.append(
                 f"Margin of vivid over the best baseline: mean PSNR {means['vivid'] - means[best]:+.2f} dB (best: {LABELS[best]}), "
                 f"mean SSIM {smeans['vivid'] - smeans[best_s]:+.3f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
+            )
+        abl = [r.get("step") for m, r in q.items() if m.startswith("ablation:")]
+        if abl and "vivid" in q and set(abl) != {q["vivid"].get("step")}:
+            notes.append(
+                f"The ablation rows share one budget (steps {', '.join(sorted({str(a) for a in abl}))}, each from scratch), "
+                f"not the bundled model's (steps {q['vivid'].get('step')}): compare them with each other, not with the vivid row."
             )
         miss = results["quality"].get("missing_ablations") or []
         if miss:
