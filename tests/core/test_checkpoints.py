@@ -35,6 +35,8 @@ def test_registry_builds_and_lists():
     assert create_model("_ckpt_test_net", width=7).fc.out_features == 7
     with pytest.raises(VividError, match="unknown model"):
         create_model("no_such_model")
+    with pytest.raises(VividError, match="cannot be built"):
+        create_model("_ckpt_test_net", no_such_setting=1)
 
 
 def test_round_trip_restores_weights_and_meta(tmp_path):

@@ -139,6 +139,8 @@ def test_recipe_init_starts_from_a_checkpoint(tmp_path):
     wide = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.synthesis_channels=12"])
     with pytest.raises(VividError, match="does not have the weights"):
         build_recipe("interp", wide)
+    with pytest.raises(VividError, match="stage must be"):
+        build_recipe("interp", load_config("interp", "tiny", ["stage=flows"]))
 
 
 def test_bundled_recipe_stages_build():

@@ -65,8 +65,15 @@ def model_task(name: str) -> str:
 
 
 def create_model(name: str, **overrides) -> nn.Module:
-    """Build the registered model ``name`` with constructor ``overrides``."""
+    """Build the registered model ``name`` with constructor ``overrides``.
+
+    A constructor that rejects the overrides (TypeError, ValueError) becomes a VividError
+    naming the model, since overrides usually come from a user's config.
+    """
     _load_all()
     if name not in _MODELS:
         raise VividError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _MODELS[name][1](**overrides)
+    try:
+        return _MODELS[name][1](**overrides)
+    except (TypeError, ValueError) as err:
+        raise VividError(f"model {name!r} cannot be built with {overrides}: {err}") from err

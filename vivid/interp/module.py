@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vivid.core.errors import VividError
 from vivid.core.metrics import psnr
 from vivid.interp.discriminator import VGGDiscriminator
 from vivid.interp.losses import (
@@ -150,7 +151,7 @@ class InterpModule(pl.LightningModule):
         _, _, pyramid = self.model.flow(image0, image1)
         loss = self._flow_loss(batch, pyramid, pad)
         if loss is None:
-            raise ValueError("stage 'flow' needs flow labels: flying layers or data.teacher=dis")
+            raise VividError("stage 'flow' needs flow labels in every batch: flying layers or data.teacher=dis")
         opts = self.optimizers()
         opt_g = opts[0] if isinstance(opts, (list, tuple)) else opts
         opt_g.zero_grad()

@@ -20,6 +20,9 @@ from vivid.interp.module import InterpModule
 def build_recipe(cfg: dict) -> Recipe:
     """Build the interpolation recipe from a preset-style config dict."""
     name = cfg.get("model", "interp_default")
+    stage = str(cfg.get("stage", "full"))
+    if stage not in ("full", "flow"):
+        raise VividError(f"stage must be 'full' or 'flow', got {stage!r}")
     model = create_model(name, **dict(cfg.get("model_config") or {}))
     if cfg.get("init"):
         # Start from a checkpoint's weights (a bundled name or a .safetensors path).
@@ -44,5 +47,5 @@ def build_recipe(cfg: dict) -> Recipe:
         # The periodic exports record how they were made: the command line of this process.
         export.setdefault("command", "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         export.setdefault("data", datamodule.describe())
-    module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=str(cfg.get("stage", "full")))
+    module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=stage)
     return Recipe(task="interp", module=module, datamodule=datamodule, model_name=name, data_description=datamodule.describe())
