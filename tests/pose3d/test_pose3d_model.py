@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vivid.core.errors import VividError
 from vivid.core.registry import create_model, list_models, model_task
 from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS
 
@@ -59,5 +60,5 @@ def test_bad_input_shape_raises():
     model = create_model("pose3d_tiny")
     with pytest.raises(ValueError):
         model(torch.rand(1, 1, 64, 64))
-    with pytest.raises(ValueError):
+    with pytest.raises(VividError, match="divisible by 16"):  # settings usually come from a config
         create_model("pose3d_tiny", input_size=70)
