@@ -39,6 +39,12 @@ from vivid.interp.warping import AdaptiveWarping, backward_warp
 FLOW_FEATURE_SCALE = 20.0
 
 
+def centred_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding that brings (h, w) up to multiples of ``multiple``, split evenly."""
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+
+
 @dataclass
 class InterpOutput:
     """Everything the generator computes, at the input resolution.
@@ -177,10 +183,8 @@ class InterpNet(nn.Module):
             t = t.expand(b)
         if t.numel() != b:
             raise ValueError(f"t must be a float or a (B,) tensor with B={b}, got {t.numel()} values")
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-        if ph or pw:
+        pad = centred_padding(h, w, self.multiple)
+        if any(pad):
             image0 = F.pad(image0, pad, mode="replicate")
             image1 = F.pad(image1, pad, mode="replicate")
 
@@ -212,7 +216,7 @@ class InterpNet(nn.Module):
             frame = frame.clamp(0, 1)
 
         def crop(x: Tensor | None) -> Tensor | None:
-            if x is None or not (ph or pw):
+            if x is None or not any(pad):
                 return x
             return x[..., pad[2] : pad[2] + h, pad[0] : pad[0] + w]
 

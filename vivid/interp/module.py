@@ -38,7 +38,7 @@ from vivid.interp.losses import (
     ragan_discriminator_loss,
     ragan_generator_loss,
 )
-from vivid.interp.model import InterpNet
+from vivid.interp.model import InterpNet, centred_padding
 from vivid.interp.warping import backward_warp
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,8 @@ class InterpModule(pl.LightningModule):
     def _flow_stage_step(self, batch: dict[str, Tensor]) -> Tensor:
         """One optimiser step of the flow network alone (``stage="flow"``)."""
         image0, image1 = batch["image0"], batch["image1"]
-        h, w = image0.shape[-2:]
-        m = self.model.flow.multiple
-        ph, pw = (-h) % m, (-w) % m
-        pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-        if ph or pw:
+        pad = centred_padding(*image0.shape[-2:], self.model.flow.multiple)
+        if any(pad):
             image0, image1 = F.pad(image0, pad, mode="replicate"), F.pad(image1, pad, mode="replicate")
         _, _, pyramid = self.model.flow(image0, image1)
         loss = self._flow_loss(batch, pyramid, pad)
