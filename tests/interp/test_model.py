@@ -98,6 +98,17 @@ def test_submodules_shapes_and_gradients():
     ((f01 - 1.0).square().mean() + (pyr[0] + 1.0).square().mean()).backward()
     assert _has_grads(flow.decoders)
 
+    # The context network refines the finest estimate: one more pyramid entry at that level,
+    # and, its last layer starting at zero, the same flow as the network without it.
+    with_context = PWCFlow((8, 12, 16), radius=2, hidden=16, out_level=1, context=(8, 8, 6))
+    with_context.load_state_dict(flow.state_dict(), strict=False)
+    c01, c10, cpyr = with_context(a, b)
+    assert [p.shape[-1] for p in cpyr] == [4, 8, 8]
+    assert torch.allclose(c01, f01.detach()) and torch.allclose(c10, f10.detach())
+    assert [m.dilation[0] for m in with_context.context.net if isinstance(m, torch.nn.Conv2d)] == [1, 2, 4]
+    (c01 - 1.0).square().mean().backward()
+    assert with_context.context.out.weight.grad.abs().sum() > 0
+
     depth = HourglassDepth((8, 12), downsample=2)
     d = depth(a)
     assert d.shape == (2, 1, 32, 32) and (d > 0).all()

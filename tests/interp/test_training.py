@@ -136,6 +136,12 @@ def test_recipe_init_starts_from_a_checkpoint(tmp_path):
     assert recipe.module.stage == "flow"
     for a, b in zip(source.state_dict().values(), recipe.module.model.state_dict().values()):
         assert torch.equal(a, b)
+    # A configured module the checkpoint lacks starts fresh; every other weight is loaded.
+    grown = build_recipe("interp", load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.flow_context=[8,8]"]))
+    grown_state = grown.module.model.state_dict()
+    assert any(k.startswith("flow.context.") for k in grown_state)
+    for k, v in source.state_dict().items():
+        assert torch.equal(v, grown_state[k])
     wide = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.synthesis_channels=12"])
     with pytest.raises(VividError, match="does not have the weights"):
         build_recipe("interp", wide)

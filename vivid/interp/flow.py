@@ -5,6 +5,12 @@ the features of the second frame with it, build a cost volume (correlation over 
 ``(2r+1)^2`` window), and let a small decoder predict the flow update. The update is a
 learned multiple of the soft-argmax of the cost volume plus a learned correction; both start
 at zero, so the untrained network predicts zero flow.
+
+Optionally (``context``), PWC-Net's context network refines the finest estimate: dilated
+convolutions (dilation 1, 2, 4, 8, 16, ..., 1) over the finest decoder's hidden features and
+flow, whose wide receptive field carries motion into large untextured regions where the cost
+volume is flat. Its last layer starts at zero, so adding it leaves a trained network's output
+unchanged until it is trained.
 """
 
 from __future__ import annotations
@@ -114,7 +120,8 @@ class FlowDecoder(nn.Module):
         dy, dx = torch.meshgrid(offs, offs, indexing="ij")
         self.register_buffer("offsets", torch.stack((dx.reshape(-1), dy.reshape(-1))), persistent=False)
 
-    def forward(self, feat1: Tensor, feat2_warped: Tensor, flow: Tensor) -> Tensor:
+    def forward(self, feat1: Tensor, feat2_warped: Tensor, flow: Tensor) -> tuple[Tensor, Tensor]:
+        """Returns (flow update, hidden features for the context network)."""
         # Centred, normalised features make the correlation a cosine similarity in [-1, 1]
         # that discriminates even before training (raw ReLU features are all alike).
         mean = 0.5 * (feat1.mean((2, 3), keepdim=True) + feat2_warped.mean((2, 3), keepdim=True))
@@ -123,7 +130,30 @@ class FlowDecoder(nn.Module):
         prob = torch.softmax(cv / self.log_temperature.exp(), dim=1)
         soft = torch.einsum("bkhw,ck->bchw", prob, self.offsets.to(prob.dtype))
         hidden = self.net(torch.cat((cv, feat1, flow), 1))
-        return self.soft_gain * soft + self.out(hidden)
+        return self.soft_gain * soft + self.out(hidden), hidden
+
+
+class ContextNetwork(nn.Module):
+    """PWC-Net's context network: (hidden features, flow) -> flow correction.
+
+    One dilated 3x3 conv per entry of ``channels`` (dilations 1, 2, 4, ..., capped at 16),
+    then a plain 3x3 conv to the 2-channel correction, initialised to zero.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        layers, cin = [], in_channels + 2
+        for i, c in enumerate(channels):
+            d = min(2**i, 16)
+            layers += [nn.Conv2d(cin, c, 3, 1, d, dilation=d), nn.LeakyReLU(0.1, inplace=True)]
+            cin = c
+        self.net = nn.Sequential(*layers)
+        self.out = nn.Conv2d(cin, 2, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, hidden: Tensor, flow: Tensor) -> Tensor:
+        return self.out(self.net(torch.cat((hidden, flow), 1)))
 
 
 class PWCFlow(nn.Module):
@@ -133,11 +163,17 @@ class PWCFlow(nn.Module):
     ``2 ** len(channels)``. Returns ``(flow01, flow10, pyramid)`` where the flows are
     (B, 2, H, W) in pixels (``flow01``: frame 0 -> frame 1, sampled from frame 1 gives frame 0)
     and ``pyramid`` is the list of coarse-to-fine flow estimates (2B, 2, h, w) in pixels of
-    their own level, for multi-scale supervision (first half of the batch: 0->1).
+    their own level, for multi-scale supervision (first half of the batch: 0->1); with a
+    context network its refined estimate comes last, at the finest level.
     """
 
     def __init__(
-        self, channels: tuple[int, ...] = (16, 32, 48, 64, 96), radius: int = 3, hidden: int = 64, out_level: int = 1
+        self,
+        channels: tuple[int, ...] = (16, 32, 48, 64, 96),
+        radius: int = 3,
+        hidden: int = 64,
+        out_level: int = 1,
+        context: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.channels = tuple(channels)
@@ -146,6 +182,7 @@ class PWCFlow(nn.Module):
         self.decoders = nn.ModuleList(
             FlowDecoder(c, radius, hidden) for i, c in enumerate(self.channels) if i >= out_level
         )
+        self.context = ContextNetwork(hidden // 2, tuple(context)) if context else None
 
     @property
     def multiple(self) -> int:
@@ -168,7 +205,11 @@ class PWCFlow(nn.Module):
             else:
                 flow = 2.0 * F.interpolate(flow, size=f.shape[-2:], mode="bilinear", align_corners=False)
                 fb_w = backward_warp(fb, flow)
-            flow = flow + self.decoders[level - self.out_level](fa, fb_w, flow)
+            update, hidden = self.decoders[level - self.out_level](fa, fb_w, flow)
+            flow = flow + update
+            estimates.append(flow)
+        if self.context is not None:
+            flow = flow + self.context(hidden, flow)
             estimates.append(flow)
         scale = 2 ** (self.out_level + 1)
         full = scale * F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)

@@ -84,6 +84,7 @@ class InterpNet(nn.Module):
         flow_radius: int = 3,
         flow_hidden: int = 48,
         flow_out_level: int = 1,
+        flow_context: tuple[int, ...] | list[int] = (),
         depth_channels: tuple[int, ...] | list[int] = (16, 24, 32),
         depth_downsample: int = 2,
         kernel_channels: tuple[int, ...] | list[int] = (12, 16, 24),
@@ -108,6 +109,7 @@ class InterpNet(nn.Module):
             flow_radius=flow_radius,
             flow_hidden=flow_hidden,
             flow_out_level=flow_out_level,
+            flow_context=[int(x) for x in flow_context],
             depth_channels=list(depth_channels),
             depth_downsample=depth_downsample,
             kernel_channels=list(kernel_channels),
@@ -124,7 +126,7 @@ class InterpNet(nn.Module):
             depth_power=depth_power,
             flow_scales=[int(x) for x in flow_scales],
         )
-        self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level)
+        self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
         self.kernels = KernelUNet(tuple(kernel_channels)) if use_kernels else None
         self.nonlocal_branch = NonLocalBranch(tuple(nonlocal_channels), nonlocal_out) if use_nonlocal else None

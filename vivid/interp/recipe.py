@@ -28,12 +28,21 @@ def build_recipe(cfg: dict) -> Recipe:
         # Start from a checkpoint's weights (a bundled name or a .safetensors path).
         from vivid.core.checkpoints import load_checkpoint
 
-        # Settings without weights of their own (flow_scales, use_depth_projection) may differ.
+        # Settings without weights of their own (flow_scales, use_depth_projection) may differ,
+        # and the configured model may add modules (e.g. flow_context), which start fresh.
         init, meta = load_checkpoint(cfg["init"], task="interp")
         theirs, ours = init.state_dict(), model.state_dict()
-        if meta["model_name"] != name or {k: v.shape for k, v in theirs.items()} != {k: v.shape for k, v in ours.items()}:
+        if meta["model_name"] != name or any(k not in ours or ours[k].shape != v.shape for k, v in theirs.items()):
             raise VividError(f"init checkpoint {cfg['init']} ({meta['model_name']}) does not have the weights of {name} as configured")
-        model.load_state_dict(theirs)
+        added = [
+            m
+            for m, module in model.named_modules()
+            if m and module.state_dict() and all(f"{m}.{k}" not in theirs for k in module.state_dict())
+        ]
+        added = [m for m in added if not any(m.startswith(f"{a}.") for a in added)]
+        if added:
+            print(f"init: {cfg['init']} has no weights for {', '.join(added)}; they start fresh", file=sys.stderr)
+        model.load_state_dict(theirs, strict=False)
     trainer = dict(cfg.get("trainer", {}))
     data_cfg = dict(cfg.get("data", {}))
     if "batch_size" in trainer:
