@@ -78,3 +78,27 @@ def test_user_image_textures_and_bad_args():
         FlyingLayers(sprites=(3, 2))
     tex = procedural_texture(16, 20, torch.Generator().manual_seed(0))
     assert tex.shape == (3, 16, 20) and tex.std() > 0.01
+
+
+def test_static_background_and_flat_sprites():
+    from vivid.synth.flying import BACKGROUND_DEPTH
+
+    fl = FlyingLayers((48, 64), sprites=(2, 2), max_motion=0.2, background_motion=0.2, static_prob=1.0, flat_prob=1.0)
+    s = fl.sample(torch.Generator().manual_seed(5))
+    background = (s["invdepth0"][0] - 1.0 / BACKGROUND_DEPTH).abs() < 1e-6
+    assert background.float().mean() > 0.2
+    # A fixed camera: the background does not move and looks the same in both frames.
+    assert s["flow01"][:, background].abs().max() == 0
+    seen_in_both = background & (s["invdepth1"][0] - 1.0 / BACKGROUND_DEPTH).abs().lt(1e-6)
+    # away from the sprites' anti-aliased outlines
+    seen_in_both = -torch.nn.functional.max_pool2d(-seen_in_both[None].float(), 5, 1, 2)[0] > 0.5
+    assert torch.allclose(s["image0"][:, seen_in_both], s["image1"][:, seen_in_both], atol=1e-5)
+    # Flat sprites are nearly uniform colour; the default procedural ones are textured.
+    flat = fl.scene(torch.Generator().manual_seed(5)).layers[1:]
+    textured = FlyingLayers((48, 64), sprites=(2, 2)).scene(torch.Generator().manual_seed(5)).layers[1:]
+    assert max(float(layer.texture.std((1, 2)).max()) for layer in flat) < 0.03
+    assert min(float(layer.texture.std((1, 2)).max()) for layer in textured) > 0.05
+    with pytest.raises(ValueError, match="sprite_size"):
+        FlyingLayers(sprite_size=(0.3, 0.1))
+    with pytest.raises(ValueError, match="flat_prob"):
+        FlyingLayers(flat_prob=1.5)

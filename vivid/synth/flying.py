@@ -13,13 +13,15 @@ alpha, and composites back to front in depth order. The flow from time ``ta`` to
 pixel is ``x(u, tb) - x`` for the ``u`` of the front-most layer there, so flows, depth,
 layer ids and occlusion masks are exact, and a frame exists at any ``t`` in [0, 1].
 
-Textures are procedural (smooth noise, stripes, checks, blobs of colour) or crops of user
-images given as (3, H, W) float tensors in [0, 1].
+Textures are procedural (smooth noise, stripes, checks, blobs of colour), nearly flat colours
+(``flat_prob``), or crops of user images given as (3, H, W) float tensors in [0, 1]. With
+``static_prob`` some scenes keep the background still, as under a fixed camera.
 """
 
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +67,17 @@ def procedural_texture(h: int, w: int, g: torch.Generator) -> Tensor:
     tex = (1 - mix) * (c0 * (1 - pattern) + c1 * pattern) + mix * coarse
     tex = 0.75 * tex + 0.25 * fine
     return tex.clamp(0, 1)
+
+
+def flat_texture(h: int, w: int, g: torch.Generator) -> Tensor:
+    """A nearly untextured colour (3, h, w) in [0, 1]: one colour with a faint smooth shading,
+    like a painted wall or a vehicle roof. Inside it the matching cost is flat, so its motion
+    has to come from its outline."""
+    colour = torch.rand(3, 1, 1, generator=g)
+    cells = int(_uniform(g, 2, 5))
+    shade = torch.rand(1, 1, cells, cells, generator=g)
+    shade = F.interpolate(shade, size=(h, w), mode="bicubic", align_corners=False)[0]
+    return (colour + float(_uniform(g, 0.02, 0.08)) * (shade - 0.5)).clamp(0, 1)
 
 
 def _image_crop(image: Tensor, h: int, w: int, g: torch.Generator) -> Tensor:
@@ -207,7 +220,10 @@ class FlyingLayers:
     size: (H, W) of the frames; sprites: (min, max) number of sprites; max_motion: largest
     sprite displacement between t = 0 and 1 as a fraction of the frame's longer side;
     images: optional (3, h, w) tensors in [0, 1] whose crops are used as textures (with
-    probability ``image_prob``).
+    probability ``image_prob``). sprite_size: (min, max) sprite radius as a fraction of the
+    frame's shorter side; flat_prob: probability that a sprite is nearly untextured
+    (:func:`flat_texture`); static_prob: probability that the background does not move at all
+    (a fixed camera). Both default to 0, which draws exactly the scenes of earlier versions.
     """
 
     def __init__(
@@ -221,9 +237,19 @@ class FlyingLayers:
         nonrigid: float = 2.0,
         images: list[Tensor] | None = None,
         image_prob: float = 0.5,
+        sprite_size: tuple[float, float] = (0.08, 0.25),
+        flat_prob: float = 0.0,
+        static_prob: float = 0.0,
     ) -> None:
         if sprites[0] < 0 or sprites[1] < sprites[0]:
             raise ValueError(f"sprites must be (min, max) with 0 <= min <= max, got {sprites}")
+        if not 0 < sprite_size[0] <= sprite_size[1]:
+            raise ValueError(f"sprite_size must be (min, max) with 0 < min <= max, got {sprite_size}")
+        if not (0 <= flat_prob <= 1 and 0 <= static_prob <= 1):
+            raise ValueError(f"flat_prob and static_prob must lie in [0, 1], got {flat_prob}, {static_prob}")
+        self.sprite_size = (float(sprite_size[0]), float(sprite_size[1]))
+        self.flat_prob = flat_prob
+        self.static_prob = static_prob
         self.size = size
         self.sprites = sprites
         self.max_motion = max_motion
@@ -234,7 +260,9 @@ class FlyingLayers:
         self.images = list(images or [])
         self.image_prob = image_prob
 
-    def _texture(self, h: int, w: int, g: torch.Generator) -> Tensor:
+    def _texture(self, h: int, w: int, g: torch.Generator, flat: bool = False) -> Tensor:
+        if flat:
+            return flat_texture(h, w, g)
         if self.images and float(torch.rand(1, generator=g)) < self.image_prob:
             idx = int(torch.randint(0, len(self.images), (1,), generator=g))
             return _image_crop(self.images[idx], h, w, g)
@@ -256,7 +284,8 @@ class FlyingLayers:
             shape = None
             rot = self.max_rotation * 0.3
         else:
-            tex = self._texture(int(2.4 * radius) + 4, int(2.4 * radius) + 4, g)
+            flat = self.flat_prob > 0 and float(torch.rand(1, generator=g)) < self.flat_prob
+            tex = self._texture(int(2.4 * radius) + 4, int(2.4 * radius) + 4, g, flat)
             centre = torch.stack((_uniform(g, 0, w - 1)[0], _uniform(g, 0, h - 1)[0]))
             aspect = float(_uniform(g, 0.6, 1.0))
             shape = dict(
@@ -288,9 +317,13 @@ class FlyingLayers:
         h, w = self.size
         n = int(torch.randint(self.sprites[0], self.sprites[1] + 1, (1,), generator=g))
         depths = sorted((float(d) for d in _uniform(g, 1.0, 20.0, max(n, 1))[:n]), reverse=True)
-        layers = [self._layer(g, BACKGROUND_DEPTH, self.background_motion, None)]
+        static = self.static_prob > 0 and float(torch.rand(1, generator=g)) < self.static_prob
+        background = self._layer(g, BACKGROUND_DEPTH, self.background_motion, None)
+        if static:
+            background = dataclasses.replace(background, velocity=torch.zeros(2), spin=0.0, growth=0.0, warp_amp=torch.zeros_like(background.warp_amp))
+        layers = [background]
         for d in depths:
-            radius = float(_uniform(g, 0.08, 0.25)) * min(h, w)
+            radius = float(_uniform(g, *self.sprite_size)) * min(h, w)
             layers.append(self._layer(g, d, self.max_motion, radius))
         return FlyingScene(layers, h, w)
 
