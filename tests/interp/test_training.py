@@ -142,6 +142,13 @@ def test_recipe_init_starts_from_a_checkpoint(tmp_path):
     assert any(k.startswith("flow.context.") for k in grown_state)
     for k, v in source.state_dict().items():
         assert torch.equal(v, grown_state[k])
+    # init_modules: only the flow network comes from the checkpoint, even into another variant.
+    ablated = build_recipe("interp", load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "init_modules=[flow]", "model_config.use_nonlocal=false"]))
+    ablated_state = ablated.module.model.state_dict()
+    assert all(torch.equal(v, ablated_state[k]) for k, v in source.state_dict().items() if k.startswith("flow."))
+    assert not torch.equal(source.state_dict()["synthesis.head.0.weight"][:1], ablated_state["synthesis.head.0.weight"][:1])
+    with pytest.raises(VividError, match="init_modules"):
+        build_recipe("interp", load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "init_modules=[flows]"]))
     wide = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.synthesis_channels=12"])
     with pytest.raises(VividError, match="does not have the weights"):
         build_recipe("interp", wide)

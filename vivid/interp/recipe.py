@@ -2,7 +2,7 @@
 
 Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value ...``.
 Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start from a checkpoint's
-weights) and ``stage`` ("full", or "flow" to pretrain the flow network alone).
+weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``) and ``stage`` ("full", or "flow" to pretrain the flow network alone).
 """
 
 from __future__ import annotations
@@ -30,8 +30,15 @@ def build_recipe(cfg: dict) -> Recipe:
 
         # Settings without weights of their own (flow_scales, use_depth_projection) may differ,
         # and the configured model may add modules (e.g. flow_context), which start fresh.
+        # ``init_modules`` (e.g. [flow]) takes only those submodules' weights; the rest start fresh.
         init, meta = load_checkpoint(cfg["init"], task="interp")
         theirs, ours = init.state_dict(), model.state_dict()
+        only = [str(m) for m in cfg.get("init_modules") or []]
+        if only:
+            unknown = [m for m in only if not any(k.startswith(f"{m}.") for k in theirs)]
+            if unknown:
+                raise VividError(f"init_modules: {', '.join(unknown)} not in the init checkpoint {cfg['init']}")
+            theirs = {k: v for k, v in theirs.items() if any(k.startswith(f"{m}.") for m in only)}
         if meta["model_name"] != name or any(k not in ours or ours[k].shape != v.shape for k, v in theirs.items()):
             raise VividError(f"init checkpoint {cfg['init']} ({meta['model_name']}) does not have the weights of {name} as configured")
         added = [
