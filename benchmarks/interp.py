@@ -193,6 +193,8 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
         t0 = time.perf_counter()
         row = {s: evaluate(fn, sets[s]) for s in SETS}
         row.update(checkpoint=ckpt, measured=now(), step=checkpoint_step(ckpt) if ckpt else None)
+        if label.startswith("ablation:"):
+            row["start"] = checkpoint_start(ckpt)
         quality[label] = row
         log(f"quality {label}: " + ", ".join(f"{s} {row[s]['psnr']:.2f}" for s in SETS) + f" ({time.perf_counter() - t0:.0f} s)")
     native = results.get("quality", {}).get("sam2_native_baselines", {})
@@ -443,6 +445,21 @@ def checkpoint_step(path: str) -> int | str | None:
     return (meta.get("metrics") or {}).get("global_step")
 
 
+def checkpoint_start(path: str) -> str:
+    """How a checkpoint's training began, from its sidecar: from scratch, or which weights of
+    which checkpoint it took (``init`` / ``init_modules``)."""
+    from vivid.core.checkpoints import read_meta
+
+    extra = read_meta(path).get("extra") or {}
+    cfg = extra.get("config") or {}
+    if not cfg.get("init"):
+        return "from scratch"
+    parts = ", ".join(cfg.get("init_modules") or []) or "all"
+    n = len(extra.get("stages") or [])
+    source = f"stage {n - 1}'s export" if n > 1 else Path(cfg["init"]).stem
+    return f"{'its last stage ' if n > 1 else ''}starting from the {parts} weights of {source}, the rest fresh"
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -512,10 +529,16 @@ def render(results: dict) -> str:
                 f"mean SSIM {smeans['vivid'] - smeans[best_s]:+.3f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
             )
         abl = [r.get("step") for m, r in q.items() if m.startswith("ablation:")]
+        starts = " / ".join(sorted({r.get("start", "from scratch") for m, r in q.items() if m.startswith("ablation:")}))
         if abl and "vivid" in q and set(abl) != {q["vivid"].get("step")}:
             notes.append(
-                f"The ablation rows share one budget (steps {', '.join(sorted({str(a) for a in abl}))}, each from scratch), "
+                f"The ablation rows share one budget (steps {', '.join(sorted({str(a) for a in abl}))}, each {starts}), "
                 f"not the bundled model's (steps {q['vivid'].get('step')}): compare them with each other, not with the vivid row."
+            )
+        elif abl and "vivid" in q:
+            notes.append(
+                f"The ablation rows have the bundled model's budget (steps {q['vivid'].get('step')}, each {starts}); "
+                "each switches one module off and is otherwise trained by the same commands."
             )
         miss = results["quality"].get("missing_ablations") or []
         if miss:
