@@ -7,10 +7,10 @@ learned multiple of the soft-argmax of the cost volume plus a learned correction
 at zero, so the untrained network predicts zero flow.
 
 Optionally (``context``), PWC-Net's context network refines the finest estimate: dilated
-convolutions (dilation 1, 2, 4, 8, 16, ..., 1) over the finest decoder's hidden features and
-flow, whose wide receptive field carries motion into large untextured regions where the cost
-volume is flat. Its last layer starts at zero, so adding it leaves a trained network's output
-unchanged until it is trained.
+convolutions (dilations 1, 2, 4, 8, 16, then a plain output conv) over the finest decoder's
+hidden features and flow, whose wide receptive field carries motion into large untextured
+regions where the cost volume is flat. Its last layer starts at zero, so adding it leaves a
+trained network's output unchanged until it is trained.
 """
 
 from __future__ import annotations

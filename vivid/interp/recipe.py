@@ -2,7 +2,8 @@
 
 Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value ...``.
 Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start from a checkpoint's
-weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``) and ``stage`` ("full", or "flow" to pretrain the flow network alone).
+weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``) and ``stage``
+("full", or "flow" to pretrain the flow network alone).
 """
 
 from __future__ import annotations
