@@ -443,7 +443,8 @@ class InterpDataModule(pl.LightningDataModule):
         parts = []
         fly = c.get("flying", {})
         if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
-            extra = {k: fly[k] for k in ("size", "max_motion", "background_motion") if k in fly}
+            keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob")
+            extra = {k: fly[k] for k in keys if k in fly}
             parts.append(f"flying layers ({fly.get('train', 2000)} scenes{', ' + str(extra) if extra else ''})")
         if c.get("videos"):
             names = ", ".join(p.name for p in list_videos(c["videos"]))

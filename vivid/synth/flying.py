@@ -21,8 +21,7 @@ Textures are procedural (smooth noise, stripes, checks, blobs of colour), nearly
 from __future__ import annotations
 
 import math
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -223,7 +222,7 @@ class FlyingLayers:
     probability ``image_prob``). sprite_size: (min, max) sprite radius as a fraction of the
     frame's shorter side; flat_prob: probability that a sprite is nearly untextured
     (:func:`flat_texture`); static_prob: probability that the background does not move at all
-    (a fixed camera). Both default to 0, which draws exactly the scenes of earlier versions.
+    (a fixed camera). With their defaults the scenes are exactly those of earlier versions.
     """
 
     def __init__(
@@ -320,7 +319,8 @@ class FlyingLayers:
         static = self.static_prob > 0 and float(torch.rand(1, generator=g)) < self.static_prob
         background = self._layer(g, BACKGROUND_DEPTH, self.background_motion, None)
         if static:
-            background = dataclasses.replace(background, velocity=torch.zeros(2), spin=0.0, growth=0.0, warp_amp=torch.zeros_like(background.warp_amp))
+            still = torch.zeros_like(background.warp_amp)
+            background = replace(background, velocity=torch.zeros(2), spin=0.0, growth=0.0, warp_amp=still)
         layers = [background]
         for d in depths:
             radius = float(_uniform(g, *self.sprite_size)) * min(h, w)
