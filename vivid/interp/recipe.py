@@ -49,7 +49,7 @@ def build_recipe(cfg: dict) -> Recipe:
         ]
         added = [m for m in added if not any(m.startswith(f"{a}.") for a in added)]
         if added:
-            print(f"init: {cfg['init']} has no weights for {', '.join(added)}; they start fresh", file=sys.stderr)
+            print(f"init: {', '.join(added)} not taken from {cfg['init']}; they start fresh", file=sys.stderr)
         model.load_state_dict(theirs, strict=False)
     trainer = dict(cfg.get("trainer", {}))
     data_cfg = dict(cfg.get("data", {}))
