@@ -339,3 +339,31 @@ def test_keep_float32_makes_mixed_precision_safe():
             out = model(a, b, 0.5).frame
     assert torch.isfinite(out).all()
     assert (out.float() - ref).abs().mean() < 0.02
+
+
+def test_dis_flow_source_feeds_the_generator():
+    """flow="dis": the generator gets OpenCV's DIS flows (not its flow network's); for a
+    textured image shifted by 6 px they say so, and the result is the half-way image."""
+    pytest.importorskip("cv2")
+    from vivid.core.registry import create_model
+
+    torch.manual_seed(0)
+    model = create_model("interp_tiny", use_depth_projection=False).eval()
+    seen = {}
+    forward = model.forward
+
+    def spy(image0, image1, t, flows=None):
+        seen["flows"] = flows
+        return forward(image0, image1, t, flows=flows)
+
+    model.forward = spy
+    a, mid, b = (to_tensor(texture(64, 96, s))[None] for s in (0.0, 3.0, 6.0))
+    fn = ModelInterpolator(model, flow="dis", tile=0)
+    out = fn(a, b, torch.tensor([0.5]))
+    f01, f10 = seen["flows"]
+    inner = (slice(None), 0, slice(8, -8), slice(12, -12))
+    assert abs(f01[inner].median().item() - 6.0) < 0.5 and abs(f10[inner].median().item() + 6.0) < 0.5
+    blend_err = (0.5 * (a + b) - mid)[..., 8:-8, 12:-12].abs().mean()
+    assert (out - mid)[..., 8:-8, 12:-12].abs().mean() < 0.5 * blend_err
+    with pytest.raises(VividError, match="--flow"):
+        ModelInterpolator(model, flow="raft")

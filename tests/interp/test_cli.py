@@ -56,6 +56,9 @@ def test_interp_image_pair(tmp_path, tiny_ckpt):
     res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid.png", "--t", "0.25", "--model", tiny_ckpt)
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "mid.png").shape == (40, 56, 3)
+    res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid_dis.png", "--flow", "dis", "--model", tiny_ckpt)
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "mid_dis.png").shape == (40, 56, 3)
 
 
 def test_interp_video_factor_and_repair(tmp_path, tiny_ckpt):
@@ -99,6 +102,8 @@ def test_errors_are_one_line(tmp_path, tiny_ckpt):
     assert_one_line_error(run("repair", one, "-o", tmp_path / "r.mp4"), "at least 2")
     assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--threshold", "high"), "threshold")
     assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--model", "nope"), "not found")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--flow", "raft", "--model", tiny_ckpt), "--flow")
+    assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--flow", "raft", "--model", tiny_ckpt), "--flow")
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("o.", ".o.", "r.", ".r.", "m.", ".m."))]
 
 

@@ -243,3 +243,28 @@ def test_multiscale_flow_keeps_the_better_estimate_per_pixel():
     assert bool((err(half01) >= err(full01))[:, 0][same_full & ~same_half].all())
     with pytest.raises(ValueError, match="flow_scales"):
         InterpNet(**{**TINY, "flow_scales": (2,)})
+
+
+def test_given_flows_replace_the_flow_network():
+    """flows=(F01, F10) skips the flow network (it would raise) and drives the projection: a
+    uniform 4 px motion to the right lands at t = 0.5 as 2 px back to frame 0 and 2 px on to
+    frame 1, also on a size that needs padding."""
+    model = InterpNet(**{**TINY, "use_depth_projection": False}).eval()
+
+    class NoFlow(torch.nn.Module):
+        def forward(self, *args):
+            raise AssertionError("the flow network ran")
+
+    model.flow = NoFlow()
+    model.config["flow_scales"] = [1]
+    a, b = _pair(1, 30, 37)
+    f01 = torch.zeros(1, 2, 30, 37)
+    f01[:, 0] = 4.0
+    with torch.no_grad():
+        out = model(a, b, 0.5, flows=(f01, -f01))
+    assert torch.equal(out.flow01, f01) and torch.equal(out.flow10, -f01)
+    assert torch.allclose(out.flow_t0[:, 0], torch.full((1, 30, 37), -2.0), atol=1e-5)
+    assert torch.allclose(out.flow_t1[:, 0], torch.full((1, 30, 37), 2.0), atol=1e-5)
+    assert out.frame.shape == (1, 3, 30, 37) and out.flow_pyramid == []
+    with pytest.raises(ValueError, match="flows"):
+        model(a, b, 0.5, flows=(f01[..., :-1], -f01[..., :-1]))

@@ -221,12 +221,18 @@ def keep_float32(model: nn.Module, device_type: str, names: tuple[str, ...] = FL
     return count
 
 
+# Where the generator's flows come from: its own flow network, or OpenCV's DIS flow (an
+# inference-time alternative; the rest of the generator is unchanged).
+FLOW_SOURCES = ("network", "dis")
+
+
 class ModelInterpolator:
     """A vivid interpolation model as an :data:`Interpolate` callable.
 
     Moves inputs to ``device``, runs under fp16 autocast on CUDA (``fp16=None`` means "on CUDA
     only"), tiles frames whose height or width exceeds ``tile`` (``tile=0`` never tiles) and
-    returns float32 frames on the CPU.
+    returns float32 frames on the CPU. ``flow="dis"`` feeds the generator OpenCV's DIS flow
+    (computed on the CPU, needs OpenCV) instead of running its flow network.
     """
 
     def __init__(
@@ -237,7 +243,15 @@ class ModelInterpolator:
         fp16: bool | None = None,
         tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
+        flow: str = "network",
     ) -> None:
+        if flow not in FLOW_SOURCES:
+            raise VividError(f"--flow must be one of {', '.join(FLOW_SOURCES)}, got {flow!r}")
+        self._dis = None
+        if flow == "dis":
+            from vivid.interp.baselines import DISFlowInterpolator
+
+            self._dis = DISFlowInterpolator()
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
@@ -251,12 +265,20 @@ class ModelInterpolator:
         if self.fp16:
             keep_float32(self.model, self.device.type)
 
+    def _dis_flows(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor]:
+        """DIS flows F0->1 and F1->0 (B, 2, H, W) in pixels, on the model's device."""
+        pairs = [self._dis.flows(a, b) for a, b in zip(to_uint8(frame0), to_uint8(frame1))]
+        return tuple(
+            torch.stack([torch.from_numpy(p[k]).permute(2, 0, 1) for p in pairs]).to(self.device) for k in (0, 1)
+        )
+
     @torch.no_grad()
     def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
+        extra = {"flows": self._dis_flows(frame0, frame1)} if self._dis is not None else {}
         f0, f1 = frame0.to(self.device), frame1.to(self.device)
         tt = t.to(self.device, torch.float32)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-            frame = self.model(f0, f1, tt).frame
+            frame = self.model(f0, f1, tt, **extra).frame
         return frame.float().clamp_(0, 1).cpu()
 
     def __call__(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
@@ -272,12 +294,14 @@ def load_interpolator(
     fp16: bool | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
+    flow: str = "network",
 ) -> ModelInterpolator:
-    """Load a checkpoint (bundled name such as ``interp-default`` or a ``.safetensors`` path)."""
+    """Load a checkpoint (bundled name such as ``interp-default`` or a ``.safetensors`` path);
+    ``flow`` as in :class:`ModelInterpolator`."""
     from vivid.core.checkpoints import load_checkpoint
 
     net, _ = load_checkpoint(model, task="interp", device=device)
-    return ModelInterpolator(net, device=device, fp16=fp16, tile=tile, overlap=overlap)
+    return ModelInterpolator(net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow)
 
 
 def as_interpolator(model: nn.Module | Interpolate, **kwargs) -> Interpolate:

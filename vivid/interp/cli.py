@@ -10,15 +10,15 @@ import typer
 from torch import Tensor
 
 from vivid.core.errors import VividError
-from vivid.interp.apply import DEFAULT_MODEL, DEFAULT_OVERLAP, DEFAULT_TILE, Interpolate, SceneCutDetector
+from vivid.interp.apply import DEFAULT_MODEL, DEFAULT_OVERLAP, DEFAULT_TILE, FLOW_SOURCES, Interpolate, SceneCutDetector
 
 
 class _LazyInterpolator:
     """Loads the checkpoint on the first call, so that bad input is reported before the model
     is read."""
 
-    def __init__(self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int) -> None:
-        self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap)
+    def __init__(self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str) -> None:
+        self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow)
         self._fn: Interpolate | None = None
         self._checked = False
 
@@ -34,6 +34,12 @@ class _LazyInterpolator:
             self.args["device"] = resolve_device(str(self.args["device"]))
             if self.args["fp16"] and self.args["device"].type != "cuda":
                 raise VividError("--fp16 needs a CUDA device; drop it or use --device cuda")
+            if self.args["flow"] not in FLOW_SOURCES:
+                raise VividError(f"--flow must be one of {', '.join(FLOW_SOURCES)}, got {self.args['flow']!r}")
+            if self.args["flow"] == "dis":
+                from vivid.interp.baselines import DISFlowInterpolator
+
+                DISFlowInterpolator()  # reports a missing OpenCV now
             self._checked = True
         return self
 
@@ -52,6 +58,9 @@ _FP16 = typer.Option(None, "--fp16/--no-fp16", help="Half-precision inference (d
 _BATCH = typer.Option(4, "--batch", help="Frames interpolated per model call.")
 _TILE = typer.Option(DEFAULT_TILE, "--tile", help="Frames larger than this (pixels) run in tiles; 0 turns tiling off.")
 _OVERLAP = typer.Option(DEFAULT_OVERLAP, "--overlap", help="Tile overlap in pixels (feathered).")
+_FLOW = typer.Option(
+    "network", "--flow", help="Flows from the model's flow network, or 'dis': OpenCV's DIS flow (needs OpenCV)."
+)
 _CUTS = typer.Option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
 _INPUT_FPS = typer.Option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
@@ -71,6 +80,7 @@ def interp_cmd(
     fp16: Optional[bool] = _FP16,
     tile: int = _TILE,
     overlap: int = _OVERLAP,
+    flow: str = _FLOW,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     quiet: bool = _QUIET,
@@ -87,7 +97,7 @@ def interp_cmd(
         upconvert_file,
     )
 
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap)
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow)
     if len(inputs) == 2:
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
@@ -134,6 +144,7 @@ def repair_cmd(
     fp16: Optional[bool] = _FP16,
     tile: int = _TILE,
     overlap: int = _OVERLAP,
+    flow: str = _FLOW,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     quiet: bool = _QUIET,
@@ -149,7 +160,7 @@ def repair_cmd(
     check_output(out, inp)
     if report is not None:
         ensure_distinct(inp, report)
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap).check()
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow).check()
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(
             inp, out, interp, threshold=threshold, report=report, max_run=max_run, batch_size=batch,

@@ -174,7 +174,11 @@ class InterpNet(nn.Module):
             flow10 = torch.where(pick10, c10, flow10)
         return flow01, flow10, pyramid
 
-    def forward(self, image0: Tensor, image1: Tensor, t: Tensor | float = 0.5) -> InterpOutput:
+    def forward(
+        self, image0: Tensor, image1: Tensor, t: Tensor | float = 0.5, flows: tuple[Tensor, Tensor] | None = None
+    ) -> InterpOutput:
+        """``flows=(F0->1, F1->0)``, each (B, 2, H, W) in pixels, replaces step 1a (flows from
+        another estimator, e.g. OpenCV's DIS): the flow network is then not run."""
         if image0.ndim != 4 or image0.shape[1] != 3 or image0.shape != image1.shape:
             raise ValueError(
                 f"image0 and image1 must both be (B, 3, H, W) of one shape, got {tuple(image0.shape)} and {tuple(image1.shape)}"
@@ -185,12 +189,19 @@ class InterpNet(nn.Module):
             t = t.expand(b)
         if t.numel() != b:
             raise ValueError(f"t must be a float or a (B,) tensor with B={b}, got {t.numel()} values")
+        if flows is not None and any(f.shape != (b, 2, h, w) for f in flows):
+            raise ValueError(f"flows must be two (B, 2, H, W) tensors of shape {(b, 2, h, w)}, got {[tuple(f.shape) for f in flows]}")
         pad = centred_padding(h, w, self.multiple)
         if any(pad):
             image0 = F.pad(image0, pad, mode="replicate")
             image1 = F.pad(image1, pad, mode="replicate")
+            if flows is not None:
+                flows = tuple(F.pad(f, pad, mode="replicate") for f in flows)
 
-        flow01, flow10, pyramid = self.estimate_flow(image0, image1)
+        if flows is None:
+            flow01, flow10, pyramid = self.estimate_flow(image0, image1)
+        else:
+            (flow01, flow10), pyramid = flows, []
         depth0 = depth1 = None
         if self.depth is not None:
             depths = self.depth(torch.cat((image0, image1)))
