@@ -226,6 +226,18 @@ def keep_float32(model: nn.Module, device_type: str, names: tuple[str, ...] = FL
 FLOW_SOURCES = ("network", "dis")
 
 
+def external_flow(flow: str):
+    """The estimator for a ``flow`` source other than the model's own network (None for
+    "network"); an unknown source or a missing OpenCV is a VividError."""
+    if flow not in FLOW_SOURCES:
+        raise VividError(f"--flow must be one of {', '.join(FLOW_SOURCES)}, got {flow!r}")
+    if flow == "network":
+        return None
+    from vivid.interp.baselines import DISFlowInterpolator
+
+    return DISFlowInterpolator()
+
+
 class ModelInterpolator:
     """A vivid interpolation model as an :data:`Interpolate` callable.
 
@@ -245,13 +257,7 @@ class ModelInterpolator:
         overlap: int = DEFAULT_OVERLAP,
         flow: str = "network",
     ) -> None:
-        if flow not in FLOW_SOURCES:
-            raise VividError(f"--flow must be one of {', '.join(FLOW_SOURCES)}, got {flow!r}")
-        self._dis = None
-        if flow == "dis":
-            from vivid.interp.baselines import DISFlowInterpolator
-
-            self._dis = DISFlowInterpolator()
+        self._dis = external_flow(flow)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)

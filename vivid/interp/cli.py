@@ -10,7 +10,14 @@ import typer
 from torch import Tensor
 
 from vivid.core.errors import VividError
-from vivid.interp.apply import DEFAULT_MODEL, DEFAULT_OVERLAP, DEFAULT_TILE, FLOW_SOURCES, Interpolate, SceneCutDetector
+from vivid.interp.apply import (
+    DEFAULT_MODEL,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    Interpolate,
+    SceneCutDetector,
+    external_flow,
+)
 
 
 class _LazyInterpolator:
@@ -34,12 +41,7 @@ class _LazyInterpolator:
             self.args["device"] = resolve_device(str(self.args["device"]))
             if self.args["fp16"] and self.args["device"].type != "cuda":
                 raise VividError("--fp16 needs a CUDA device; drop it or use --device cuda")
-            if self.args["flow"] not in FLOW_SOURCES:
-                raise VividError(f"--flow must be one of {', '.join(FLOW_SOURCES)}, got {self.args['flow']!r}")
-            if self.args["flow"] == "dis":
-                from vivid.interp.baselines import DISFlowInterpolator
-
-                DISFlowInterpolator()  # reports a missing OpenCV now
+            external_flow(self.args["flow"])  # an unknown --flow or a missing OpenCV is reported now
             self._checked = True
         return self
 

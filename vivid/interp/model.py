@@ -190,7 +190,8 @@ class InterpNet(nn.Module):
         if t.numel() != b:
             raise ValueError(f"t must be a float or a (B,) tensor with B={b}, got {t.numel()} values")
         if flows is not None and any(f.shape != (b, 2, h, w) for f in flows):
-            raise ValueError(f"flows must be two (B, 2, H, W) tensors of shape {(b, 2, h, w)}, got {[tuple(f.shape) for f in flows]}")
+            got = [tuple(f.shape) for f in flows]
+            raise ValueError(f"flows must be two (B, 2, H, W) tensors of shape {(b, 2, h, w)}, got {got}")
         pad = centred_padding(h, w, self.multiple)
         if any(pad):
             image0 = F.pad(image0, pad, mode="replicate")
