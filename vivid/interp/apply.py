@@ -257,7 +257,7 @@ class ModelInterpolator:
         overlap: int = DEFAULT_OVERLAP,
         flow: str = "network",
     ) -> None:
-        self._dis = external_flow(flow)
+        self._flow_source = external_flow(flow)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
@@ -271,16 +271,16 @@ class ModelInterpolator:
         if self.fp16:
             keep_float32(self.model, self.device.type)
 
-    def _dis_flows(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor]:
-        """DIS flows F0->1 and F1->0 (B, 2, H, W) in pixels, on the model's device."""
-        pairs = [self._dis.flows(a, b) for a, b in zip(to_uint8(frame0), to_uint8(frame1))]
+    def _external_flows(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor]:
+        """Flows F0->1 and F1->0 (B, 2, H, W) in pixels from the external estimator, on the model's device."""
+        pairs = [self._flow_source.flows(a, b) for a, b in zip(to_uint8(frame0), to_uint8(frame1))]
         return tuple(
             torch.stack([torch.from_numpy(p[k]).permute(2, 0, 1) for p in pairs]).to(self.device) for k in (0, 1)
         )
 
     @torch.no_grad()
     def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
-        extra = {"flows": self._dis_flows(frame0, frame1)} if self._dis is not None else {}
+        extra = {"flows": self._external_flows(frame0, frame1)} if self._flow_source is not None else {}
         f0, f1 = frame0.to(self.device), frame1.to(self.device)
         tt = t.to(self.device, torch.float32)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
