@@ -162,3 +162,21 @@ def test_bundled_recipe_stages_build():
     assert {"default", "default-flow", "default-finetune"} <= set(presets("interp"))
     stages = {name: build_recipe("interp", load_config("interp", name)).module.stage for name in ("default-flow", "default-finetune")}
     assert stages == {"default-flow": "flow", "default-finetune": "full"}
+
+
+def test_frozen_modules_keep_their_weights_while_the_rest_trains():
+    from vivid.core.errors import VividError
+
+    pl.seed_everything(0, verbose=False)
+    recipe = build_recipe("interp", load_config("interp", "tiny", ["freeze_modules=[flow]"]))
+    module = recipe.module
+    flow0 = {n: p.detach().clone() for n, p in module.model.flow.named_parameters()}
+    rest0 = {n: p.detach().clone() for n, p in module.model.named_parameters() if not n.startswith("flow.")}
+    items = _items()
+    _trainer(5).fit(module, DataLoader(_Fixed(items), batch_size=4))
+    assert all(torch.equal(flow0[n], p) for n, p in module.model.flow.named_parameters())
+    assert any(not torch.equal(rest0[n], p) for n, p in module.model.named_parameters() if not n.startswith("flow."))
+    with pytest.raises(VividError, match="freeze_modules: flows"):
+        build_recipe("interp", load_config("interp", "tiny", ["freeze_modules=[flows]"]))
+    with pytest.raises(VividError, match="cannot be frozen"):
+        build_recipe("interp", load_config("interp", "tiny", ["freeze_modules=[flow]", "stage=flow"]))

@@ -99,7 +99,9 @@ class InterpModule(pl.LightningModule):
             p = min(1.0, (step - warm) / max(1, max_steps - warm))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p))
 
-        opt_g = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=wd)
+        # Frozen submodules (recipe ``freeze_modules``) have requires_grad off and stay out.
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        opt_g = torch.optim.AdamW(trainable, lr=lr, weight_decay=wd)
         sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
         if self.discriminator is None:
             return [opt_g], [sched_g]

@@ -2,8 +2,9 @@
 
 Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value ...``.
 Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start from a checkpoint's
-weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``) and ``stage``
-("full", or "flow" to pretrain the flow network alone).
+weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``), ``freeze_modules``
+(submodules whose weights stay fixed, e.g. ``[flow]``) and ``stage`` ("full", or "flow" to
+pretrain the flow network alone).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def build_recipe(cfg: dict) -> Recipe:
         if added:
             print(f"init: {', '.join(added)} not taken from {cfg['init']}; they start fresh", file=sys.stderr)
         model.load_state_dict(theirs, strict=False)
+    frozen = [str(m) for m in cfg.get("freeze_modules") or []]
+    children = dict(model.named_children())
+    unknown = [m for m in frozen if m not in children]
+    if unknown:
+        raise VividError(f"freeze_modules: {', '.join(unknown)} not a module of {name} (it has {', '.join(children)})")
+    if stage == "flow" and "flow" in frozen:
+        raise VividError("freeze_modules: stage 'flow' trains only the flow network; it cannot be frozen")
+    for m in frozen:
+        children[m].requires_grad_(False)
     trainer = dict(cfg.get("trainer", {}))
     data_cfg = dict(cfg.get("data", {}))
     if "batch_size" in trainer:
