@@ -26,7 +26,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +34,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from vivid.core import metrics  # noqa: E402
@@ -84,7 +82,7 @@ def train_cmd(name: str, steps: int, pre: int) -> list[str]:
     overrides += [f"data.cache_dir={CACHE}", f"data.n_train={SIZES['train']}", f"data.n_val={SIZES['val']}"]
     return [
         sys.executable, "-m", "vivid.cli", "train", "pose3d", "--config", "default", "--out", str(RUNS / name),
-        "--quiet", "--seed", "0", f"trainer.max_steps={steps}", *overrides,
+        "--quiet", "--overwrite", "--seed", "0", f"trainer.max_steps={steps}", *overrides,
     ]  # fmt: skip
 
 

@@ -102,12 +102,15 @@ def train_cmd(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override trainer.max_steps."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Resume from a *.state.safetensors training state."),
     seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Train into a folder that holds an earlier run, replacing it."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
     from vivid.core.train import load_config, train
 
     cfg = load_config(task, config, overrides or [])
+    if resume is None and not overwrite and ((out / "model.safetensors").exists() or (out / "checkpoints").is_dir()):
+        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume it or pass --overwrite")
     n_devices: int | str = int(devices) if devices.isdigit() else devices
     command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path = train(

@@ -34,3 +34,10 @@ def test_bad_override_and_missing_config():
     runner = CliRunner()
     result = runner.invoke(app, ["train", "interp", "--config", "missing.yaml"])
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_train_refuses_a_folder_with_an_earlier_run(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"earlier run")
+    result = CliRunner().invoke(app, ["train", "interp", "--config", "tiny", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "earlier run" in result.stderr and "--overwrite" in result.stderr
+    assert (tmp_path / "model.safetensors").read_bytes() == b"earlier run"

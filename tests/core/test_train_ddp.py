@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from vivid.core.checkpoints import load_checkpoint
 
 

@@ -59,6 +59,14 @@ def test_interp_image_pair(tmp_path, tiny_ckpt):
     res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid_dis.png", "--flow", "dis", "--model", tiny_ckpt)
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "mid_dis.png").shape == (40, 56, 3)
+    # An existing output is kept unless --overwrite is given.
+    before = (tmp_path / "mid.png").read_bytes()
+    res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid.png", "--model", tiny_ckpt)
+    assert_one_line_error(res, "exists", "--overwrite")
+    assert (tmp_path / "mid.png").read_bytes() == before
+    res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid.png", "--t", "0.75", "--model", tiny_ckpt, "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "mid.png").read_bytes() != before
 
 
 def test_interp_video_factor_and_repair(tmp_path, tiny_ckpt):
@@ -78,6 +86,16 @@ def test_interp_video_factor_and_repair(tmp_path, tiny_ckpt):
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r.json").read_text())["repaired"] == [4]
     assert probe(tmp_path / "fixed.mp4", exact=True).n_frames == 10
+    for out, report in ((tmp_path / "fixed.mp4", tmp_path / "r2.json"), (tmp_path / "fixed2.mp4", tmp_path / "r.json")):
+        res = run("repair", stut, "-o", out, "--report", report, "--model", tiny_ckpt, "-q")
+        assert_one_line_error(res, "exists", "--overwrite")
+    assert not (tmp_path / "r2.json").exists() and not (tmp_path / "fixed2.mp4").exists()
+    res = run("interp", src, "-o", tmp_path / "up.mp4", "--factor", "2", "--model", tiny_ckpt, "-q")
+    assert_one_line_error(res, "exists", "--overwrite")
+    assert probe(tmp_path / "up.mp4", exact=True).n_frames == 10
+    res = run("interp", src, "-o", tmp_path / "up.mp4", "--factor", "2", "--model", tiny_ckpt, "-q", "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert probe(tmp_path / "up.mp4", exact=True).n_frames == 7
 
 
 def test_errors_are_one_line(tmp_path, tiny_ckpt):

@@ -89,6 +89,10 @@ def test_cli_option_errors(tmp_path, photo):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--fov" in r.stderr
     r = run_cli("pose", str(path), "-o", str(tmp_path / "o.txt"))
     assert r.returncode == 2 and ".json" in r.stderr
+    (tmp_path / "kept.json").write_text("{}")
+    r = run_cli("pose", str(path), "-o", str(tmp_path / "kept.json"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--overwrite" in r.stderr
+    assert (tmp_path / "kept.json").read_text() == "{}"
 
 
 def test_cli_image_and_folder_with_coaching(tmp_path, tiny_ckpt, photo):

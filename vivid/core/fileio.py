@@ -61,6 +61,12 @@ def ensure_distinct(inp: str | os.PathLike, out: str | os.PathLike) -> None:
         raise VividError(f"output {out} is the input file; choose another output path")
 
 
+def refuse_existing(path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse an output file that already exists unless ``overwrite`` (the CLI's --overwrite)."""
+    if Path(path).is_file() and not overwrite:
+        raise VividError(f"output {path} exists; pass --overwrite to replace it")
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as RGB. Returns uint8 array (H, W, 3)."""
     from PIL import Image, UnidentifiedImageError

@@ -66,6 +66,7 @@ _FLOW = typer.Option(
 _CUTS = typer.Option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
 _INPUT_FPS = typer.Option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 
 
 def interp_cmd(
@@ -85,11 +86,13 @@ def interp_cmd(
     flow: str = _FLOW,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
+    overwrite: bool = _OVERWRITE,
     quiet: bool = _QUIET,
 ) -> None:
     """Interpolate frames: `vivid interp A.png B.png -o MID.png [--t 0.5]` or
     `vivid interp IN -o OUT (--factor N | --fps F)`."""
     from vivid.core.cli_utils import progress
+    from vivid.core.fileio import ensure_distinct, refuse_existing
     from vivid.interp.apply import (
         check_output,
         check_rate,
@@ -104,6 +107,9 @@ def interp_cmd(
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
         a, b = inputs
+        for p in inputs:
+            ensure_distinct(p, out)
+        refuse_existing(out, overwrite)
         interpolate_images(a, b, out, interp, t=0.5 if t is None else t)
         typer.echo(f"wrote {out}")
         return
@@ -119,6 +125,7 @@ def interp_cmd(
     src = open_clip(inp, fps=input_fps)
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
     check_output(out, inp)
+    refuse_existing(out, overwrite)
     interp.check()
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
     with progress(total, "interpolating", quiet=quiet, unit="frame") as bar:
@@ -149,19 +156,22 @@ def repair_cmd(
     flow: str = _FLOW,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
+    overwrite: bool = _OVERWRITE,
     quiet: bool = _QUIET,
 ) -> None:
     """Repair stutter: replace repeated frames by interpolated ones (frame count and timing kept)."""
     from vivid.core.cli_utils import progress
-    from vivid.core.fileio import ensure_distinct
+    from vivid.core.fileio import ensure_distinct, refuse_existing
     from vivid.interp.apply import check_output, open_clip
     from vivid.interp.repair import parse_threshold, repair_file
 
     parse_threshold(threshold)  # fail early on a bad value
     src = open_clip(inp, fps=input_fps)
     check_output(out, inp)
+    refuse_existing(out, overwrite)
     if report is not None:
         ensure_distinct(inp, report)
+        refuse_existing(report, overwrite)
     interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow).check()
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(

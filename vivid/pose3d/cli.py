@@ -21,11 +21,12 @@ def run_pose(
     device: str = "auto",
     fov: float | None = None,
     focal: float | None = None,
+    overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
     """Estimate the pose in every frame of ``inp`` and write the JSON to ``out`` (see :func:`build_report`)."""
     from vivid.core.cli_utils import progress, resolve_device
-    from vivid.core.fileio import atomic_write, ensure_distinct
+    from vivid.core.fileio import atomic_write, ensure_distinct, refuse_existing
     from vivid.core.video import VideoWriter, open_frames
     from vivid.pose3d.angles import angles_to_floats, joint_angles
     from vivid.pose3d.apply import PoseEstimator, camera_matrix, draw_skeleton
@@ -35,10 +36,12 @@ def run_pose(
     if out.suffix.lower() != ".json":
         raise VividError(f"output {out} must be a .json file")
     ensure_distinct(inp, out)
+    refuse_existing(out, overwrite)
     if overlay is not None:
         if overlay.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
             raise VividError(f"overlay {overlay} must be a video file (.mp4)")
         ensure_distinct(inp, overlay)
+        refuse_existing(overlay, overwrite)
     if not out.parent.exists():
         raise VividError(f"output folder {out.parent} does not exist; create it first")
     camera_matrix(64, 64, fov_deg=fov, focal=focal)
@@ -116,10 +119,11 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         fov: Optional[float] = typer.Option(None, "--fov", help="Camera field of view across the larger side, degrees (default 55)."),
         focal: Optional[float] = typer.Option(None, "--focal", help="Camera focal length in pixels (instead of --fov)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """3D human pose from one image per frame: 2D and 3D joints with confidence, joint angles, coaching prompts."""
-        report = run_pose(inp, out, coach=coach, overlay=overlay, model=model, device=device, fov=fov, focal=focal, quiet=quiet)
+        report = run_pose(inp, out, coach=coach, overlay=overlay, model=model, device=device, fov=fov, focal=focal, overwrite=overwrite, quiet=quiet)
         if not quiet:
             n = len(report["frames"])
             extra = ""
