@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vivid.core.errors import VividError
-from vivid.core.fileio import ensure_distinct, to_tensor, to_uint8, write_image
+from vivid.core.fileio import ensure_distinct, refuse_existing, to_tensor, to_uint8, write_image
 from vivid.core.video import VIDEO_SUFFIXES, Frame, FrameSource, VideoWriter, open_frames
 
 log = logging.getLogger(__name__)
@@ -378,11 +378,11 @@ def open_clip(path: str | os.PathLike, *, fps: float | None = None) -> FrameSour
 # writing clips
 
 
-def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None) -> str:
+def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None, *, overwrite: bool = True) -> str:
     """Check an output path for a clip; return ``"video"`` (by suffix) or ``"folder"``.
 
-    Refuses the input itself, a non-empty existing folder, a missing parent folder and
-    unsupported suffixes.
+    Refuses the input itself, a non-empty existing folder, a missing parent folder,
+    unsupported suffixes and, unless ``overwrite``, an existing video file.
     """
     out = Path(out)
     if source is not None:
@@ -390,6 +390,7 @@ def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None
     suffix = out.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         kind = "video"
+        refuse_existing(out, overwrite)
     elif suffix == "" or out.is_dir():
         kind = "folder"
         if out.exists() and any(out.iterdir()):
@@ -604,13 +605,20 @@ _SNAP = 1e-3
 
 
 def interpolate_images(
-    path0: str | os.PathLike, path1: str | os.PathLike, out: str | os.PathLike, interpolate: Interpolate, *, t: float = 0.5
+    path0: str | os.PathLike,
+    path1: str | os.PathLike,
+    out: str | os.PathLike,
+    interpolate: Interpolate,
+    *,
+    t: float = 0.5,
+    overwrite: bool = True,
 ) -> np.ndarray:
-    """Read two images, write the frame at time ``t`` between them to ``out`` (atomically).
+    """Read two images, write the frame at time ``t`` between them to ``out`` (atomically;
+    an existing ``out`` is an error unless ``overwrite``).
 
     Returns the written image, uint8 (H, W, 3).
     """
-    from vivid.core.fileio import read_image
+    from vivid.core.fileio import read_image, refuse_existing
 
     if not 0.0 < t < 1.0:
         raise VividError(f"--t must lie strictly between 0 and 1, got {t}")
@@ -622,6 +630,7 @@ def interpolate_images(
             f"{Path(path0).name} is {a.shape[1]}x{a.shape[0]} but {Path(path1).name} is {b.shape[1]}x{b.shape[0]}; "
             "both images must have the same size"
         )
+    refuse_existing(out, overwrite)
     frame = interpolate(to_tensor(a)[None], to_tensor(b)[None], torch.tensor([float(t)]))
     image = to_uint8(frame)[0]
     write_image(out, image)

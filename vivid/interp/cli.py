@@ -92,7 +92,6 @@ def interp_cmd(
     """Interpolate frames: `vivid interp A.png B.png -o MID.png [--t 0.5]` or
     `vivid interp IN -o OUT (--factor N | --fps F)`."""
     from vivid.core.cli_utils import progress
-    from vivid.core.fileio import ensure_distinct, refuse_existing
     from vivid.interp.apply import (
         check_output,
         check_rate,
@@ -107,10 +106,7 @@ def interp_cmd(
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
         a, b = inputs
-        for p in inputs:
-            ensure_distinct(p, out)
-        refuse_existing(out, overwrite)
-        interpolate_images(a, b, out, interp, t=0.5 if t is None else t)
+        interpolate_images(a, b, out, interp, t=0.5 if t is None else t, overwrite=overwrite)
         typer.echo(f"wrote {out}")
         return
     if len(inputs) != 1:
@@ -124,8 +120,7 @@ def interp_cmd(
         raise VividError("give exactly one of --factor N or --fps F (or two images for one frame)")
     src = open_clip(inp, fps=input_fps)
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
-    check_output(out, inp)
-    refuse_existing(out, overwrite)
+    check_output(out, inp, overwrite=overwrite)
     interp.check()
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
     with progress(total, "interpolating", quiet=quiet, unit="frame") as bar:
@@ -167,8 +162,7 @@ def repair_cmd(
 
     parse_threshold(threshold)  # fail early on a bad value
     src = open_clip(inp, fps=input_fps)
-    check_output(out, inp)
-    refuse_existing(out, overwrite)
+    check_output(out, inp, overwrite=overwrite)
     if report is not None:
         ensure_distinct(inp, report)
         refuse_existing(report, overwrite)

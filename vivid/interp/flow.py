@@ -10,8 +10,8 @@ Optionally (``context``), PWC-Net's context network refines the finest estimate:
 convolutions (dilations 1, 2, 4, 8, 16, then a plain output conv) over the finest decoder's
 hidden features and flow; its wide receptive field is meant to carry motion into large
 untextured regions where the cost volume is flat (off in the bundled model: trained flow-only on
-this project's data it has not improved interpolation yet). Its last layer starts at zero, so adding it leaves a
-trained network's output unchanged until it is trained.
+this project's data it has not improved interpolation yet). Its last layer starts at zero, so
+adding it leaves a trained network's output unchanged until it is trained.
 """
 
 from __future__ import annotations
