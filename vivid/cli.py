@@ -109,8 +109,11 @@ def train_cmd(
     from vivid.core.train import load_config, train
 
     cfg = load_config(task, config, overrides or [])
-    if resume is None and not overwrite and ((out / "model.safetensors").exists() or (out / "checkpoints").is_dir()):
-        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume it or pass --overwrite")
+    earlier_run = (out / "model.safetensors").exists() or (out / "checkpoints").is_dir()
+    # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
+    resumes_here = resume is not None and out.resolve() in resume.resolve().parents
+    if earlier_run and not resumes_here and not overwrite:
+        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
     n_devices: int | str = int(devices) if devices.isdigit() else devices
     command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path = train(
@@ -126,13 +129,16 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder for report.html and pictures."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that holds an earlier demo, replacing it."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Run every capability on bundled inputs and write demo_out/report.html."""
     from vivid.core.cli_utils import resolve_device, seed_everything
+    from vivid.core.fileio import refuse_existing
     from vivid.core.report import Report
 
     dev = resolve_device(device)
+    refuse_existing(out / "report.html", overwrite)
     seed_everything(seed)
     out.mkdir(parents=True, exist_ok=True)
     report = Report("vivid demo")

@@ -41,3 +41,24 @@ def test_train_refuses_a_folder_with_an_earlier_run(tmp_path):
     result = CliRunner().invoke(app, ["train", "interp", "--config", "tiny", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "earlier run" in result.stderr and "--overwrite" in result.stderr
     assert (tmp_path / "model.safetensors").read_bytes() == b"earlier run"
+
+
+def test_resume_continues_only_its_own_folder(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "model.safetensors").write_bytes(b"earlier run")
+    other = tmp_path / "other" / "checkpoints" / "last.state.safetensors"
+    result = CliRunner().invoke(app, ["train", "interp", "-c", "tiny", "-o", str(run), "--resume", str(other)])
+    assert result.exit_code == 2 and "earlier run" in result.stderr
+    # Resuming the folder's own state passes this check (and here fails later: that state does not exist).
+    own = run / "checkpoints" / "last.state.safetensors"
+    result = CliRunner().invoke(app, ["train", "interp", "-c", "tiny", "-o", str(run), "--resume", str(own)])
+    assert result.exit_code == 2 and "earlier run" not in result.stderr and "last.state.safetensors" in result.stderr
+    assert (run / "model.safetensors").read_bytes() == b"earlier run"
+
+
+def test_demo_refuses_a_folder_with_an_earlier_report(tmp_path):
+    (tmp_path / "report.html").write_text("earlier demo")
+    result = CliRunner().invoke(app, ["demo", "-o", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "--overwrite" in result.stderr
+    assert (tmp_path / "report.html").read_text() == "earlier demo"

@@ -517,8 +517,6 @@ class HeadModel(nn.Module):
 
     def __init__(self, *, cache_dir: str | Path | None = None) -> None:
         super().__init__()
-        import anny
-
         probe_labels = _head_change_labels(_all_local_change_labels())
         self.anny = _build_anny(cache_dir, rig="makehuman-head", topology="head", facial_actions="all",
                                 local_changes=list(probe_labels))
