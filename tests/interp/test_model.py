@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -79,6 +81,31 @@ def test_adaptive_warp_bilinear_kernel_equals_bilinear_and_gradcheck():
     kern = torch.rand(1, 16, 6, 7, dtype=torch.float64, requires_grad=True)
     fl = torch.full((1, 2, 6, 7), 0.3, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda s, kk: adaptive_warp(s, fl, kk), (src64, kern))
+
+
+def test_adaptive_warp_matches_the_per_pixel_formula():
+    # out(p) = sum_r k_r rho_r(theta) src(clamp(floor(p + flow) + r)) / sum_r k_r rho_r(theta), pixel by pixel
+    g = torch.Generator().manual_seed(3)
+    h, w = 5, 6
+    src = torch.rand(2, 3, h, w, generator=g)
+    flow = torch.randn(2, 2, h, w, generator=g) * 2.5  # reaches past the borders
+    kern = torch.rand(2, 16, h, w, generator=g)
+    out = adaptive_warp(src, flow, kern)
+    offsets = (-1, 0, 1, 2)
+    for n in range(2):
+        for y in range(h):
+            for x in range(w):
+                px, py = x + flow[n, 0, y, x].item(), y + flow[n, 1, y, x].item()
+                bx, by = math.floor(px), math.floor(py)
+                tx, ty = px - bx, py - by
+                num, den = torch.zeros(3), 0.0
+                for i, dy in enumerate(offsets):
+                    for j, dx in enumerate(offsets):
+                        rho = (ty if dy > 0 else 1 - ty) * (tx if dx > 0 else 1 - tx)
+                        wgt = kern[n, 4 * i + j, y, x].item() * rho
+                        num += wgt * src[n, :, min(max(by + dy, 0), h - 1), min(max(bx + dx, 0), w - 1)]
+                        den += wgt
+                assert torch.allclose(out[n, :, y, x], num / (den + 1e-6), atol=1e-5)
 
 
 def test_adaptive_warp_kernel_selects_taps():

@@ -160,7 +160,9 @@ class InterpNet(nn.Module):
 
         def error(src: Tensor, other: Tensor, flow: Tensor) -> Tensor:
             diff = (backward_warp(other, flow) - src).abs().mean(1, keepdim=True)
-            return F.avg_pool2d(diff, 9, 1, 4, count_include_pad=False)
+            # 9x9 mean as two 1-D passes (the same numbers, a quarter of the work)
+            diff = F.avg_pool2d(diff, (1, 9), 1, (0, 4), count_include_pad=False)
+            return F.avg_pool2d(diff, (9, 1), 1, (4, 0), count_include_pad=False)
 
         with torch.no_grad():
             err01, err10 = error(image0, image1, flow01), error(image1, image0, flow10)
