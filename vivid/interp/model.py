@@ -160,7 +160,7 @@ class InterpNet(nn.Module):
 
         def error(src: Tensor, other: Tensor, flow: Tensor) -> Tensor:
             diff = (backward_warp(other, flow) - src).abs().mean(1, keepdim=True)
-            # 9x9 mean as two 1-D passes (the same numbers, a quarter of the work)
+            # the 9x9 mean as two 1-D passes (equal up to rounding, a quarter of the work)
             diff = F.avg_pool2d(diff, (1, 9), 1, (0, 4), count_include_pad=False)
             return F.avg_pool2d(diff, (9, 1), 1, (4, 0), count_include_pad=False)
 

@@ -69,7 +69,7 @@ def adaptive_warp(src: Tensor, flow: Tensor, kernel: Tensor, eps: float = 1e-6) 
     cols = (base[:, 0:1] + offs.view(1, n, 1, 1)).clamp_(0, w - 1).view(b, n, h * w)
     flat = src.reshape(b, c, h * w)
     weight = weight.view(b, KERNEL_TAPS, 1, h * w)
-    # One tap at a time: no (B, C, 16, H, W) intermediate, about twice as fast on a CPU.
+    # One tap at a time: no (B, C, 16, H, W) intermediate (about 1.5x as fast on a CPU, and less memory).
     out = torch.zeros_like(flat)
     for i in range(n):
         for j in range(n):
