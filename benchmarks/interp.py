@@ -28,8 +28,10 @@ downscaled (area filter) to at most 640 px on the long side.
   the SAM 2 juggler), which training holds out, from frames (2k, 2k+2) and from (2k, 2k+4), for
   vivid, DIS-flow warping and minterpolate: how the model does on footage like its training data,
   beside the test sets.
+- examples: ``interp_examples.jpg``, the largest-motion triplet of each test set as predicted by
+  vivid, vivid with DIS flow, DIS-flow warping and minterpolate, beside the ground truth.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails] [--methods vivid]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails,examples] [--methods vivid]
 
 Prints one markdown table (plus notes) and writes ``benchmarks/results/interp.md`` and
 ``interp.json``. With ``--sections`` only those parts are re-measured, and with ``--methods`` only those
@@ -243,6 +245,75 @@ def run_tails(model: str, results: dict) -> None:
         log(f"tails {method}: " + ", ".join(f"{k} {v['psnr']:.2f}" for k, v in methods[method].items()))
     results["tails"] = {"measured": now(), "model": model, "step": checkpoint_step(model),
                         "n_triplets": {k: len(v) for k, v in sets.items()}, "methods": methods}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ example frames
+
+EXAMPLE_METHODS = ["vivid", HYBRID, "dis", "minterpolate"]
+EXAMPLE_HEIGHT = 180
+
+
+def hardest_triplet(triplets: list[tuple]) -> int:
+    """Index of the triplet whose two inputs differ most (mean absolute difference): the largest
+    motion of the set, chosen without looking at any method's output. Triplets across a scene
+    cut (the up-converter's detector) are passed over: no method can interpolate those."""
+    import numpy as np
+
+    from vivid.interp.apply import SceneCutDetector, thumbnail
+
+    det = SceneCutDetector()
+    diff = [np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() for a, _, b in triplets]
+    shots = [i for i, (a, _, b) in enumerate(triplets) if not det.is_cut(thumbnail(a), thumbnail(b))]
+    return max(shots or range(len(triplets)), key=lambda i: diff[i])
+
+
+def labelled_tile(image, label: str):
+    """``image`` (H, W, 3) uint8 scaled to EXAMPLE_HEIGHT rows, ``label`` on a dark band at the top."""
+    import cv2
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    h, w = image.shape[:2]
+    size = (round(w * EXAMPLE_HEIGHT / h), EXAMPLE_HEIGHT)
+    tile = cv2.resize(image, size, interpolation=cv2.INTER_AREA if h > EXAMPLE_HEIGHT else cv2.INTER_NEAREST)
+    im = Image.fromarray(np.ascontiguousarray(tile))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([0, 0, size[0], 13], fill=(0, 0, 0))
+    draw.text((3, 1), label, fill=(255, 255, 255))
+    return np.asarray(im)
+
+
+def run_examples(model: str, results: dict, out_dir: Path) -> None:
+    """``interp_examples.jpg``: per test set, its largest-motion triplet: ground truth, then each of
+    EXAMPLE_METHODS with its PSNR on that frame, then vivid's absolute error (x4)."""
+    import numpy as np
+    import torch
+
+    from vivid.core.fileio import to_tensor, to_uint8, write_image
+    from vivid.core.metrics import psnr
+
+    sets = triplet_sets()
+    names = {"vivid": "vivid", HYBRID: "vivid --flow dis", **LABELS}
+    rows, shown = [], {}
+    for name in SETS:
+        k = shown[name] = hardest_triplet(sets[name])
+        a, gt, b = sets[name][k]
+        tiles = [labelled_tile(gt, f"{name} #{k}: ground truth")]
+        for method in EXAMPLE_METHODS:
+            fn = make_method(method, model if method in ("vivid", HYBRID) else None)
+            with torch.no_grad():
+                pred = to_uint8(fn(to_tensor(a)[None], to_tensor(b)[None], torch.tensor([0.5])))[0]
+            if method == "vivid":
+                err = np.clip(np.abs(pred.astype(np.int16) - gt.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+            db = float(psnr(to_tensor(pred)[None], to_tensor(gt)[None]))
+            tiles.append(labelled_tile(pred, f"{names[method]} {db:.2f} dB"))
+        tiles.append(labelled_tile(err, "vivid |error| x4"))
+        rows.append(np.concatenate(tiles, axis=1))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+    write_image(out_dir / "interp_examples.jpg", sheet)
+    log(f"examples written to {out_dir / 'interp_examples.jpg'}")
+    results["examples"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "file": "interp_examples.jpg", "triplets": shown}
 
 
 # ------------------------------------------------------------------------------ stutter repair
@@ -657,6 +728,13 @@ def render(results: dict) -> str:
             + ", ".join(f"{k} ({n} triplets)" for k, n in tails["n_triplets"].items())
             + f"): {per}. Footage like the training data, for comparison with the test sets above."
         )
+    ex = results.get("examples")
+    if ex:
+        notes.append(
+            f"Example frames: `{ex['file']}`, per set its largest-motion triplet outside scene cuts ("
+            + ", ".join(f"{k} #{v}" for k, v in ex["triplets"].items())
+            + "): ground truth, vivid, vivid with DIS flow, DIS-flow warp, minterpolate (PSNR of that frame) and vivid's error."
+        )
 
     def ck(path, step):
         return f"{Path(path or '-').stem}" + (f" step {step}" if step is not None else "")
@@ -672,7 +750,7 @@ def render(results: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="interp-default", help="checkpoint name or .safetensors path")
-    ap.add_argument("--sections", default="quality,repair,speed,4k,tails")
+    ap.add_argument("--sections", default="quality,repair,speed,4k,tails,examples")
     ap.add_argument("--methods", default="", help="quality: re-measure only these rows (e.g. vivid,ablation:no-gan)")
     ap.add_argument("--tile", type=int, default=768)
     ap.add_argument("--overlap", type=int, default=64)
@@ -693,7 +771,7 @@ def main() -> None:
     path_json = out_dir / "interp.json"
     results = json.loads(path_json.read_text()) if path_json.exists() else {}
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    if any(s in sections for s in ("quality", "repair", "speed", "4k", "tails")):
+    if any(s in sections for s in ("quality", "repair", "speed", "4k", "tails", "examples")):
         import shutil
 
         from vivid.core.checkpoints import read_meta
@@ -720,6 +798,8 @@ def main() -> None:
             run_4k(args.model, results, args.tile, args.overlap)
         elif s == "tails":
             run_tails(args.model, results)
+        elif s == "examples":
+            run_examples(args.model, results, out_dir)
         else:
             sys.exit(f"unknown section {s!r}")
         path_json.write_text(json.dumps(results, indent=2) + "\n")
