@@ -184,6 +184,31 @@ def test_flying_cache_file_round_trip(tmp_path):
         FlyingTriplets(3, (24, 24), seed=4, cache_file=path)  # built with other settings
 
 
+def test_flying_textures_from_images(tmp_path):
+    from vivid.core.fileio import write_image
+
+    (tmp_path / "tex").mkdir()
+    red = np.zeros((40, 60, 3), np.uint8)
+    red[..., 0] = 230
+    write_image(tmp_path / "tex" / "red.png", red)
+    ds = FlyingTriplets(2, (32, 32), seed=5, augment=False, random_t=False, texture_images=[str(tmp_path / "tex")], image_prob=1.0)
+    assert ds.texture_files == [str(tmp_path / "tex" / "red.png")]
+    for i in range(2):
+        image = ds[i]["image0"]  # every layer is cut from the red image
+        assert image[0].mean() > 0.85 and image[1:].max() < 0.05
+    plain = FlyingTriplets(1, (32, 32), seed=5, augment=False, random_t=False)[0]["image0"]
+    assert plain[1:].max() > 0.2  # procedural textures without them
+    path = tmp_path / "fly.safetensors"
+    FlyingTriplets(1, (32, 32), seed=5, cache_file=path, texture_images=str(tmp_path / "tex"))
+    with pytest.raises(VividError, match="built with"):
+        FlyingTriplets(1, (32, 32), seed=5, cache_file=path)  # a cache made with textures is not reused without them
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VividError, match="no images"):
+        FlyingTriplets(1, (32, 32), texture_images=str(tmp_path / "empty"))
+    with pytest.raises(VividError, match="does not exist"):
+        FlyingTriplets(1, (32, 32), texture_images=str(tmp_path / "missing"))
+
+
 def _shifted_clip(n=5, h=96, w=128, shift=3):
     """Frame i is one random texture moved right by ``shift * i`` pixels (wrapping)."""
     base = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (3, h, w + shift * n), dtype=np.uint8))

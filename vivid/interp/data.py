@@ -119,6 +119,8 @@ class FlyingTriplets(Dataset):
     random_t: draw t uniformly in [0.1, 0.9] instead of 0.5; augment: flips and reversal.
     cache_file: a ``.safetensors`` file holding the whole set; written on first use (generating
     every item), read by later runs, so several trainings share one generation.
+    texture_images: image files or folders whose crops texture sprites and backgrounds (with
+    probability ``image_prob``, 0.5 by default); without them textures are procedural.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class FlyingTriplets(Dataset):
         augment: bool = True,
         cache: bool = True,
         cache_file: str | Path | None = None,
+        texture_images: str | Path | list | None = None,
         **flying_kwargs,
     ) -> None:
         self.length = length
@@ -138,7 +141,8 @@ class FlyingTriplets(Dataset):
         self.random_t = random_t
         self.augment = augment
         self.cache = cache
-        self.flying = FlyingLayers(size=self.size, **flying_kwargs)
+        self.texture_files, images = load_textures(texture_images) if texture_images else ([], [])
+        self.flying = FlyingLayers(size=self.size, images=images, **flying_kwargs)
         self.flying_kwargs = dict(flying_kwargs)
         self._cache: dict[int, dict[str, Tensor]] = {}
         if cache_file is not None:
@@ -168,7 +172,9 @@ class FlyingTriplets(Dataset):
         from vivid.core.fileio import atomic_write
 
         meta = {"length": str(self.length), "size": str(self.size), "seed": str(self.seed), "random_t": str(self.random_t)}
-        meta.update({k: str(v) for k, v in sorted(self.flying_kwargs.items()) if k != "images"})
+        meta.update({k: str(v) for k, v in sorted(self.flying_kwargs.items())})
+        if self.texture_files:
+            meta["texture_images"] = ",".join(self.texture_files)
         if path.exists():
             from safetensors import safe_open
 
@@ -258,19 +264,41 @@ def decode_video(
     return clips
 
 
-def list_videos(source: str | Path | list) -> list[Path]:
-    """Video files from a folder (recursively), a single file, or a list of either."""
+def _list_files(source: str | Path | list, suffixes: set[str], kind: str) -> list[Path]:
+    """Files with one of ``suffixes`` from a folder (recursively), a single file, or a list of either."""
     if isinstance(source, (list, tuple)):
-        out = []
-        for s in source:
-            out += list_videos(s)
-        return out
+        return [f for s in source for f in _list_files(s, suffixes, kind)]
     p = Path(source)
     if p.is_file():
         return [p]
     if p.is_dir():
-        return sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES)
-    raise VividError(f"video source {p} does not exist; give a video file or a folder of videos")
+        return sorted(q for q in p.rglob("*") if q.suffix.lower() in suffixes)
+    raise VividError(f"{kind} source {p} does not exist; give a {kind} file or a folder of {kind}s")
+
+
+def list_videos(source: str | Path | list) -> list[Path]:
+    """Video files from a folder (recursively), a single file, or a list of either."""
+    return _list_files(source, VIDEO_SUFFIXES, "video")
+
+
+def load_textures(source: str | Path | list, max_side: int = 512) -> tuple[list[str], list[Tensor]]:
+    """Images for flying-layer sprite and background textures (``data.flying.texture_images``):
+    their paths and (3, H, W) float tensors in [0, 1], the long side at most ``max_side``."""
+    import torch.nn.functional as F
+
+    from vivid.core.fileio import IMAGE_SUFFIXES, read_image, to_tensor
+
+    files = _list_files(source, IMAGE_SUFFIXES, "image")
+    if not files:
+        raise VividError(f"data.flying.texture_images: no images in {source}")
+    images = []
+    for f in files:
+        x = to_tensor(read_image(f))
+        scale = max_side / max(x.shape[-2:])
+        if scale < 1:
+            x = F.interpolate(x[None], scale_factor=scale, mode="area")[0]
+        images.append(x)
+    return [str(f) for f in files], images
 
 
 class VideoTriplets(Dataset):
@@ -443,7 +471,7 @@ class InterpDataModule(pl.LightningDataModule):
         parts = []
         fly = c.get("flying", {})
         if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
-            keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob")
+            keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob", "texture_images", "image_prob")
             extra = {k: fly[k] for k in keys if k in fly}
             parts.append(f"flying layers ({fly.get('train', 2000)} scenes{', ' + str(extra) if extra else ''})")
         if c.get("videos"):
