@@ -571,8 +571,9 @@ def checkpoint_start(path: str) -> str:
     if not cfg.get("init"):
         return "from scratch"
     parts = ", ".join(cfg.get("init_modules") or []) or "all"
-    n = len(extra.get("stages") or [])
-    source = f"stage {n - 1}'s export" if n > 1 else Path(cfg["init"]).stem
+    stages = extra.get("stages") or []
+    n = len(stages)
+    source = f"stage {stages[-2].get('stage', n - 1)}'s export" if n > 1 else Path(cfg["init"]).stem
     return f"{'its last stage ' if n > 1 else ''}starting from the {parts} weights of {source}, the rest fresh"
 
 
