@@ -299,14 +299,14 @@ def run_examples(model: str, results: dict, out_dir: Path) -> None:
         k = shown[name] = hardest_triplet(sets[name])
         a, gt, b = sets[name][k]
         tiles = [labelled_tile(gt, f"{name} #{k}: ground truth")]
+        preds = {}
         for method in EXAMPLE_METHODS:
             fn = make_method(method, model if method in ("vivid", HYBRID) else None)
             with torch.no_grad():
-                pred = to_uint8(fn(to_tensor(a)[None], to_tensor(b)[None], torch.tensor([0.5])))[0]
-            if method == "vivid":
-                err = np.clip(np.abs(pred.astype(np.int16) - gt.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+                preds[method] = pred = to_uint8(fn(to_tensor(a)[None], to_tensor(b)[None], torch.tensor([0.5])))[0]
             db = float(psnr(to_tensor(pred)[None], to_tensor(gt)[None]))
             tiles.append(labelled_tile(pred, f"{names[method]} {db:.2f} dB"))
+        err = np.clip(np.abs(preds["vivid"].astype(np.int16) - gt.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
         tiles.append(labelled_tile(err, "vivid |error| x4"))
         rows.append(np.concatenate(tiles, axis=1))
     width = max(r.shape[1] for r in rows)

@@ -618,7 +618,7 @@ def interpolate_images(
 
     Returns the written image, uint8 (H, W, 3).
     """
-    from vivid.core.fileio import read_image, refuse_existing
+    from vivid.core.fileio import read_image
 
     if not 0.0 < t < 1.0:
         raise VividError(f"--t must lie strictly between 0 and 1, got {t}")
