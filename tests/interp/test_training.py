@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from vivid.core.checkpoints import load_checkpoint, read_meta
@@ -123,6 +124,27 @@ def test_flow_loss_uses_only_valid_pixels():
     assert abs(float(masked) - float(base)) < 0.5 * float(base)
     none = dict(batch, flow_valid0=torch.zeros_like(batch["flow_valid0"]), flow_valid1=torch.zeros_like(batch["flow_valid1"]))
     assert module._flow_loss(none, pyramid, (0, 0, 0, 0)) is None
+
+
+def test_flow_level_weights_choose_which_pyramid_levels_count():
+    items = _items(2, 32)
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    with torch.no_grad():
+        _, _, pyramid = create_model("interp_tiny").flow(batch["image0"], batch["image1"])
+    zeros = [torch.zeros_like(p) for p in pyramid]
+    exact = list(zeros)
+    exact[0] = F.avg_pool2d(torch.cat((batch["flow01"], batch["flow10"])), 32 // pyramid[0].shape[-1])
+    exact[0] = exact[0] / (32 // pyramid[0].shape[-1])  # the coarsest estimate right, the others zero
+
+    def loss(weights):
+        module = InterpModule(create_model("interp_tiny"), loss={"flow_level_weights": weights})
+        return float(module._flow_loss(batch, exact, (0, 0, 0, 0)))
+
+    only_coarse = [1.0] + [0.0] * (len(pyramid) - 1)
+    only_fine = [0.0] * (len(pyramid) - 1) + [1.0]
+    assert loss(only_coarse) < 0.5 and loss(only_fine) > 1.0
+    with pytest.raises(ValueError, match="flow_level_weights"):
+        loss([1.0])
 
 
 def test_recipe_init_starts_from_a_checkpoint(tmp_path):

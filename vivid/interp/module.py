@@ -57,7 +57,8 @@ class InterpModule(pl.LightningModule):
     """Trains ``model`` (an :class:`InterpNet`) with the losses above.
 
     optim: {lr, weight_decay, min_lr_ratio (cosine floor), max_steps, grad_clip, lr_d}
-    loss: {flow_weight, depth_weight, warp_weight, gan: {enabled, weight, start_step, widths}}
+    loss: {flow_weight, flow_level_weights (coarse to fine, one per flow-pyramid estimate;
+    default: halving per level), depth_weight, warp_weight, gan: {enabled, weight, start_step, widths}}
     export: {path, model_name, command, data}: write a vivid checkpoint after every validation.
     """
 
@@ -127,8 +128,7 @@ class InterpModule(pl.LightningModule):
             losses["warp"] = 0.5 * (charbonnier(w0, batch["image0"]) + charbonnier(w1, batch["image1"]))
         return losses
 
-    @staticmethod
-    def _flow_loss(batch: dict[str, Tensor], pyramid: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor | None:
+    def _flow_loss(self, batch: dict[str, Tensor], pyramid: list[Tensor], pad: tuple[int, int, int, int]) -> Tensor | None:
         """Masked multi-scale EPE over the items with any valid flow label (None if none has)."""
         valid = torch.cat((batch["flow_valid0"], batch["flow_valid1"]))
         has = valid.flatten(1).amax(1) > 0
@@ -139,7 +139,11 @@ class InterpModule(pl.LightningModule):
         if any(pad):
             target = F.pad(target, pad, mode="replicate")
             mask = F.pad(mask, pad)
-        return multiscale_flow_loss([p[has] for p in pyramid], target, mask=mask)
+        weights = self.loss_cfg.get("flow_level_weights")
+        if weights is not None and len(weights) != len(pyramid):
+            raise ValueError(f"loss.flow_level_weights needs {len(pyramid)} weights (coarse to fine), got {len(weights)}")
+        weights = tuple(float(w) for w in weights) if weights is not None else None
+        return multiscale_flow_loss([p[has] for p in pyramid], target, level_weights=weights, mask=mask)
 
     def _flow_stage_step(self, batch: dict[str, Tensor]) -> Tensor:
         """One optimiser step of the flow network alone (``stage="flow"``)."""
