@@ -145,6 +145,8 @@ def test_flow_level_weights_choose_which_pyramid_levels_count():
     assert loss(only_coarse) < 0.5 and loss(only_fine) > 1.0
     with pytest.raises(ValueError, match="flow_level_weights"):
         loss([1.0])
+    with pytest.raises(ValueError, match="flow_level_weights"):
+        loss([0.0] * len(pyramid))
 
 
 def test_recipe_init_starts_from_a_checkpoint(tmp_path):

@@ -79,6 +79,16 @@ class InterpModule(pl.LightningModule):
         self.optim_cfg = dict(optim or {})
         self.loss_cfg = dict(loss or {})
         self.export_cfg = dict(export or {})
+        self.flow_level_weights = None
+        if self.loss_cfg.get("flow_level_weights") is not None:
+            weights = tuple(float(w) for w in self.loss_cfg["flow_level_weights"])
+            levels = len(model.flow.decoders) + (model.flow.context is not None)
+            if len(weights) != levels or min(weights) < 0 or max(weights) <= 0:
+                raise ValueError(
+                    f"loss.flow_level_weights needs {levels} weights >= 0 (coarse to fine, one per flow-pyramid"
+                    f" estimate) and one > 0, got {list(weights)}"
+                )
+            self.flow_level_weights = weights
         gan = dict(self.loss_cfg.get("gan", {}))
         self.gan_enabled = bool(gan.get("enabled", False))
         self.gan_weight = float(gan.get("weight", 0.005))
@@ -139,11 +149,7 @@ class InterpModule(pl.LightningModule):
         if any(pad):
             target = F.pad(target, pad, mode="replicate")
             mask = F.pad(mask, pad)
-        weights = self.loss_cfg.get("flow_level_weights")
-        if weights is not None and len(weights) != len(pyramid):
-            raise ValueError(f"loss.flow_level_weights needs {len(pyramid)} weights (coarse to fine), got {len(weights)}")
-        weights = tuple(float(w) for w in weights) if weights is not None else None
-        return multiscale_flow_loss([p[has] for p in pyramid], target, level_weights=weights, mask=mask)
+        return multiscale_flow_loss([p[has] for p in pyramid], target, level_weights=self.flow_level_weights, mask=mask)
 
     def _flow_stage_step(self, batch: dict[str, Tensor]) -> Tensor:
         """One optimiser step of the flow network alone (``stage="flow"``)."""
