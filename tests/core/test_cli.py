@@ -36,6 +36,13 @@ def test_bad_override_and_missing_config():
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
+def test_train_reports_a_loss_setting_that_does_not_fit_the_model(tmp_path):
+    args = ["train", "interp", "-c", "tiny", "-o", str(tmp_path / "run"), "loss.flow_level_weights=[1]"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: loss.flow_level_weights needs 2 weights")
+
+
 def test_train_refuses_a_folder_with_an_earlier_run(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"earlier run")
     result = CliRunner().invoke(app, ["train", "interp", "--config", "tiny", "-o", str(tmp_path)])

@@ -74,5 +74,8 @@ def build_recipe(cfg: dict) -> Recipe:
         # The periodic exports record how they were made: the command line of this process.
         export.setdefault("command", "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         export.setdefault("data", datamodule.describe())
-    module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=stage)
+    try:
+        module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=stage)
+    except ValueError as err:  # a loss setting that does not fit the model
+        raise VividError(str(err)) from err
     return Recipe(task="interp", module=module, datamodule=datamodule, model_name=name, data_description=datamodule.describe())
