@@ -131,8 +131,7 @@ def test_flow_level_weights_choose_which_pyramid_levels_count():
     batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
     with torch.no_grad():
         _, _, pyramid = create_model("interp_tiny").flow(batch["image0"], batch["image1"])
-    zeros = [torch.zeros_like(p) for p in pyramid]
-    exact = list(zeros)
+    exact = [torch.zeros_like(p) for p in pyramid]
     exact[0] = F.avg_pool2d(torch.cat((batch["flow01"], batch["flow10"])), 32 // pyramid[0].shape[-1])
     exact[0] = exact[0] / (32 // pyramid[0].shape[-1])  # the coarsest estimate right, the others zero
 
