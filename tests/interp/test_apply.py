@@ -18,6 +18,7 @@ from vivid.interp.apply import (
     ModelInterpolator,
     SceneCutDetector,
     check_rate,
+    ensemble_view,
     expected_output_count,
     interpolate_pair,
     tile_starts,
@@ -86,6 +87,50 @@ def test_tiling_equals_untiled_for_pointwise_model():
     # the model wrapper tiles the same way
     wrapped = ModelInterpolator(BlendNet(), tile=64, overlap=16)(f0, f1, t)
     assert torch.allclose(wrapped, full, atol=1e-6)
+
+
+# ------------------------------------------------------------------ self-ensemble
+
+
+def test_ensemble_views_are_the_eight_flips_and_transposes_and_map_back():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    views = [ensemble_view(x, k) for k in range(8)]
+    assert [tuple(v.shape[-2:]) for v in views] == [(4, 5)] * 4 + [(5, 4)] * 4
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+    assert torch.equal(views[1], x.flip(-1)) and torch.equal(views[4], x.transpose(-1, -2))
+    for k, v in enumerate(views):
+        assert torch.equal(ensemble_view(v, k, inverse=True), x)
+
+
+class ShiftNet(nn.Module):
+    """Not flip-invariant: frame0 moved one pixel to the left (the last column repeated)."""
+
+    def forward(self, frame0, frame1, t):
+        class Out:
+            pass
+
+        out = Out()
+        out.frame = torch.cat((frame0[..., 1:], frame0[..., -1:]), -1)
+        return out
+
+
+def test_ensemble_averages_the_views_mapped_back():
+    f0, f1, t = torch.rand(1, 3, 6, 7), torch.rand(1, 3, 6, 7), torch.tensor([0.5])
+    # a pointwise model gives the same output from every view
+    for n in (2, 4, 8):
+        assert torch.allclose(ModelInterpolator(BlendNet(), tile=0, ensemble=n)(f0, f1, t), blend(f0, f1, t), atol=1e-6)
+    # the left-right flipped view of a shift to the left is a shift to the right
+    left = torch.cat((f0[..., 1:], f0[..., -1:]), -1)
+    right = torch.cat((f0[..., :1], f0[..., :-1]), -1)
+    out = ModelInterpolator(ShiftNet(), tile=0, ensemble=2)(f0, f1, t)
+    assert torch.allclose(out, 0.5 * (left + right), atol=1e-6)
+    # transposed views shift along y
+    up = torch.cat((f0[..., 1:, :], f0[..., -1:, :]), -2)
+    down = torch.cat((f0[..., :1, :], f0[..., :-1, :]), -2)
+    out = ModelInterpolator(ShiftNet(), tile=0, ensemble=8)(f0, f1, t)
+    assert torch.allclose(out, 0.25 * (left + right + up + down), atol=1e-6)
+    with pytest.raises(VividError, match="--ensemble"):
+        ModelInterpolator(BlendNet(), ensemble=3)
 
 
 def test_tiling_blends_overlaps_instead_of_pasting():

@@ -238,13 +238,40 @@ def external_flow(flow: str):
     return DISFlowInterpolator()
 
 
+# Self-ensemble sizes: the model runs on this many flipped / transposed copies of each pair and
+# the outputs, mapped back, are averaged. Copy k of 8: flip none, left-right, up-down or both
+# (k % 4), on the frames as they are (k < 4) or transposed (k >= 4); n copies are the first n.
+ENSEMBLE_SIZES = (1, 2, 4, 8)
+
+
+def check_ensemble(n: int) -> int:
+    if n not in ENSEMBLE_SIZES:
+        raise VividError(f"--ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, got {n}")
+    return n
+
+
+def ensemble_view(x: Tensor, k: int, inverse: bool = False) -> Tensor:
+    """Copy ``k`` (0-7) of frames ``x`` (..., H, W), or with ``inverse`` the map back."""
+    flips = ((), (-1,), (-2,), (-1, -2))[k % 4]
+    transpose = k >= 4
+    if transpose and not inverse:
+        x = x.transpose(-1, -2)
+    if flips:
+        x = x.flip(flips)
+    if transpose and inverse:
+        x = x.transpose(-1, -2)
+    return x
+
+
 class ModelInterpolator:
     """A vivid interpolation model as an :data:`Interpolate` callable.
 
     Moves inputs to ``device``, runs under fp16 autocast on CUDA (``fp16=None`` means "on CUDA
     only"), tiles frames whose height or width exceeds ``tile`` (``tile=0`` never tiles) and
     returns float32 frames on the CPU. ``flow="dis"`` feeds the generator OpenCV's DIS flow
-    (computed on the CPU, needs OpenCV) instead of running its flow network.
+    (computed on the CPU, needs OpenCV) instead of running its flow network. ``ensemble`` (1, 2,
+    4 or 8) averages the model's outputs on that many flipped / transposed copies of each pair
+    (see :func:`ensemble_view`), at that many times the work.
     """
 
     def __init__(
@@ -256,8 +283,10 @@ class ModelInterpolator:
         tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
         flow: str = "network",
+        ensemble: int = 1,
     ) -> None:
         self._flow_source = external_flow(flow)
+        self.ensemble = check_ensemble(ensemble)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
@@ -279,13 +308,20 @@ class ModelInterpolator:
         )
 
     @torch.no_grad()
-    def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
+    def _run(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
         extra = {"flows": self._external_flows(frame0, frame1)} if self._flow_source is not None else {}
         f0, f1 = frame0.to(self.device), frame1.to(self.device)
         tt = t.to(self.device, torch.float32)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
             frame = self.model(f0, f1, tt, **extra).frame
         return frame.float().clamp_(0, 1).cpu()
+
+    def _forward(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
+        total = self._run(frame0, frame1, t)
+        for k in range(1, self.ensemble):
+            view = self._run(ensemble_view(frame0, k), ensemble_view(frame1, k), t)
+            total += ensemble_view(view, k, inverse=True)
+        return total / self.ensemble if self.ensemble > 1 else total
 
     def __call__(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
         if self.tile:
@@ -301,13 +337,14 @@ def load_interpolator(
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     flow: str = "network",
+    ensemble: int = 1,
 ) -> ModelInterpolator:
     """Load a checkpoint (bundled name such as ``interp-default`` or a ``.safetensors`` path);
-    ``flow`` as in :class:`ModelInterpolator`."""
+    ``flow`` and ``ensemble`` as in :class:`ModelInterpolator`."""
     from vivid.core.checkpoints import load_checkpoint
 
     net, _ = load_checkpoint(model, task="interp", device=device)
-    return ModelInterpolator(net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow)
+    return ModelInterpolator(net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble)
 
 
 def as_interpolator(model: nn.Module | Interpolate, **kwargs) -> Interpolate:

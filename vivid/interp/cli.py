@@ -16,6 +16,7 @@ from vivid.interp.apply import (
     DEFAULT_TILE,
     Interpolate,
     SceneCutDetector,
+    check_ensemble,
     external_flow,
 )
 
@@ -24,8 +25,10 @@ class _LazyInterpolator:
     """Loads the checkpoint on the first call, so that bad input is reported before the model
     is read."""
 
-    def __init__(self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str) -> None:
-        self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow)
+    def __init__(
+        self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str, ensemble: int = 1
+    ) -> None:
+        self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble)
         self._fn: Interpolate | None = None
         self._checked = False
 
@@ -42,6 +45,7 @@ class _LazyInterpolator:
             if self.args["fp16"] and self.args["device"].type != "cuda":
                 raise VividError("--fp16 needs a CUDA device; drop it or use --device cuda")
             external_flow(self.args["flow"])  # an unknown --flow or a missing OpenCV is reported now
+            check_ensemble(self.args["ensemble"])
             self._checked = True
         return self
 
@@ -62,6 +66,9 @@ _TILE = typer.Option(DEFAULT_TILE, "--tile", help="Frames larger than this (pixe
 _OVERLAP = typer.Option(DEFAULT_OVERLAP, "--overlap", help="Tile overlap in pixels (feathered).")
 _FLOW = typer.Option(
     "network", "--flow", help="Flows from the model's flow network, or 'dis': OpenCV's DIS flow (needs OpenCV)."
+)
+_ENSEMBLE = typer.Option(
+    1, "--ensemble", help="Average the model over 1, 2, 4 or 8 flipped/transposed copies of each pair (N times the work)."
 )
 _CUTS = typer.Option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
 _INPUT_FPS = typer.Option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")
@@ -84,6 +91,7 @@ def interp_cmd(
     tile: int = _TILE,
     overlap: int = _OVERLAP,
     flow: str = _FLOW,
+    ensemble: int = _ENSEMBLE,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     overwrite: bool = _OVERWRITE,
@@ -101,7 +109,7 @@ def interp_cmd(
         upconvert_file,
     )
 
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow)
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble)
     if len(inputs) == 2:
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
@@ -149,6 +157,7 @@ def repair_cmd(
     tile: int = _TILE,
     overlap: int = _OVERLAP,
     flow: str = _FLOW,
+    ensemble: int = _ENSEMBLE,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     overwrite: bool = _OVERWRITE,
@@ -166,7 +175,7 @@ def repair_cmd(
     if report is not None:
         ensure_distinct(inp, report)
         refuse_existing(report, overwrite)
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow).check()
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble).check()
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(
             inp, out, interp, threshold=threshold, report=report, max_run=max_run, batch_size=batch,
