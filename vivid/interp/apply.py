@@ -245,6 +245,7 @@ ENSEMBLE_SIZES = (1, 2, 4, 8)
 
 
 def check_ensemble(n: int) -> int:
+    """``n`` if it is a self-ensemble size, else a VividError naming the sizes."""
     if n not in ENSEMBLE_SIZES:
         raise VividError(f"--ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, got {n}")
     return n
