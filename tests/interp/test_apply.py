@@ -28,18 +28,19 @@ from vivid.interp.apply import (
 )
 
 
+class Out:
+    """The part of a model's output the interpolator reads."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+
 class BlendNet(nn.Module):
     """Stand-in with the model interface: a pointwise cross-fade."""
 
     def forward(self, frame0, frame1, t):
         t = torch.as_tensor(t, dtype=frame0.dtype).reshape(-1, 1, 1, 1)
-
-        class Out:
-            pass
-
-        out = Out()
-        out.frame = (1 - t) * frame0 + t * frame1
-        return out
+        return Out((1 - t) * frame0 + t * frame1)
 
 
 def blend(frame0, frame1, t):
@@ -106,12 +107,7 @@ class ShiftNet(nn.Module):
     """Not flip-invariant: frame0 moved one pixel to the left (the last column repeated)."""
 
     def forward(self, frame0, frame1, t):
-        class Out:
-            pass
-
-        out = Out()
-        out.frame = torch.cat((frame0[..., 1:], frame0[..., -1:]), -1)
-        return out
+        return Out(torch.cat((frame0[..., 1:], frame0[..., -1:]), -1))
 
 
 def test_ensemble_averages_the_views_mapped_back():
