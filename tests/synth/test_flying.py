@@ -102,3 +102,25 @@ def test_static_background_and_flat_sprites():
         FlyingLayers(sprite_size=(0.3, 0.1))
     with pytest.raises(ValueError, match="flat_prob"):
         FlyingLayers(flat_prob=1.5)
+
+
+def test_bands_are_longer_than_the_frame_and_move_along_their_length():
+    fl = FlyingLayers((64, 96), sprites=(1, 1), max_motion=0.2, band_prob=1.0)
+    for seed in range(4):
+        scene = fl.scene(torch.Generator().manual_seed(seed))
+        band = scene.layers[1]
+        assert band.shape["rx"] > 96 and band.shape["ry"] < band.shape["rx"] / 2
+        axis = torch.tensor([torch.cos(torch.tensor(band.angle0)), torch.sin(torch.tensor(band.angle0))])
+        speed = band.velocity.norm()
+        assert speed > 0 and abs(float(band.velocity @ axis)) > 0.99 * speed
+        # flat but for a few textured details
+        tex = band.texture
+        busy = (tex - tex.median(-1, keepdim=True).values.median(-2, keepdim=True).values).abs().amax(0) > 0.1
+        assert 0 < busy.float().mean() < 0.2
+    # the labels stay exact: the band's pixels warp back by their flow
+    s = fl.sample(torch.Generator().manual_seed(1))
+    warped = backward_warp(s["image1"][None], s["flow01"][None])[0]
+    valid = s["valid01"][0]
+    assert (warped - s["image0"]).abs().mean(0)[valid].mean() < 0.01
+    with pytest.raises(ValueError, match="band_prob"):
+        FlyingLayers(band_prob=-0.1)

@@ -471,7 +471,7 @@ class InterpDataModule(pl.LightningDataModule):
         parts = []
         fly = c.get("flying", {})
         if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
-            keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob", "texture_images", "image_prob")
+            keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob", "band_prob", "texture_images", "image_prob")
             extra = {k: fly[k] for k in keys if k in fly}
             parts.append(f"flying layers ({fly.get('train', 2000)} scenes{', ' + str(extra) if extra else ''})")
         if c.get("videos"):

@@ -15,7 +15,11 @@ layer ids and occlusion masks are exact, and a frame exists at any ``t`` in [0, 
 
 Textures are procedural (smooth noise, stripes, checks, blobs of colour), nearly flat colours
 (``flat_prob``), or crops of user images given as (3, H, W) float tensors in [0, 1]. With
-``static_prob`` some scenes keep the background still, as under a fixed camera.
+``static_prob`` some scenes keep the background still, as under a fixed camera. With
+``band_prob`` some sprites are long flat bands (the side or roof of a vehicle, a wall seen up
+close): longer than the frame, nearly untextured but for a few small details, and moving along
+their own length, so that their edges say nothing about the motion and it has to be carried in
+from the details.
 """
 
 from __future__ import annotations
@@ -222,7 +226,9 @@ class FlyingLayers:
     probability ``image_prob``). sprite_size: (min, max) sprite radius as a fraction of the
     frame's shorter side; flat_prob: probability that a sprite is nearly untextured
     (:func:`flat_texture`); static_prob: probability that the background does not move at all
-    (a fixed camera). With their defaults the scenes are exactly those of earlier versions.
+    (a fixed camera); band_prob: probability that a sprite is a long flat band moving along its
+    length (see the module docstring; its width comes from ``sprite_size``). With their
+    defaults the scenes are exactly those of earlier versions.
     """
 
     def __init__(
@@ -239,16 +245,20 @@ class FlyingLayers:
         sprite_size: tuple[float, float] = (0.08, 0.25),
         flat_prob: float = 0.0,
         static_prob: float = 0.0,
+        band_prob: float = 0.0,
     ) -> None:
         if sprites[0] < 0 or sprites[1] < sprites[0]:
             raise ValueError(f"sprites must be (min, max) with 0 <= min <= max, got {sprites}")
         if not 0 < sprite_size[0] <= sprite_size[1]:
             raise ValueError(f"sprite_size must be (min, max) with 0 < min <= max, got {sprite_size}")
-        if not (0 <= flat_prob <= 1 and 0 <= static_prob <= 1):
-            raise ValueError(f"flat_prob and static_prob must lie in [0, 1], got {flat_prob}, {static_prob}")
+        if not all(0 <= p <= 1 for p in (flat_prob, static_prob, band_prob)):
+            raise ValueError(
+                f"flat_prob, static_prob and band_prob must lie in [0, 1], got {flat_prob}, {static_prob}, {band_prob}"
+            )
         self.sprite_size = (float(sprite_size[0]), float(sprite_size[1]))
         self.flat_prob = flat_prob
         self.static_prob = static_prob
+        self.band_prob = band_prob
         self.size = size
         self.sprites = sprites
         self.max_motion = max_motion
@@ -266,6 +276,45 @@ class FlyingLayers:
             idx = int(torch.randint(0, len(self.images), (1,), generator=g))
             return _image_crop(self.images[idx], h, w, g)
         return procedural_texture(h, w, g)
+
+    def _band_texture(self, h: int, w: int, g: torch.Generator) -> Tensor:
+        """A flat colour (3, h, w) with 1-4 small textured details near its middle third."""
+        tex = flat_texture(h, w, g)
+        for _ in range(int(torch.randint(1, 5, (1,), generator=g))):
+            dh = max(2, int(float(_uniform(g, 0.1, 0.35)) * h))
+            dw = max(2, int(float(_uniform(g, 0.03, 0.1)) * w))
+            y = int(_uniform(g, 0.2 * h, 0.8 * h - dh))
+            x = int(_uniform(g, w / 3, 2 * w / 3 - dw))
+            tex[:, y : y + dh, x : x + dw] = procedural_texture(dh, dw, g)
+        return tex
+
+    def _band(self, g: torch.Generator, depth: float, motion: float, radius: float) -> Layer:
+        """A long flat band through the frame, moving along its length (``band_prob``)."""
+        h, w = self.size
+        side = max(h, w)
+        half_length = float(_uniform(g, 0.8, 1.5)) * side
+        half_width = radius * float(_uniform(g, 0.5, 1.0))
+        tex = self._band_texture(int(2.4 * half_width) + 4, int(2.4 * half_length) + 4, g)
+        angle = float(_uniform(g, -math.pi, math.pi))
+        jitter = float(_uniform(g, -0.1, 0.1))
+        backwards = float(torch.rand(1, generator=g)) < 0.5
+        direction = angle + jitter + (math.pi if backwards else 0.0)
+        speed = float(_uniform(g, 0.2 * motion, motion)) * side
+        still = torch.zeros(2, 2)
+        return Layer(
+            texture=tex,
+            depth=depth,
+            centre=torch.stack((_uniform(g, 0.2 * w, 0.8 * w)[0], _uniform(g, 0.2 * h, 0.8 * h)[0])),
+            velocity=torch.tensor([math.cos(direction), math.sin(direction)]) * speed,
+            angle0=angle,
+            spin=0.0,
+            scale0=1.0,
+            growth=0.0,
+            warp_amp=still,
+            warp_freq=torch.full((2, 2, 2), 0.03),
+            warp_phase=still,
+            shape=dict(rx=half_length, ry=half_width, power=6.0, wobble=[]),
+        )
 
     def _layer(self, g: torch.Generator, depth: float, motion: float, radius: float | None) -> Layer:
         h, w = self.size
@@ -324,7 +373,10 @@ class FlyingLayers:
         layers = [background]
         for d in depths:
             radius = float(_uniform(g, *self.sprite_size)) * min(h, w)
-            layers.append(self._layer(g, d, self.max_motion, radius))
+            if self.band_prob > 0 and float(torch.rand(1, generator=g)) < self.band_prob:
+                layers.append(self._band(g, d, self.max_motion, radius))
+            else:
+                layers.append(self._layer(g, d, self.max_motion, radius))
         return FlyingScene(layers, h, w)
 
     def sample(self, g: torch.Generator, t: float = 0.5) -> dict[str, Tensor]:
