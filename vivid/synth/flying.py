@@ -300,7 +300,7 @@ class FlyingLayers:
         backwards = float(torch.rand(1, generator=g)) < 0.5
         direction = angle + jitter + (math.pi if backwards else 0.0)
         speed = float(_uniform(g, 0.2 * motion, motion)) * side
-        still = torch.zeros(2, 2)
+        rigid = torch.zeros(2, 2)  # no non-rigid warp: zero amplitudes
         return Layer(
             texture=tex,
             depth=depth,
@@ -310,9 +310,9 @@ class FlyingLayers:
             spin=0.0,
             scale0=1.0,
             growth=0.0,
-            warp_amp=still,
-            warp_freq=torch.full((2, 2, 2), 0.03),
-            warp_phase=still,
+            warp_amp=rigid,
+            warp_freq=torch.zeros(2, 2, 2),
+            warp_phase=rigid,
             shape=dict(rx=half_length, ry=half_width, power=6.0, wobble=[]),
         )
 
