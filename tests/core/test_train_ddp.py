@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import torch
+
 from vivid.core.checkpoints import load_checkpoint
 
 
@@ -45,3 +47,24 @@ def test_resume_from_missing_state_is_a_clear_error(tmp_path):
     cmd = [sys.executable, "-m", "vivid.cli", "train", "interp", "--config", "tiny", "--resume", str(tmp_path / "no.state.safetensors")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ema_export_is_the_moving_average_of_the_weights(tmp_path):
+    # Same seed, same data: the runs differ only in how many steps they take and in the average.
+    for steps in (1, 2):
+        _train(tmp_path / f"plain{steps}", "--max-steps", str(steps))
+    _train(tmp_path / "ema", "--max-steps", "2", "trainer.ema_decay=0.25")
+    w1, w2, ema = (load_checkpoint(tmp_path / d / "model.safetensors", task="interp")[0].state_dict()
+                   for d in ("plain1", "plain2", "ema"))
+    # the first update copies the weights, the second keeps 0.25 of the average: 0.25 w1 + 0.75 w2
+    moved = [k for k in w1 if w1[k].is_floating_point() and not torch.equal(w1[k], w2[k])]
+    assert moved
+    for k in moved:
+        torch.testing.assert_close(ema[k], 0.25 * w1[k] + 0.75 * w2[k], rtol=1e-4, atol=1e-6)
+
+
+def test_bad_ema_decay_is_a_clear_error(tmp_path):
+    cmd = [sys.executable, "-m", "vivid.cli", "train", "interp", "--config", "tiny", "-o", str(tmp_path / "run"), "trainer.ema_decay=1.5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 2 and "ema_decay" in proc.stderr and "Traceback" not in proc.stderr
+    assert not tmp_path.joinpath("run").exists()  # nothing written

@@ -233,6 +233,9 @@ def train(
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     out_dir = Path(out_dir)
+    ema_decay = cfg.get("trainer", {}).get("ema_decay", 0.0)
+    if not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0:
+        raise VividError(f"trainer.ema_decay must be a number in [0, 1) (0: off), got {ema_decay!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     if resume is not None and not Path(resume).exists():
         raise VividError(f"--resume {resume} does not exist")
@@ -249,6 +252,12 @@ def train(
         save_last=True,
     )
     ckpt_cb.FILE_EXTENSION = STATE_SUFFIX
+    callbacks = [ckpt_cb]
+    if ema_decay > 0:
+        # An exponential moving average of the weights; validation, checkpoints and the export use it.
+        from pytorch_lightning.callbacks import EMAWeightAveraging
+
+        callbacks.append(EMAWeightAveraging(decay=ema_decay))
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=devices,
@@ -263,7 +272,7 @@ def train(
         log_every_n_steps=int(tcfg.get("log_every_n_steps", 10)),
         num_sanity_val_steps=0,
         logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
-        callbacks=[ckpt_cb],
+        callbacks=callbacks,
         plugins=[SafetensorsCheckpointIO()],
         default_root_dir=out_dir,
         enable_progress_bar=not quiet,
