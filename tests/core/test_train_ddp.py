@@ -1,4 +1,4 @@
-"""The training harness end to end: DDP over two CPU processes, export, and resume."""
+"""The training harness end to end: DDP over two CPU processes, export, resume, and the weight average."""
 
 import csv
 import json
