@@ -233,7 +233,8 @@ def train(
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     out_dir = Path(out_dir)
-    ema_decay = cfg.get("trainer", {}).get("ema_decay", 0.0)
+    tcfg = dict(cfg.get("trainer", {}))
+    ema_decay = tcfg.get("ema_decay", 0.0)
     if not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0:
         raise VividError(f"trainer.ema_decay must be a number in [0, 1) (0: off), got {ema_decay!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -241,7 +242,6 @@ def train(
         raise VividError(f"--resume {resume} does not exist")
     pl.seed_everything(seed, workers=True, verbose=False)
     recipe = build_recipe(task, cfg)
-    tcfg = dict(cfg.get("trainer", {}))
     steps = int(max_steps if max_steps is not None else tcfg.get("max_steps", 1000))
     ckpt_cb = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
