@@ -322,7 +322,7 @@ class ModelInterpolator:
         for k in range(1, self.ensemble):
             view = self._run(ensemble_view(frame0, k), ensemble_view(frame1, k), t)
             total += ensemble_view(view, k, inverse=True)
-        return total / self.ensemble if self.ensemble > 1 else total
+        return total / self.ensemble
 
     def __call__(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
         if self.tile:

@@ -26,7 +26,7 @@ class _LazyInterpolator:
     is read."""
 
     def __init__(
-        self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str, ensemble: int = 1
+        self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str, ensemble: int
     ) -> None:
         self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble)
         self._fn: Interpolate | None = None
