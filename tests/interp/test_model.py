@@ -272,6 +272,48 @@ def test_multiscale_flow_keeps_the_better_estimate_per_pixel():
         InterpNet(**{**TINY, "flow_scales": (2,)})
 
 
+def test_flow_refine_composes_the_residual_where_it_matches_better():
+    """A stand-in flow network answers 2 px for a 3 px shift, then a 1 px residual on the
+    re-aligned pair: one refine pass composes them into 3 px (and -3 px back) wherever that
+    matches better, i.e. away from the borders."""
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 48, 72, generator=torch.Generator().manual_seed(1)), 3, 1, 1)
+    a, b = base[..., 3:67], base[..., 0:64]  # b(x) = a(x - 3): frame 0 -> 1 is +3 px
+
+    class Answers(torch.nn.Module):
+        def __init__(self, *shifts):
+            super().__init__()
+            self.shifts, self.inputs = list(shifts), []
+
+        def forward(self, x0, x1):
+            """Frames 0 and 1 in: (shift, -shift). The residual pass's stacked (I0, I1) in:
+            (shift for the first half, -shift for the second) as its first output."""
+            self.inputs.append((x0, x1))
+            shift = self.shifts.pop(0)
+            flow = torch.zeros(x0.shape[0], 2, *x0.shape[-2:])
+            flow[:, 0] = shift
+            if len(self.inputs) > 1:
+                flow[x0.shape[0] // 2 :, 0] = -shift
+            return flow, -flow, []
+
+    for passes, expected in ((0, 2.0), (1, 3.0)):
+        net = InterpNet(**{**TINY, "flow_refine": passes}).eval()
+        net.flow = Answers(2.0, 1.0)
+        with torch.no_grad():
+            f01, f10, _ = net.estimate_flow(a, b)
+        inner = (slice(None), 0, slice(8, -8), slice(8, -8))
+        assert torch.allclose(f01[inner], torch.full_like(f01[inner], expected))
+        assert torch.allclose(f10[inner], torch.full_like(f10[inner], -expected))
+        assert len(net.flow.inputs) == 1 + passes
+    x0, x1 = net.flow.inputs[1]  # the residual pass sees each frame beside the other one aligned to it
+    assert torch.equal(x0, torch.cat((a, b)))
+    two = torch.zeros_like(f01)
+    two[:, 0] = 2.0
+    assert torch.equal(x1, torch.cat((backward_warp(b, two), backward_warp(a, -two))))
+    for bad in ({"flow_window": 4}, {"flow_window": 0}, {"flow_refine": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            InterpNet(**{**TINY, **bad})
+
+
 def test_given_flows_replace_the_flow_network():
     """flows=(F01, F10) skips the flow network (it would raise) and drives the projection: a
     uniform 4 px motion to the right lands at t = 0.5 as 2 px back to frame 0 and 2 px on to

@@ -10,7 +10,10 @@ Steps (one file each):
    depth), :mod:`kernels` (U-Net, 4x4 kernel per pixel per frame). With ``flow_scales`` the
    flow network also runs on downscaled copies of the frames (motion and structures shrink
    with them, into the range it was trained on) and each pixel keeps the estimate whose
-   warping matches the other frame best (photometric error averaged over a 9x9 window);
+   warping matches the other frame best (photometric error averaged over a ``flow_window``
+   square); with ``flow_refine`` the network then runs again on each frame and the other
+   frame warped onto it, and each pixel keeps the refined flow (estimate composed with the
+   residual) where it matches better;
 2. non-local features -- :mod:`nonlocal_branch`;
 3. depth-aware flow projection to time t -- :mod:`projection`;
 4. adaptive warping -- :mod:`warping`;
@@ -100,10 +103,16 @@ class InterpNet(nn.Module):
         use_kernels: bool = True,
         depth_power: float = 1.0,
         flow_scales: tuple[int, ...] | list[int] = (1,),
+        flow_window: int = 9,
+        flow_refine: int = 0,
     ) -> None:
         super().__init__()
         if not flow_scales or flow_scales[0] != 1 or any(int(s) < 1 for s in flow_scales):
             raise ValueError(f"flow_scales must start with 1 and hold integers >= 1, got {flow_scales}")
+        if int(flow_window) < 1 or int(flow_window) % 2 == 0:
+            raise ValueError(f"flow_window must be an odd number of pixels >= 1, got {flow_window}")
+        if int(flow_refine) < 0:
+            raise ValueError(f"flow_refine must be a number of passes >= 0, got {flow_refine}")
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -125,6 +134,8 @@ class InterpNet(nn.Module):
             use_kernels=use_kernels,
             depth_power=depth_power,
             flow_scales=[int(x) for x in flow_scales],
+            flow_window=int(flow_window),
+            flow_refine=int(flow_refine),
         )
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
@@ -152,28 +163,45 @@ class InterpNet(nn.Module):
         f01, f10, _ = self.flow(*small)
         return tuple(scale * F.interpolate(f[..., :sh, :sw], size=(h, w), mode="bilinear", align_corners=False) for f in (f01, f10))
 
-    def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``)."""
-        flow01, flow10, pyramid = self.flow(image0, image1)
-        if len(self.config["flow_scales"]) == 1:
-            return flow01, flow10, pyramid
-
-        def error(src: Tensor, other: Tensor, flow: Tensor) -> Tensor:
-            diff = (backward_warp(other, flow) - src).abs().mean(1, keepdim=True)
-            # the 9x9 mean as two 1-D passes (equal up to rounding, a quarter of the work)
-            diff = F.avg_pool2d(diff, (1, 9), 1, (0, 4), count_include_pad=False)
-            return F.avg_pool2d(diff, (9, 1), 1, (4, 0), count_include_pad=False)
-
+    def _match_error(self, source: Tensor, other: Tensor, flow: Tensor) -> Tensor:
+        """How badly ``other`` warped by ``flow`` matches ``source``: the mean absolute colour
+        difference over a ``flow_window`` square around each pixel (B, 1, H, W), without gradient."""
+        k = self.config["flow_window"]
         with torch.no_grad():
-            err01, err10 = error(image0, image1, flow01), error(image1, image0, flow10)
-        for scale in self.config["flow_scales"][1:]:
-            c01, c10 = self._flow_at_scale(image0, image1, scale)
-            with torch.no_grad():
-                e01, e10 = error(image0, image1, c01), error(image1, image0, c10)
-                pick01, pick10 = e01 < err01, e10 < err10
-                err01, err10 = torch.where(pick01, e01, err01), torch.where(pick10, e10, err10)
-            flow01 = torch.where(pick01, c01, flow01)
-            flow10 = torch.where(pick10, c10, flow10)
+            diff = (backward_warp(other, flow) - source).abs().mean(1, keepdim=True)
+            # the k x k mean as two 1-D passes (equal up to rounding, far less work)
+            diff = F.avg_pool2d(diff, (1, k), 1, (0, k // 2), count_include_pad=False)
+            return F.avg_pool2d(diff, (k, 1), 1, (k // 2, 0), count_include_pad=False)
+
+    def _refined(self, image0: Tensor, image1: Tensor, flow01: Tensor, flow10: Tensor) -> tuple[Tensor, Tensor]:
+        """One residual pass: the flow network on (I0, I1 warped onto I0) and (I1, I0 warped onto
+        I1) gives what the flows still miss; each flow composed with its residual."""
+        b = image0.shape[0]
+        aligned = torch.cat((backward_warp(image1, flow01), backward_warp(image0, flow10)))
+        residual, _, _ = self.flow(torch.cat((image0, image1)), aligned)
+        r01, r10 = residual[:b], residual[b:]
+        return r01 + backward_warp(flow01, r01), r10 + backward_warp(flow10, r10)
+
+    def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``
+        and ``flow_refine``)."""
+        flow01, flow10, pyramid = self.flow(image0, image1)
+        scales, passes = self.config["flow_scales"][1:], self.config["flow_refine"]
+        if not scales and not passes:
+            return flow01, flow10, pyramid
+        err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
+
+        def keep_better(c01: Tensor, c10: Tensor) -> None:
+            nonlocal flow01, flow10, err01, err10
+            e01, e10 = self._match_error(image0, image1, c01), self._match_error(image1, image0, c10)
+            pick01, pick10 = e01 < err01, e10 < err10
+            err01, err10 = torch.where(pick01, e01, err01), torch.where(pick10, e10, err10)
+            flow01, flow10 = torch.where(pick01, c01, flow01), torch.where(pick10, c10, flow10)
+
+        for scale in scales:
+            keep_better(*self._flow_at_scale(image0, image1, scale))
+        for _ in range(passes):
+            keep_better(*self._refined(image0, image1, flow01, flow10))
         return flow01, flow10, pyramid
 
     def forward(
