@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from vivid.core.checkpoints import load_checkpoint
@@ -63,8 +64,10 @@ def test_ema_export_is_the_moving_average_of_the_weights(tmp_path):
         torch.testing.assert_close(ema[k], 0.25 * w1[k] + 0.75 * w2[k], rtol=1e-4, atol=1e-6)
 
 
-def test_bad_ema_decay_is_a_clear_error(tmp_path):
-    cmd = [sys.executable, "-m", "vivid.cli", "train", "interp", "--config", "tiny", "-o", str(tmp_path / "run"), "trainer.ema_decay=1.5"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 2 and "ema_decay" in proc.stderr and "Traceback" not in proc.stderr
+@pytest.mark.parametrize("setting", ["trainer.ema_decay=1.5", "loss.flow_level_weights=[1,2,3,4,5,6,7]"])
+def test_bad_setting_is_a_clear_error_and_writes_nothing(tmp_path, setting):
+    cmd = [sys.executable, "-m", "vivid.cli", "train", "interp", "--config", "tiny", "-o", str(tmp_path / "run"), setting]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    name = setting.split("=")[0].split(".")[-1]
+    assert proc.returncode == 2 and name in proc.stderr and "Traceback" not in proc.stderr
     assert not tmp_path.joinpath("run").exists()  # nothing written

@@ -237,11 +237,11 @@ def train(
     ema_decay = tcfg.get("ema_decay", 0.0)
     if not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0:
         raise VividError(f"trainer.ema_decay must be a number in [0, 1) (0: off), got {ema_decay!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if resume is not None and not Path(resume).exists():
         raise VividError(f"--resume {resume} does not exist")
     pl.seed_everything(seed, workers=True, verbose=False)
-    recipe = build_recipe(task, cfg)
+    recipe = build_recipe(task, cfg)  # reports bad settings before anything is written
+    out_dir.mkdir(parents=True, exist_ok=True)
     steps = int(max_steps if max_steps is not None else tcfg.get("max_steps", 1000))
     ckpt_cb = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
