@@ -77,15 +77,29 @@ def test_gan_updates_discriminator_and_generator():
 
 
 def test_harness_tiny_preset_trains_exports_and_reloads(tmp_path):
-    cfg = load_config("interp", "tiny", ["trainer.max_steps=2", "trainer.val_check_interval=2", f"export.path={tmp_path / 'periodic'}"])
+    """Also: the exports carry export.model_config's inference settings, training does not use them."""
+    inference = ["export.model_config.flow_refine=1", "export.model_config.flow_window=5"]
+    cfg = load_config("interp", "tiny", ["trainer.max_steps=2", "trainer.val_check_interval=2", f"export.path={tmp_path / 'periodic'}", *inference])
     recipe = build_recipe("interp", cfg)
     assert isinstance(recipe.module.model, InterpNet) and recipe.model_name == "interp_tiny"
     path = train("interp", cfg, out_dir=tmp_path / "run", quiet=True, command="vivid train interp --config tiny")
     model, meta = load_checkpoint(path, task="interp")
     assert meta["model_name"] == "interp_tiny" and "val/flying_psnr" in meta["metrics"]
     assert isinstance(model, InterpNet)
+    assert (model.config["flow_refine"], model.config["flow_window"]) == (1, 5)
+    assert (recipe.module.model.config["flow_refine"], recipe.module.model.config["flow_window"]) == (0, 9)
     periodic = read_meta(tmp_path / "periodic")
     assert periodic["metrics"]["global_step"] == 2 and "flying layers" in periodic["data"]
+    assert (periodic["model_config"]["flow_refine"], periodic["model_config"]["flow_window"]) == (1, 5)
+
+
+def test_export_settings_are_checked_before_training():
+    from vivid.core.errors import VividError
+
+    with pytest.raises(VividError, match="export.model_config: synthesis_channels cannot differ"):
+        build_recipe("interp", load_config("interp", "tiny", ["export.model_config.synthesis_channels=4"]))
+    with pytest.raises(VividError, match="export.model_config: flow_window must be an odd"):
+        build_recipe("interp", load_config("interp", "tiny", ["export.model_config.flow_window=4"]))
 
 
 def test_flow_stage_trains_only_the_flow_network():

@@ -45,16 +45,20 @@ def save_checkpoint(
     data: str | None = None,
     metrics: dict | None = None,
     extra: dict | None = None,
+    model_config: dict | None = None,
 ) -> Path:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; return the weights path.
 
     ``model`` must carry ``model.config`` (its constructor kwargs), as every vivid model does.
+    ``model_config`` entries replace those of ``model.config`` in the sidecar (settings without
+    weights that the checkpoint should load with, e.g. inference-only ones).
     Tensors that share storage are saved as separate copies (safetensors forbids aliasing).
     """
     weights, sidecar = _paths(path)
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         raise ValueError(f"{type(model).__name__} has no `config` dict; vivid models keep their kwargs there")
+    config = {**config, **(model_config or {})}
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,

@@ -23,7 +23,7 @@ import importlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,13 +48,15 @@ STATE_SUFFIX = ".state.safetensors"
 @dataclass
 class Recipe:
     """What a task hands the harness: a LightningModule holding the plain model as
-    ``module.model``, its DataModule, and names for the exported checkpoint."""
+    ``module.model``, its DataModule, names for the exported checkpoint and the settings it
+    carries instead of the trained model's (``export_config``, see :func:`save_checkpoint`)."""
 
     task: str
     module: pl.LightningModule
     datamodule: pl.LightningDataModule
     model_name: str
     data_description: str = ""
+    export_config: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -299,4 +301,5 @@ def train(
         data=recipe.data_description,
         metrics=metrics,
         extra={"config": cfg},
+        model_config=recipe.export_config,
     )

@@ -59,7 +59,8 @@ class InterpModule(pl.LightningModule):
     optim: {lr, weight_decay, min_lr_ratio (cosine floor), max_steps, grad_clip, lr_d}
     loss: {flow_weight, flow_level_weights (coarse to fine, one per flow-pyramid estimate;
     default: halving per level), depth_weight, warp_weight, gan: {enabled, weight, start_step, widths}}
-    export: {path, model_name, command, data}: write a vivid checkpoint after every validation.
+    export: {path, model_name, command, data, model_config}: write a vivid checkpoint after every
+    validation (``model_config``: settings it carries instead of the model's).
     """
 
     def __init__(
@@ -263,5 +264,6 @@ class InterpModule(pl.LightningModule):
             data=self.export_cfg.get("data"),
             metrics=metrics,
             extra={"note": "periodic export during training", **dict(self.export_cfg.get("extra", {}))},
+            model_config=self.export_cfg.get("model_config"),
         )
         log.info("exported %s at step %d", path, self.global_step)

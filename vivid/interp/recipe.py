@@ -4,7 +4,8 @@ Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value
 Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start from a checkpoint's
 weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``), ``freeze_modules``
 (submodules whose weights stay fixed, e.g. ``[flow]``) and ``stage`` ("full", or "flow" to
-pretrain the flow network alone).
+pretrain the flow network alone). ``export.model_config`` sets the inference settings the
+exported checkpoints carry instead of the training ones (any of :data:`EXPORT_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.data import InterpDataModule
 from vivid.interp.module import InterpModule
+
+# Settings without weights that an export may carry instead of the training ones: how the flow is
+# estimated at inference (see vivid.interp.model).
+EXPORT_SETTINGS = ("flow_scales", "flow_window", "flow_refine")
 
 
 def build_recipe(cfg: dict) -> Recipe:
@@ -69,6 +74,14 @@ def build_recipe(cfg: dict) -> Recipe:
     optim = dict(cfg.get("optim", {}))
     optim.setdefault("max_steps", int(trainer.get("max_steps", 1000)))
     export = dict(cfg.get("export", {}))
+    export_config = dict(export.get("model_config") or {})
+    unknown = [k for k in export_config if k not in EXPORT_SETTINGS]
+    if unknown:
+        raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(EXPORT_SETTINGS)} can)")
+    try:
+        create_model(name, **{**model.config, **export_config})
+    except VividError as err:  # name the setting, not the whole configuration
+        raise VividError(f"export.model_config: {err.__cause__ or err}") from err
     if export.get("path"):
         export.setdefault("model_name", name)
         # The periodic exports record how they were made: the command line of this process.
@@ -78,4 +91,11 @@ def build_recipe(cfg: dict) -> Recipe:
         module = InterpModule(model, optim=optim, loss=dict(cfg.get("loss", {})), export=export, stage=stage)
     except ValueError as err:  # a loss setting that does not fit the model
         raise VividError(str(err)) from err
-    return Recipe(task="interp", module=module, datamodule=datamodule, model_name=name, data_description=datamodule.describe())
+    return Recipe(
+        task="interp",
+        module=module,
+        datamodule=datamodule,
+        model_name=name,
+        data_description=datamodule.describe(),
+        export_config=export_config,
+    )
