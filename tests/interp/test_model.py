@@ -124,6 +124,13 @@ def test_submodules_shapes_and_gradients():
     assert [p.shape[-1] for p in pyr] == [4, 8]  # coarse to fine, down to 1/4
     ((f01 - 1.0).square().mean() + (pyr[0] + 1.0).square().mean()).backward()
     assert _has_grads(flow.decoders)
+    with torch.no_grad():  # one direction only, with or without the features at hand
+        for n in flow.decoders.parameters():
+            n.add_(0.05 * torch.randn_like(n))  # decoders that do not start at zero flow
+        f01, f10, _ = flow(a, b)
+        assert f01.abs().mean() > 0
+        torch.testing.assert_close(flow.one_way(a, b), f01)
+        torch.testing.assert_close(flow.one_way(b, a, feats0=flow.features(b)), f10)
 
     # The context network refines the finest estimate: one more pyramid entry at that level,
     # and, its last layer starting at zero, the same flow as the network without it.
@@ -272,6 +279,19 @@ def test_multiscale_flow_keeps_the_better_estimate_per_pixel():
         InterpNet(**{**TINY, "flow_scales": (2,)})
 
 
+def test_box_mean_is_the_window_mean_inside_the_image():
+    from vivid.interp.model import box_mean
+
+    x = torch.rand(2, 3, 11, 17, generator=torch.Generator().manual_seed(0))
+    for k in (1, 3, 9, 33):
+        r = k // 2
+        expected = torch.empty_like(x)
+        for i in range(11):
+            for j in range(17):
+                expected[..., i, j] = x[..., max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1].mean((-1, -2))
+        torch.testing.assert_close(box_mean(x, k), expected)
+
+
 def test_flow_refine_composes_the_residual_where_it_matches_better():
     """A stand-in flow network answers 2 px for a 3 px shift, then a 1 px residual on the
     re-aligned pair: one refine pass composes them into 3 px (and -3 px back) wherever that
@@ -280,20 +300,32 @@ def test_flow_refine_composes_the_residual_where_it_matches_better():
     a, b = base[..., 3:67], base[..., 0:64]  # b(x) = a(x - 3): frame 0 -> 1 is +3 px
 
     class Answers(torch.nn.Module):
+        """(I0, I1) in: (shift, -shift). The residual pass's stacked (I0, I1) and their aligned
+        partners in: shift for the first half, -shift for the second."""
+
         def __init__(self, *shifts):
             super().__init__()
             self.shifts, self.inputs = list(shifts), []
 
-        def forward(self, x0, x1):
-            """Frames 0 and 1 in: (shift, -shift). The residual pass's stacked (I0, I1) in:
-            (shift for the first half, -shift for the second) as its first output."""
+        def features(self, images):
+            return [images]
+
+        def _flow(self, like):
+            flow = torch.zeros(like.shape[0], 2, *like.shape[-2:])
+            flow[:, 0] = self.shifts.pop(0)
+            return flow
+
+        def forward(self, x0, x1, feats=None):
             self.inputs.append((x0, x1))
-            shift = self.shifts.pop(0)
-            flow = torch.zeros(x0.shape[0], 2, *x0.shape[-2:])
-            flow[:, 0] = shift
-            if len(self.inputs) > 1:
-                flow[x0.shape[0] // 2 :, 0] = -shift
+            flow = self._flow(x0)
             return flow, -flow, []
+
+        def one_way(self, x0, x1, feats0=None):
+            self.inputs.append((x0, x1))
+            assert torch.equal(feats0[0], x0)  # the first pass's features, reused
+            flow = self._flow(x0)
+            flow[x0.shape[0] // 2 :] *= -1
+            return flow
 
     for passes, expected in ((0, 2.0), (1, 3.0)):
         net = InterpNet(**{**TINY, "flow_refine": passes}).eval()

@@ -189,22 +189,38 @@ class PWCFlow(nn.Module):
     def multiple(self) -> int:
         return 2 ** len(self.channels)
 
-    def forward(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        b, _, h, w = image0.shape
+    def features(self, images: Tensor) -> list[Tensor]:
+        """The feature pyramid of ``images`` (N, 3, H, W), finest first."""
+        return self.pyramid(images - 0.5)
+
+    def forward(self, image0: Tensor, image1: Tensor, feats: list[Tensor] | None = None) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """``feats``: ``features(cat(image0, image1))`` where the caller already has it."""
+        b = image0.shape[0]
         # Both directions at once: (I0, I1) and (I1, I0) stacked on the batch.
-        feats = self.pyramid(torch.cat((image0, image1)) - 0.5)
+        feats = self.features(torch.cat((image0, image1))) if feats is None else feats
+        full, estimates = self._decode(feats, [torch.cat((f[b:], f[:b])) for f in feats], image0.shape[-2:])
+        return full[:b], full[b:], estimates
+
+    def one_way(self, image0: Tensor, image1: Tensor, feats0: list[Tensor] | None = None) -> Tensor:
+        """Only the flow from ``image0`` to ``image1`` (B, 2, H, W), at half the decoding work;
+        ``feats0``: ``features(image0)`` where the caller already has it."""
+        feats0 = self.features(image0) if feats0 is None else feats0
+        full, _ = self._decode(feats0, self.features(image1), image0.shape[-2:])
+        return full
+
+    def _decode(self, feats_a: list[Tensor], feats_b: list[Tensor], size) -> tuple[Tensor, list[Tensor]]:
+        """Coarse to fine: the flow from each ``feats_a`` item to its ``feats_b`` item, upsampled
+        to ``size`` in pixels, and the per-level estimates."""
         flow = None
         estimates = []
         levels = list(range(len(self.channels) - 1, self.out_level - 1, -1))
         for level in levels:
-            f = feats[level]
-            fa = f
-            fb = torch.cat((f[b:], f[:b]))
+            fa, fb = feats_a[level], feats_b[level]
             if flow is None:
-                flow = f.new_zeros(2 * b, 2, f.shape[2], f.shape[3])
+                flow = fa.new_zeros(fa.shape[0], 2, fa.shape[2], fa.shape[3])
                 fb_w = fb
             else:
-                flow = 2.0 * F.interpolate(flow, size=f.shape[-2:], mode="bilinear", align_corners=False)
+                flow = 2.0 * F.interpolate(flow, size=fa.shape[-2:], mode="bilinear", align_corners=False)
                 fb_w = backward_warp(fb, flow)
             update, hidden = self.decoders[level - self.out_level](fa, fb_w, flow)
             flow = flow + update
@@ -213,5 +229,4 @@ class PWCFlow(nn.Module):
             flow = flow + self.context(hidden, flow)
             estimates.append(flow)
         scale = 2 ** (self.out_level + 1)
-        full = scale * F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
-        return full[:b], full[b:], estimates
+        return scale * F.interpolate(flow, size=tuple(size), mode="bilinear", align_corners=False), estimates

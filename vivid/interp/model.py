@@ -42,6 +42,23 @@ from vivid.interp.warping import AdaptiveWarping, backward_warp
 FLOW_FEATURE_SCALE = 20.0
 
 
+def box_mean(x: Tensor, k: int) -> Tensor:
+    """Mean of ``x`` (B, C, H, W) over the k x k square around each pixel (k odd), over the part
+    inside the image at the borders; from running sums, so the work does not grow with k."""
+    r = k // 2
+    h, w = x.shape[-2:]
+
+    def along(x: Tensor, dim: int, n: int) -> Tensor:
+        c = F.pad(x.double().cumsum(dim), (0, 0, 1, 0) if dim == -2 else (1, 0))
+        idx = torch.arange(n, device=x.device)
+        hi, lo = (idx + r + 1).clamp(max=n), (idx - r).clamp(min=0)
+        total = c.index_select(dim, hi) - c.index_select(dim, lo)
+        count = (hi - lo).to(total.dtype)
+        return (total / (count[:, None] if dim == -2 else count)).to(x.dtype)
+
+    return along(along(x, -1, w), -2, h)
+
+
 def centred_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) padding that brings (h, w) up to multiples of ``multiple``, split evenly."""
     ph, pw = (-h) % multiple, (-w) % multiple
@@ -166,26 +183,27 @@ class InterpNet(nn.Module):
     def _match_error(self, source: Tensor, other: Tensor, flow: Tensor) -> Tensor:
         """How badly ``other`` warped by ``flow`` matches ``source``: the mean absolute colour
         difference over a ``flow_window`` square around each pixel (B, 1, H, W), without gradient."""
-        k = self.config["flow_window"]
         with torch.no_grad():
             diff = (backward_warp(other, flow) - source).abs().mean(1, keepdim=True)
-            # the k x k mean as two 1-D passes (equal up to rounding, far less work)
-            diff = F.avg_pool2d(diff, (1, k), 1, (0, k // 2), count_include_pad=False)
-            return F.avg_pool2d(diff, (k, 1), 1, (k // 2, 0), count_include_pad=False)
+            return box_mean(diff, self.config["flow_window"])
 
-    def _refined(self, image0: Tensor, image1: Tensor, flow01: Tensor, flow10: Tensor) -> tuple[Tensor, Tensor]:
+    def _refined(
+        self, image0: Tensor, image1: Tensor, flow01: Tensor, flow10: Tensor, feats: list[Tensor]
+    ) -> tuple[Tensor, Tensor]:
         """One residual pass: the flow network on (I0, I1 warped onto I0) and (I1, I0 warped onto
-        I1) gives what the flows still miss; each flow composed with its residual."""
+        I1) gives what the flows still miss; each flow composed with its residual. ``feats``:
+        the flow network's features of (I0, I1), from the first pass."""
         b = image0.shape[0]
         aligned = torch.cat((backward_warp(image1, flow01), backward_warp(image0, flow10)))
-        residual, _, _ = self.flow(torch.cat((image0, image1)), aligned)
+        residual = self.flow.one_way(torch.cat((image0, image1)), aligned, feats0=feats)
         r01, r10 = residual[:b], residual[b:]
         return r01 + backward_warp(flow01, r01), r10 + backward_warp(flow10, r10)
 
     def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``
         and ``flow_refine``)."""
-        flow01, flow10, pyramid = self.flow(image0, image1)
+        feats = self.flow.features(torch.cat((image0, image1)))
+        flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
         scales, passes = self.config["flow_scales"][1:], self.config["flow_refine"]
         if not scales and not passes:
             return flow01, flow10, pyramid
@@ -201,7 +219,7 @@ class InterpNet(nn.Module):
         for scale in scales:
             keep_better(*self._flow_at_scale(image0, image1, scale))
         for _ in range(passes):
-            keep_better(*self._refined(image0, image1, flow01, flow10))
+            keep_better(*self._refined(image0, image1, flow01, flow10, feats))
         return flow01, flow10, pyramid
 
     def forward(
