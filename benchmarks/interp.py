@@ -638,6 +638,15 @@ def render(results: dict) -> str:
             f"{mm.get('num_parameters') or 0:,} parameters; latest snapshot measured: step {mm['metrics'].get('global_step', '?')}; "
             f"trained by: `{mm.get('command')}`)."
         )
+    flow_cfg = {k: (mm.get("model_config") or {}).get(k) for k in ("flow_scales", "flow_window", "flow_refine")}
+    if flow_cfg["flow_scales"]:
+        scales = ", ".join(f"1/{s}" if s > 1 else "1" for s in flow_cfg["flow_scales"])
+        window = flow_cfg["flow_window"] or 9
+        notes.append(
+            f"vivid estimates flow at scales {scales}, keeping per pixel the estimate that matches best over a "
+            f"{window}x{window} window, then residual passes: {flow_cfg['flow_refine'] or 0} (the checkpoint's "
+            "model_config; the ablation checkpoints carry the same settings)."
+        )
     if q:
         means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}
         smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
@@ -795,7 +804,7 @@ def main() -> None:
         shutil.copy(src.with_suffix(".json"), snap.with_suffix(".json"))
         args.model = str(snap)
         meta = read_meta(args.model)
-        results["model_meta"] = {k: meta.get(k) for k in ("model_name", "command", "data", "metrics", "num_parameters")}
+        results["model_meta"] = {k: meta.get(k) for k in ("model_name", "model_config", "command", "data", "metrics", "num_parameters")}
     load0 = os.getloadavg()
     for s in sections:
         if s == "quality":
