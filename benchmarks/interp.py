@@ -645,7 +645,7 @@ def render(results: dict) -> str:
         notes.append(
             f"vivid estimates flow at scales {scales}, keeping per pixel the estimate that matches best over a "
             f"{window}x{window} window, then residual passes: {flow_cfg['flow_refine'] or 0} (the checkpoint's "
-            "model_config; the ablation checkpoints carry the same settings)."
+            "model_config)."
         )
     if q:
         means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}

@@ -78,10 +78,11 @@ def build_recipe(cfg: dict) -> Recipe:
     unknown = [k for k in export_config if k not in EXPORT_SETTINGS]
     if unknown:
         raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(EXPORT_SETTINGS)} can)")
-    try:
-        create_model(name, **{**model.config, **export_config})
-    except VividError as err:  # name the setting, not the whole configuration
-        raise VividError(f"export.model_config: {err.__cause__ or err}") from err
+    if export_config:
+        try:
+            create_model(name, **{**model.config, **export_config})
+        except VividError as err:  # name the setting, not the whole configuration
+            raise VividError(f"export.model_config: {err.__cause__ or err}") from err
     if export.get("path"):
         export.setdefault("model_name", name)
         # The periodic exports record how they were made: the command line of this process.
