@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from vivid.core.errors import VividError
+from vivid.core.registry import create_model
 from vivid.core.fileio import to_tensor, to_uint8
 from vivid.core.video import Frame, VideoWriter, iter_frames, probe
 from vivid.interp.apply import (
@@ -21,6 +22,7 @@ from vivid.interp.apply import (
     ensemble_view,
     expected_output_count,
     interpolate_pair,
+    parse_flow_settings,
     tile_starts,
     tiled_interpolate,
     upconvert,
@@ -127,6 +129,24 @@ def test_ensemble_averages_the_views_mapped_back():
     assert torch.allclose(out, 0.25 * (left + right + up + down), atol=1e-6)
     with pytest.raises(VividError, match="--ensemble"):
         ModelInterpolator(BlendNet(), ensemble=3)
+
+
+def test_flow_settings_parse_and_reach_the_model():
+    assert parse_flow_settings(["flow_scales=1,2,4", "flow_window=9", "flow_refine=0"]) == {
+        "flow_scales": [1, 2, 4],
+        "flow_window": 9,
+        "flow_refine": 0,
+    }
+    for bad, message in (("flow_window=8", "odd"), ("flow_scales=1,x", "flow_scales=1,x"), ("use_depth=0", "NAME=VALUE")):
+        with pytest.raises(VividError, match=message):
+            parse_flow_settings([bad])
+    net = create_model("interp_tiny", flow_scales=[1, 2], flow_refine=1)
+    ModelInterpolator(net, tile=0, flow_settings={"flow_scales": [1], "flow_window": 5})
+    assert (net.config["flow_scales"], net.config["flow_window"], net.config["flow_refine"]) == ([1], 5, 1)
+    with pytest.raises(VividError, match="flow_refine"):
+        ModelInterpolator(net, tile=0, flow_settings={"flow_refine": -1})
+    with pytest.raises(VividError, match="no flow settings"):
+        ModelInterpolator(BlendNet(), tile=0, flow_settings={"flow_refine": 0})
 
 
 def test_tiling_blends_overlaps_instead_of_pasting():

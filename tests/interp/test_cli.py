@@ -62,6 +62,12 @@ def test_interp_image_pair(tmp_path, tiny_ckpt):
     res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid_ens.png", "--ensemble", "8", "--model", tiny_ckpt)
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "mid_ens.png").shape == (40, 56, 3)
+    res = run(
+        "interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid_fs.png", "--model", tiny_ckpt,
+        "--flow-setting", "flow_scales=1,2", "--flow-setting", "flow_refine=1",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "mid_fs.png").shape == (40, 56, 3)
     # An existing output is kept unless --overwrite is given.
     before = (tmp_path / "mid.png").read_bytes()
     res = run("interp", tmp_path / "a.png", tmp_path / "b.jpg", "-o", tmp_path / "mid.png", "--model", tiny_ckpt)
@@ -127,6 +133,10 @@ def test_errors_are_one_line(tmp_path, tiny_ckpt):
     assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--flow", "raft", "--model", tiny_ckpt), "--flow")
     assert_one_line_error(run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--ensemble", "3", "--model", tiny_ckpt), "--ensemble")
     assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--ensemble", "0", "--model", tiny_ckpt), "--ensemble")
+    for bad, needle in (("flow_window=4", "odd"), ("flow_scales=2,4", "start with 1"), ("depth=1", "NAME=VALUE"), ("flow_refine", "NAME=VALUE")):
+        res = run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--flow-setting", bad, "--model", tiny_ckpt)
+        assert_one_line_error(res, "--flow-setting", needle)
+    assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--flow-setting", "flow_refine=x", "--model", tiny_ckpt), "flow_refine=x")
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("o.", ".o.", "r.", ".r.", "m.", ".m."))]
 
 

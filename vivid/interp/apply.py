@@ -272,7 +272,8 @@ class ModelInterpolator:
     returns float32 frames on the CPU. ``flow="dis"`` feeds the generator OpenCV's DIS flow
     (computed on the CPU, needs OpenCV) instead of running its flow network. ``ensemble`` (1, 2,
     4 or 8) averages the model's outputs on that many flipped / transposed copies of each pair
-    (see :func:`ensemble_view`), at that many times the work.
+    (see :func:`ensemble_view`), at that many times the work. ``flow_settings`` changes how the
+    model estimates flow (see :func:`parse_flow_settings`), e.g. ``{"flow_refine": 0}``.
     """
 
     def __init__(
@@ -285,11 +286,19 @@ class ModelInterpolator:
         overlap: int = DEFAULT_OVERLAP,
         flow: str = "network",
         ensemble: int = 1,
+        flow_settings: dict | None = None,
     ) -> None:
         self._flow_source = external_flow(flow)
         self.ensemble = check_ensemble(ensemble)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if flow_settings:
+            if not hasattr(self.model, "set_flow_settings"):
+                raise VividError(f"{type(self.model).__name__} has no flow settings to change")
+            try:
+                self.model.set_flow_settings(**flow_settings)
+            except ValueError as err:
+                raise VividError(str(err)) from err
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
         if self.fp16 and self.device.type != "cuda":
             raise VividError("fp16 inference needs a CUDA device; drop --fp16 or use --device cuda")
@@ -339,13 +348,36 @@ def load_interpolator(
     overlap: int = DEFAULT_OVERLAP,
     flow: str = "network",
     ensemble: int = 1,
+    flow_settings: dict | None = None,
 ) -> ModelInterpolator:
     """Load a checkpoint (bundled name such as ``interp-default`` or a ``.safetensors`` path);
-    ``flow`` and ``ensemble`` as in :class:`ModelInterpolator`."""
+    ``flow``, ``ensemble`` and ``flow_settings`` as in :class:`ModelInterpolator`."""
     from vivid.core.checkpoints import load_checkpoint
 
     net, _ = load_checkpoint(model, task="interp", device=device)
-    return ModelInterpolator(net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble)
+    return ModelInterpolator(
+        net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble, flow_settings=flow_settings
+    )
+
+
+def parse_flow_settings(items: list[str]) -> dict:
+    """``["flow_scales=1,2,4", "flow_refine=0"]`` -> ``{"flow_scales": [1, 2, 4], "flow_refine": 0}``,
+    checked (a VividError names the bad item). The settings are those of
+    :data:`vivid.interp.model.FLOW_SETTINGS`."""
+    from vivid.interp.model import FLOW_SETTINGS, check_flow_settings
+
+    settings: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in FLOW_SETTINGS:
+            raise VividError(f"--flow-setting takes NAME=VALUE with NAME one of {', '.join(FLOW_SETTINGS)}, got {item!r}")
+        try:
+            settings[name] = [int(v) for v in value.split(",")] if name == "flow_scales" else int(value)
+            check_flow_settings(**{name: settings[name]})
+        except ValueError as err:
+            raise VividError(f"--flow-setting {item}: {err}") from None
+    return settings
 
 
 def as_interpolator(model: nn.Module | Interpolate, **kwargs) -> Interpolate:

@@ -18,6 +18,7 @@ from vivid.interp.apply import (
     SceneCutDetector,
     check_ensemble,
     external_flow,
+    parse_flow_settings,
 )
 
 
@@ -26,9 +27,18 @@ class _LazyInterpolator:
     is read."""
 
     def __init__(
-        self, model: str, device: str, fp16: Optional[bool], tile: int, overlap: int, flow: str, ensemble: int
+        self,
+        model: str,
+        device: str,
+        fp16: Optional[bool],
+        tile: int,
+        overlap: int,
+        flow: str,
+        ensemble: int,
+        flow_settings: list[str] | None = None,
     ) -> None:
         self.args = dict(model=model, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble)
+        self.flow_settings = list(flow_settings or [])
         self._fn: Interpolate | None = None
         self._checked = False
 
@@ -46,6 +56,7 @@ class _LazyInterpolator:
                 raise VividError("--fp16 needs a CUDA device; drop it or use --device cuda")
             external_flow(self.args["flow"])  # an unknown --flow or a missing OpenCV is reported now
             check_ensemble(self.args["ensemble"])
+            self.args["flow_settings"] = parse_flow_settings(self.flow_settings)
             self._checked = True
         return self
 
@@ -70,6 +81,12 @@ _FLOW = typer.Option(
 _ENSEMBLE = typer.Option(
     1, "--ensemble", help="Average the model over 1, 2, 4 or 8 flipped/transposed copies of each pair (N times the work)."
 )
+_FLOW_SETTING = typer.Option(
+    [],
+    "--flow-setting",
+    help="How the flow network estimates flow, overriding the checkpoint: flow_scales=1,2,4, flow_window=9 or "
+    "flow_refine=0 (repeatable; those three are the faster settings the bundled model trained with).",
+)
 _CUTS = typer.Option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
 _INPUT_FPS = typer.Option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
@@ -92,6 +109,7 @@ def interp_cmd(
     overlap: int = _OVERLAP,
     flow: str = _FLOW,
     ensemble: int = _ENSEMBLE,
+    flow_setting: list[str] = _FLOW_SETTING,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     overwrite: bool = _OVERWRITE,
@@ -109,7 +127,7 @@ def interp_cmd(
         upconvert_file,
     )
 
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble)
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble, flow_setting)
     if len(inputs) == 2:
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
@@ -158,6 +176,7 @@ def repair_cmd(
     overlap: int = _OVERLAP,
     flow: str = _FLOW,
     ensemble: int = _ENSEMBLE,
+    flow_setting: list[str] = _FLOW_SETTING,
     scene_cuts: bool = _CUTS,
     input_fps: Optional[float] = _INPUT_FPS,
     overwrite: bool = _OVERWRITE,
@@ -175,7 +194,7 @@ def repair_cmd(
     if report is not None:
         ensure_distinct(inp, report)
         refuse_existing(report, overwrite)
-    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble).check()
+    interp = _LazyInterpolator(model, device, fp16, tile, overlap, flow, ensemble, flow_setting).check()
     with progress(src.info.n_frames, "repairing", quiet=quiet, unit="frame") as bar:
         res = repair_file(
             inp, out, interp, threshold=threshold, report=report, max_run=max_run, batch_size=batch,

@@ -94,6 +94,27 @@ class InterpOutput:
     pad: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
+# Settings without weights: how the flow is estimated at inference (see InterpNet.estimate_flow).
+# A checkpoint may carry other values than its training used, and a user may change them.
+FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine")
+
+
+def check_flow_settings(**settings) -> None:
+    """ValueError for a name outside :data:`FLOW_SETTINGS` or a bad value among ``settings``."""
+    for name, value in settings.items():
+        if name == "flow_scales":
+            if not value or value[0] != 1 or any(int(s) < 1 for s in value):
+                raise ValueError(f"flow_scales must start with 1 and hold integers >= 1, got {value}")
+        elif name == "flow_window":
+            if int(value) < 1 or int(value) % 2 == 0:
+                raise ValueError(f"flow_window must be an odd number of pixels >= 1, got {value}")
+        elif name == "flow_refine":
+            if int(value) < 0:
+                raise ValueError(f"flow_refine must be a number of passes >= 0, got {value}")
+        else:
+            raise ValueError(f"{name} is not a flow setting (those are {', '.join(FLOW_SETTINGS)})")
+
+
 class InterpNet(nn.Module):
     """Frame interpolation with local and non-local features (see module docstring)."""
 
@@ -124,12 +145,7 @@ class InterpNet(nn.Module):
         flow_refine: int = 0,
     ) -> None:
         super().__init__()
-        if not flow_scales or flow_scales[0] != 1 or any(int(s) < 1 for s in flow_scales):
-            raise ValueError(f"flow_scales must start with 1 and hold integers >= 1, got {flow_scales}")
-        if int(flow_window) < 1 or int(flow_window) % 2 == 0:
-            raise ValueError(f"flow_window must be an odd number of pixels >= 1, got {flow_window}")
-        if int(flow_refine) < 0:
-            raise ValueError(f"flow_refine must be a number of passes >= 0, got {flow_refine}")
+        check_flow_settings(flow_scales=flow_scales, flow_window=flow_window, flow_refine=flow_refine)
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -167,6 +183,12 @@ class InterpNet(nn.Module):
         if use_nonlocal:
             multiples.append(2**DOWN_STEPS)
         self.multiple = max(multiples)
+
+    def set_flow_settings(self, **settings) -> None:
+        """Change how the flow is estimated (any of :data:`FLOW_SETTINGS`); the weights stay."""
+        check_flow_settings(**settings)
+        for name, value in settings.items():
+            self.config[name] = [int(x) for x in value] if name == "flow_scales" else int(value)
 
     def _flow_at_scale(self, image0: Tensor, image1: Tensor, scale: int) -> tuple[Tensor, Tensor]:
         """Flows from the frames downscaled by ``scale``, upsampled back (in full-size pixels)."""

@@ -17,11 +17,11 @@ from vivid.core.errors import VividError
 from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.data import InterpDataModule
+from vivid.interp.model import FLOW_SETTINGS
 from vivid.interp.module import InterpModule
 
-# Settings without weights that an export may carry instead of the training ones: how the flow is
-# estimated at inference (see vivid.interp.model).
-EXPORT_SETTINGS = ("flow_scales", "flow_window", "flow_refine")
+# Settings without weights that an export may carry instead of the training ones.
+EXPORT_SETTINGS = FLOW_SETTINGS
 
 
 def build_recipe(cfg: dict) -> Recipe:
