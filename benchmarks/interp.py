@@ -68,9 +68,9 @@ BASELINES = ["repeat", "blend", "dis", "minterpolate"]
 # The bundled generator fed OpenCV's DIS flow instead of its flow network (`--flow dis`).
 HYBRID = "vivid:dis"
 HYBRID_LABEL = "generator of {stem} with DIS flow (`--flow dis`)"
-# The bundled model averaged over the 8 flipped / transposed copies of each pair (`--ensemble 8`).
-ENSEMBLE = "vivid:ensemble8"
-ENSEMBLE_LABEL = "vivid {stem}, 8-fold self-ensemble (`--ensemble 8`)"
+# The bundled model averaged over N flipped / transposed copies of each pair (`--ensemble N`).
+ENSEMBLES = {"vivid:ensemble2": 2, "vivid:ensemble4": 4, "vivid:ensemble8": 8}
+ENSEMBLE = "vivid:ensemble8"  # the one the held-out tails also measure
 SPEED_SECONDS = 20.0  # timed seconds per method in the speed section
 LABELS = {"repeat": "frame repetition", "blend": "linear blend", "dis": "DIS-flow warp (OpenCV)", "minterpolate": "FFmpeg minterpolate"}
 SETS = ["sam2_bedroom", "bikes", "carphone"]
@@ -152,7 +152,7 @@ def make_method(name: str, model: str | None = None):
     if name == "minterpolate":
         return baselines.minterpolate_pair
     return load_interpolator(
-        model, device="cpu", flow="dis" if name == HYBRID else "network", ensemble=8 if name == ENSEMBLE else 1
+        model, device="cpu", flow="dis" if name == HYBRID else "network", ensemble=ENSEMBLES.get(name, 1)
     )
 
 
@@ -194,7 +194,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
     """Frame-drop quality for every method, or only those in ``only`` (labels such as
     ``vivid``, ``ablation:no-gan``, ``dis``); other rows are kept from earlier runs."""
     sets = triplet_sets()
-    methods: dict[str, tuple[str, str | None]] = {m: (m, model) for m in ("vivid", ENSEMBLE, HYBRID)}
+    methods: dict[str, tuple[str, str | None]] = {m: (m, model) for m in ("vivid", *ENSEMBLES, HYBRID)}
     for key, path in ablation_files().items():
         methods[f"ablation:{key}"] = ("vivid", str(path))
     for b in BASELINES:
@@ -539,7 +539,7 @@ def in_child(args: list[str]) -> dict:
 
 def run_speed(model: str, results: dict) -> None:
     speed = {}
-    for method in ["vivid", ENSEMBLE, HYBRID, *BASELINES]:
+    for method in ["vivid", *ENSEMBLES, HYBRID, *BASELINES]:
         speed[method] = in_child(["speed", method, model])
         log(f"speed {method}: {speed[method]['fps']:.2f} fps, {speed[method]['peak_rss_mb']:.0f} MB")
     results["speed"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "load_before_after": None, "methods": speed}
@@ -599,7 +599,7 @@ def render(results: dict) -> str:
     rep = results.get("repair", {}).get("clips", {})
     spd = results.get("speed", {}).get("methods", {})
     rows = []
-    order = ["vivid", ENSEMBLE, HYBRID] + [m for m in q if m.startswith("ablation:")] + BASELINES
+    order = ["vivid", *ENSEMBLES, HYBRID] + [m for m in q if m.startswith("ablation:")] + BASELINES
     header = ["method"] + [f"{s} PSNR / SSIM" for s in SETS] + ["mean PSNR / SSIM", "repaired frames PSNR", "2x fps @640x360", "peak RSS (MB)"]
     rows.append("| " + " | ".join(header) + " |")
     rows.append("|" + "---|" * len(header))
@@ -609,7 +609,8 @@ def render(results: dict) -> str:
             continue
         step = q.get(m, {}).get("step")
         stem = Path(q.get(m, {}).get("checkpoint") or "interp-default").stem
-        label = {"vivid": f"vivid {stem}", HYBRID: HYBRID_LABEL.format(stem=stem), ENSEMBLE: ENSEMBLE_LABEL.format(stem=stem)}.get(m) or (
+        ens = {e: f"vivid {stem}, {n}-fold self-ensemble (`--ensemble {n}`)" for e, n in ENSEMBLES.items()}
+        label = {"vivid": f"vivid {stem}", HYBRID: HYBRID_LABEL.format(stem=stem), **ens}.get(m) or (
             ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
         cells = [label + (f" (step{'s' if isinstance(step, str) else ''} {step})" if step is not None else "")]
         ps, ss = [], []
@@ -654,13 +655,14 @@ def render(results: dict) -> str:
         smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
         best = max(BASELINES, key=lambda b: means[b])
         best_s = max(BASELINES, key=lambda b: smeans[b])
-        for m, who in (("vivid", "vivid"), (ENSEMBLE, "vivid with `--ensemble 8`"), (HYBRID, "the generator with DIS flow")):
+        whos = [("vivid", "vivid"), *((e, f"vivid with `--ensemble {n}`") for e, n in ENSEMBLES.items()), (HYBRID, "the generator with DIS flow")]
+        for m, who in whos:
             if m not in q:
                 continue
             per_set = ", ".join(f"{s} {q[m][s]['psnr'] - max(q[b][s]['psnr'] for b in BASELINES):+.2f} dB" for s in SETS)
             notes.append(
                 f"Margin of {who} over the best baseline: mean PSNR {means[m] - means[best]:+.2f} dB (best: {LABELS[best]}), "
-                f"mean SSIM {smeans[m] - smeans[best_s]:+.3f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
+                f"mean SSIM {smeans[m] - smeans[best_s]:+.4f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
             )
         if HYBRID in q:
             notes.append(
@@ -669,10 +671,11 @@ def render(results: dict) -> str:
                 "the bundled model's. It is not the method's flow estimation and not the bundled model's result; it shows what "
                 "the rest of the generator adds to the same flow as the DIS-flow warp baseline."
             )
-        if ENSEMBLE in q:
+        if any(e in q for e in ENSEMBLES):
             notes.append(
-                "The self-ensemble row is the bundled model run on the 8 flips and transposes of each pair, the outputs mapped "
-                "back and averaged (`vivid interp --ensemble 8`): the same weights at 8 times the work."
+                "The self-ensemble rows are the bundled model run on N flipped or transposed copies of each pair (2: the pair "
+                "and its left-right flip; 4: also up-down and both; 8: the same transposed), the outputs mapped back and "
+                "averaged (`vivid interp --ensemble N`): the same weights at N times the work."
             )
         abl = [r.get("step") for m, r in q.items() if m.startswith("ablation:")]
         starts = " / ".join(sorted({r.get("start", "from scratch") for m, r in q.items() if m.startswith("ablation:")}))
@@ -728,8 +731,8 @@ def render(results: dict) -> str:
             "of one run only."
         )
         if "vivid" in spd:
-            names = {ENSEMBLE: "vivid --ensemble 8", HYBRID: "vivid with DIS flow", **LABELS}
-            ratio = ", ".join(f"{names[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in [ENSEMBLE, HYBRID, *BASELINES] if b in spd)
+            names = {**{e: f"vivid --ensemble {n}" for e, n in ENSEMBLES.items()}, HYBRID: "vivid with DIS flow", **LABELS}
+            ratio = ", ".join(f"{names[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in [*ENSEMBLES, HYBRID, *BASELINES] if b in spd)
             notes.append(f"Throughput relative to vivid: {ratio}.")
     k4 = results.get("tiled_4k")
     if k4:

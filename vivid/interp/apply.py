@@ -273,7 +273,8 @@ class ModelInterpolator:
     (computed on the CPU, needs OpenCV) instead of running its flow network. ``ensemble`` (1, 2,
     4 or 8) averages the model's outputs on that many flipped / transposed copies of each pair
     (see :func:`ensemble_view`), at that many times the work. ``flow_settings`` changes how the
-    model estimates flow (see :func:`parse_flow_settings`), e.g. ``{"flow_refine": 0}``.
+    model estimates flow (see :func:`parse_flow_settings`), e.g. ``{"flow_refine": 0}``; like
+    the device, it is set on the model itself.
     """
 
     def __init__(
