@@ -639,9 +639,9 @@ def render(results: dict) -> str:
             f"{mm.get('num_parameters') or 0:,} parameters; latest snapshot measured: step {mm['metrics'].get('global_step', '?')}; "
             f"trained by: `{mm.get('command')}`)."
         )
-    from vivid.interp.recipe import EXPORT_SETTINGS  # the checkpoint's inference-only flow settings
+    from vivid.interp.model import FLOW_SETTINGS  # the checkpoint's inference-only flow settings
 
-    flow_cfg = {k: (mm.get("model_config") or {}).get(k) for k in EXPORT_SETTINGS}
+    flow_cfg = {k: (mm.get("model_config") or {}).get(k) for k in FLOW_SETTINGS}
     if flow_cfg["flow_scales"]:
         scales = ", ".join(f"1/{s}" if s > 1 else "1" for s in flow_cfg["flow_scales"])
         window = flow_cfg["flow_window"] or 9

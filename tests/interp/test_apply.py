@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from vivid.core.errors import VividError
-from vivid.core.registry import create_model
 from vivid.core.fileio import to_tensor, to_uint8
+from vivid.core.registry import create_model
 from vivid.core.video import Frame, VideoWriter, iter_frames, probe
 from vivid.interp.apply import (
     FrameSink,

@@ -5,7 +5,8 @@ Top-level keys besides model/data/optim/loss/trainer/export: ``init`` (start fro
 weights; ``init_modules`` limits that to some submodules, e.g. ``[flow]``), ``freeze_modules``
 (submodules whose weights stay fixed, e.g. ``[flow]``) and ``stage`` ("full", or "flow" to
 pretrain the flow network alone). ``export.model_config`` sets the inference settings the
-exported checkpoints carry instead of the training ones (any of :data:`EXPORT_SETTINGS`).
+exported checkpoints carry instead of the training ones (any of
+:data:`vivid.interp.model.FLOW_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,8 @@ from vivid.core.errors import VividError
 from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.data import InterpDataModule
-from vivid.interp.model import FLOW_SETTINGS
+from vivid.interp.model import FLOW_SETTINGS, check_flow_settings
 from vivid.interp.module import InterpModule
-
-# Settings without weights that an export may carry instead of the training ones.
-EXPORT_SETTINGS = FLOW_SETTINGS
 
 
 def build_recipe(cfg: dict) -> Recipe:
@@ -75,14 +73,13 @@ def build_recipe(cfg: dict) -> Recipe:
     optim.setdefault("max_steps", int(trainer.get("max_steps", 1000)))
     export = dict(cfg.get("export", {}))
     export_config = dict(export.get("model_config") or {})
-    unknown = [k for k in export_config if k not in EXPORT_SETTINGS]
+    unknown = [k for k in export_config if k not in FLOW_SETTINGS]
     if unknown:
-        raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(EXPORT_SETTINGS)} can)")
-    if export_config:
-        try:
-            create_model(name, **{**model.config, **export_config})
-        except VividError as err:  # name the setting, not the whole configuration
-            raise VividError(f"export.model_config: {err.__cause__ or err}") from err
+        raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(FLOW_SETTINGS)} can)")
+    try:
+        check_flow_settings(**export_config)
+    except ValueError as err:
+        raise VividError(f"export.model_config: {err}") from err
     if export.get("path"):
         export.setdefault("model_name", name)
         # The periodic exports record how they were made: the command line of this process.
