@@ -137,6 +137,8 @@ def test_errors_are_one_line(tmp_path, tiny_ckpt):
         res = run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--flow-setting", bad, "--model", tiny_ckpt)
         assert_one_line_error(res, "--flow-setting", needle)
     assert_one_line_error(run("repair", src, "-o", tmp_path / "r.mp4", "--flow-setting", "flow_refine=x", "--model", tiny_ckpt), "flow_refine=x")
+    res = run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--flow", "dis", "--flow-setting", "flow_refine=0", "--model", tiny_ckpt)
+    assert_one_line_error(res, "--flow-setting", "--flow dis")
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("o.", ".o.", "r.", ".r.", "m.", ".m."))]
 
 

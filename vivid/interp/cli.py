@@ -57,6 +57,8 @@ class _LazyInterpolator:
             external_flow(self.args["flow"])  # an unknown --flow or a missing OpenCV is reported now
             check_ensemble(self.args["ensemble"])
             self.args["flow_settings"] = parse_flow_settings(self.flow_settings)
+            if self.flow_settings and self.args["flow"] != "network":
+                raise VividError(f"--flow-setting applies to the flow network; --flow {self.args['flow']} does not use it")
             self._checked = True
         return self
 
