@@ -132,12 +132,14 @@ def test_ensemble_averages_the_views_mapped_back():
 
 
 def test_flow_settings_parse_and_reach_the_model():
-    assert parse_flow_settings(["flow_scales=1,2,4", "flow_window=9", "flow_refine=0"]) == {
+    assert parse_flow_settings(["flow_scales=1,2,4", "flow_window=9", "flow_refine=0", "flow_still=5"]) == {
         "flow_scales": [1, 2, 4],
         "flow_window": 9,
         "flow_refine": 0,
+        "flow_still": 5,
     }
-    for bad, message in (("flow_window=8", "odd"), ("flow_scales=1,x", "flow_scales=1,x"), ("use_depth=0", "NAME=VALUE")):
+    bad_items = (("flow_window=8", "odd"), ("flow_scales=1,x", "flow_scales=1,x"), ("use_depth=0", "NAME=VALUE"), ("flow_still=2", "flow_still"))
+    for bad, message in bad_items:
         with pytest.raises(VividError, match=message):
             parse_flow_settings([bad])
     net = create_model("interp_tiny", flow_scales=[1, 2], flow_refine=1)

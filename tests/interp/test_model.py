@@ -346,6 +346,50 @@ def test_flow_refine_composes_the_residual_where_it_matches_better():
             InterpNet(**{**TINY, **bad})
 
 
+def test_flow_still_keeps_still_background_at_zero_flow():
+    """The left half of the frames stands still, the right half moves 3 px to the right; a
+    stand-in flow network answers 3 px everywhere. With ``flow_still`` the still half gets zero
+    flow (both ways) and the moving half keeps its 3 px; without it nothing changes."""
+    texture = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 48, 70, generator=torch.Generator().manual_seed(2)), 3, 1, 1)
+    a = texture[..., 3:67].clone()
+    b = a.clone()
+    b[..., 32:] = texture[..., 32:64]  # b(x) = a(x - 3) on the right half
+
+    class Drift(torch.nn.Module):
+        def features(self, images):
+            return [images]
+
+        def forward(self, x0, x1, feats=None):
+            flow = torch.zeros(x0.shape[0], 2, *x0.shape[-2:])
+            flow[:, 0] = 3.0
+            return flow, -flow, []
+
+    left, right = (0, 0, slice(8, -8), slice(4, 24)), (0, 0, slice(8, -8), slice(44, 60))
+    for still in (0, 5):
+        net = InterpNet(**{**TINY, "flow_window": 9, "flow_still": still}).eval()
+        net.flow = Drift()
+        with torch.no_grad():
+            f01, f10, _ = net.estimate_flow(a, b)
+        assert torch.all(f01[left] == (0.0 if still else 3.0)) and torch.all(f10[left] == (0.0 if still else -3.0))
+        assert torch.all(f01[right] == 3.0) and torch.all(f10[right] == -3.0)
+
+
+def test_flow_still_leaves_long_flows_alone():
+    """Over identical frames zero flow always matches best, yet only flows shorter than
+    STILL_MAX_MOTION are set to zero by the small-window test."""
+    from vivid.interp.model import STILL_MAX_MOTION
+
+    net = InterpNet(**{**TINY, "flow_still": 5})
+    frame = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    flow = torch.zeros(1, 2, 32, 32)
+    flow[:, 1, :, :16] = STILL_MAX_MOTION - 1
+    flow[:, 1, :, 16:] = STILL_MAX_MOTION + 1
+    still = net._still(frame, frame, flow)
+    assert still[..., :16].all() and not still[..., 16:].any()
+    for bad in (4, -1):
+        with pytest.raises(ValueError, match="flow_still"):
+            InterpNet(**{**TINY, "flow_still": bad})
+
 def test_given_flows_replace_the_flow_network():
     """flows=(F01, F10) skips the flow network (it would raise) and drives the projection: a
     uniform 4 px motion to the right lands at t = 0.5 as 2 px back to frame 0 and 2 px on to

@@ -13,7 +13,8 @@ Steps (one file each):
    warping matches the other frame best (photometric error averaged over a ``flow_window``
    square); with ``flow_refine`` the network then runs again on each frame and the other
    frame warped onto it, and each pixel keeps the refined flow (estimate composed with the
-   residual) where it matches better;
+   residual) where it matches better; with ``flow_still`` zero flow is a last candidate (see
+   :meth:`InterpNet.estimate_flow`);
 2. non-local features -- :mod:`nonlocal_branch`;
 3. depth-aware flow projection to time t -- :mod:`projection`;
 4. adaptive warping -- :mod:`warping`;
@@ -96,7 +97,11 @@ class InterpOutput:
 
 # Settings without weights: how the flow is estimated at inference (see InterpNet.estimate_flow).
 # A checkpoint may carry other values than its training used, and a user may change them.
-FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine")
+FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine", "flow_still")
+# With ``flow_still``, flows shorter than this (pixels) become zero wherever zero flow matches
+# better over the small window: the network's flow drifts by a pixel or two over still,
+# low-contrast background next to moving objects.
+STILL_MAX_MOTION = 6.0
 
 
 def check_flow_settings(**settings) -> None:
@@ -111,6 +116,9 @@ def check_flow_settings(**settings) -> None:
         elif name == "flow_refine":
             if int(value) < 0:
                 raise ValueError(f"flow_refine must be a number of passes >= 0, got {value}")
+        elif name == "flow_still":
+            if int(value) < 0 or (int(value) > 0 and int(value) % 2 == 0):
+                raise ValueError(f"flow_still must be 0 (off) or an odd number of pixels, got {value}")
         else:
             raise ValueError(f"{name} is not a flow setting (those are {', '.join(FLOW_SETTINGS)})")
 
@@ -143,9 +151,10 @@ class InterpNet(nn.Module):
         flow_scales: tuple[int, ...] | list[int] = (1,),
         flow_window: int = 9,
         flow_refine: int = 0,
+        flow_still: int = 0,
     ) -> None:
         super().__init__()
-        check_flow_settings(flow_scales=flow_scales, flow_window=flow_window, flow_refine=flow_refine)
+        check_flow_settings(flow_scales=flow_scales, flow_window=flow_window, flow_refine=flow_refine, flow_still=flow_still)
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -169,6 +178,7 @@ class InterpNet(nn.Module):
             flow_scales=[int(x) for x in flow_scales],
             flow_window=int(flow_window),
             flow_refine=int(flow_refine),
+            flow_still=int(flow_still),
         )
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
@@ -202,12 +212,13 @@ class InterpNet(nn.Module):
         f01, f10, _ = self.flow(*small)
         return tuple(scale * F.interpolate(f[..., :sh, :sw], size=(h, w), mode="bilinear", align_corners=False) for f in (f01, f10))
 
-    def _match_error(self, source: Tensor, other: Tensor, flow: Tensor) -> Tensor:
+    def _match_error(self, source: Tensor, other: Tensor, flow: Tensor, window: int | None = None) -> Tensor:
         """How badly ``other`` warped by ``flow`` matches ``source``: the mean absolute colour
-        difference over a ``flow_window`` square around each pixel (B, 1, H, W), without gradient."""
+        difference over a square around each pixel (``window``, by default ``flow_window``)
+        (B, 1, H, W), without gradient."""
         with torch.no_grad():
             diff = (backward_warp(other, flow) - source).abs().mean(1, keepdim=True)
-            return box_mean(diff, self.config["flow_window"])
+            return box_mean(diff, window or self.config["flow_window"])
 
     def _refined(
         self, image0: Tensor, image1: Tensor, flow01: Tensor, flow10: Tensor, feats: list[Tensor]
@@ -221,13 +232,26 @@ class InterpNet(nn.Module):
         r01, r10 = residual[:b], residual[b:]
         return r01 + backward_warp(flow01, r01), r10 + backward_warp(flow10, r10)
 
+    def _still(self, source: Tensor, other: Tensor, flow: Tensor) -> Tensor:
+        """Where zero flow should replace ``flow`` (B, 1, H, W) bool: the flow is shorter than
+        :data:`STILL_MAX_MOTION` and zero flow matches better over the ``flow_still`` window."""
+        window = self.config["flow_still"]
+        short = torch.linalg.vector_norm(flow, dim=1, keepdim=True) < STILL_MAX_MOTION
+        zero = torch.zeros_like(flow)
+        return short & (self._match_error(source, other, zero, window) < self._match_error(source, other, flow, window))
+
     def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``
-        and ``flow_refine``)."""
+        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``,
+        ``flow_refine`` and ``flow_still``).
+
+        With ``flow_still`` > 0, after the other candidates zero flow is one more (matched over
+        ``flow_window`` like them), and a flow shorter than :data:`STILL_MAX_MOTION` also
+        becomes zero wherever zero flow matches better over a ``flow_still`` window: still
+        background keeps exactly its pixels."""
         feats = self.flow.features(torch.cat((image0, image1)))
         flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
-        scales, passes = self.config["flow_scales"][1:], self.config["flow_refine"]
-        if not scales and not passes:
+        scales, passes, still = self.config["flow_scales"][1:], self.config["flow_refine"], self.config["flow_still"]
+        if not scales and not passes and not still:
             return flow01, flow10, pyramid
         err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
 
@@ -242,6 +266,10 @@ class InterpNet(nn.Module):
             keep_better(*self._flow_at_scale(image0, image1, scale))
         for _ in range(passes):
             keep_better(*self._refined(image0, image1, flow01, flow10, feats))
+        if still:
+            keep_better(torch.zeros_like(flow01), torch.zeros_like(flow10))
+            flow01 = flow01.masked_fill(self._still(image0, image1, flow01), 0.0)
+            flow10 = flow10.masked_fill(self._still(image1, image0, flow10), 0.0)
         return flow01, flow10, pyramid
 
     def forward(
