@@ -647,8 +647,10 @@ def render(results: dict) -> str:
         window = flow_cfg["flow_window"] or 9
         notes.append(
             f"vivid estimates flow at scales {scales}, keeping per pixel the estimate that matches best over a "
-            f"{window}x{window} window, then residual passes: {flow_cfg['flow_refine'] or 0} (the checkpoint's "
-            "model_config)."
+            f"{window}x{window} window; contrast-normalised candidate: {flow_cfg['flow_contrast'] or 'off'}; residual passes: "
+            f"{flow_cfg['flow_refine'] or 0}; median: {flow_cfg['flow_median'] or 'off'}; still background: "
+            + (f"zero flow over {flow_cfg['flow_still']}x{flow_cfg['flow_still']} windows" if flow_cfg["flow_still"] else "off")
+            + " (the checkpoint's model_config)."
         )
     if q:
         means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}

@@ -132,10 +132,13 @@ def test_ensemble_averages_the_views_mapped_back():
 
 
 def test_flow_settings_parse_and_reach_the_model():
-    assert parse_flow_settings(["flow_scales=1,2,4", "flow_window=9", "flow_refine=0", "flow_still=5"]) == {
+    items = ["flow_scales=1,2,4", "flow_window=9", "flow_refine=0", "flow_contrast=2.5", "flow_median=3", "flow_still=5"]
+    assert parse_flow_settings(items) == {
         "flow_scales": [1, 2, 4],
         "flow_window": 9,
         "flow_refine": 0,
+        "flow_contrast": 2.5,
+        "flow_median": 3,
         "flow_still": 5,
     }
     bad_items = (("flow_window=8", "odd"), ("flow_scales=1,x", "flow_scales=1,x"), ("use_depth=0", "NAME=VALUE"), ("flow_still=2", "flow_still"))

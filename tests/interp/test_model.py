@@ -390,6 +390,65 @@ def test_flow_still_leaves_long_flows_alone():
         with pytest.raises(ValueError, match="flow_still"):
             InterpNet(**{**TINY, "flow_still": bad})
 
+def test_median_filter_is_the_window_median():
+    from vivid.interp.model import median_filter
+
+    x = torch.randn(2, 2, 13, 17, generator=torch.Generator().manual_seed(4))
+    for k in (1, 3, 5):
+        r = k // 2
+        padded = torch.nn.functional.pad(x, (r, r, r, r), mode="replicate")
+        expected = torch.empty_like(x)
+        for i in range(13):
+            for j in range(17):
+                expected[..., i, j] = padded[..., i : i + k, j : j + k].reshape(2, 2, -1).median(-1).values
+        assert torch.equal(median_filter(x, k), expected)
+        assert torch.equal(median_filter(x, k, max_elements=100), expected)  # in bands of rows
+
+
+def test_flow_median_removes_patches_and_keeps_motion_boundaries():
+    """A 3 px flow with an 8x8 px patch of 10 px (a wrong candidate's) loses the patch; a step
+    from 0 to 6 px stays a step away from the boundary."""
+    net = InterpNet(**{**TINY, "flow_median": 5})
+    flow = torch.full((1, 2, 64, 64), 3.0)
+    flow[..., 24:32, 24:32] = 10.0
+    assert torch.allclose(net._median(flow), torch.full_like(flow, 3.0))
+    step = torch.zeros(1, 2, 64, 64)
+    step[..., 32:] = 6.0
+    out = net._median(step)
+    assert torch.allclose(out[..., :24], torch.zeros(1, 2, 64, 24)) and torch.allclose(out[..., 40:], torch.full((1, 2, 64, 24), 6.0))
+    with pytest.raises(ValueError, match="flow_median"):
+        InterpNet(**{**TINY, "flow_median": 4})
+
+
+def test_flow_contrast_runs_the_network_on_contrast_normalised_frames():
+    """With ``flow_contrast`` the flow network runs once more, on 0.5 + gain * (frame - its local
+    mean): a faint texture reaches it amplified; its estimate is kept where it matches better."""
+    from vivid.interp.model import CONTRAST_WINDOW
+
+    faint = 0.4 + 0.02 * torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    seen = []
+
+    class Record(torch.nn.Module):
+        def features(self, images):
+            return [images]
+
+        def forward(self, x0, x1, feats=None):
+            seen.append(x0)
+            flow = torch.zeros(x0.shape[0], 2, *x0.shape[-2:])
+            return flow, flow, []
+
+    net = InterpNet(**{**TINY, "flow_contrast": 4.0})
+    net.flow = Record()
+    with torch.no_grad():
+        net.estimate_flow(faint, faint)
+    assert len(seen) == 2 and torch.equal(seen[0], faint)
+    r = CONTRAST_WINDOW // 2
+    mean = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(faint, (r, r, r, r), mode="replicate"), CONTRAST_WINDOW, 1)
+    torch.testing.assert_close(seen[1], (0.5 + 4.0 * (faint - mean)).clamp(0, 1))
+    assert seen[1].std() > 3 * faint.std()
+    with pytest.raises(ValueError, match="flow_contrast"):
+        InterpNet(**{**TINY, "flow_contrast": -1})
+
 def test_given_flows_replace_the_flow_network():
     """flows=(F01, F10) skips the flow network (it would raise) and drives the projection: a
     uniform 4 px motion to the right lands at t = 0.5 as 2 px back to frame 0 and 2 px on to

@@ -374,7 +374,10 @@ def parse_flow_settings(items: list[str]) -> dict:
         if not sep or name not in FLOW_SETTINGS:
             raise VividError(f"--flow-setting takes NAME=VALUE with NAME one of {', '.join(FLOW_SETTINGS)}, got {item!r}")
         try:
-            settings[name] = [int(v) for v in value.split(",")] if name == "flow_scales" else int(value)
+            if name == "flow_scales":
+                settings[name] = [int(v) for v in value.split(",")]
+            else:
+                settings[name] = float(value) if name == "flow_contrast" else int(value)
             check_flow_settings(**{name: settings[name]})
         except ValueError as err:
             raise VividError(f"--flow-setting {item}: {err}") from None

@@ -87,7 +87,8 @@ _FLOW_SETTING = typer.Option(
     [],
     "--flow-setting",
     help="How the flow network estimates flow, overriding the checkpoint: flow_scales=1,2,4, flow_window=9, "
-    "flow_refine=0 or flow_still=0 (repeatable; those four are the faster settings the bundled model trained with).",
+    "flow_refine=0, flow_contrast=0, flow_median=0 or flow_still=0 (repeatable; those six are the faster settings the "
+    "bundled model trained with).",
 )
 _CUTS = typer.Option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
 _INPUT_FPS = typer.Option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")

@@ -13,8 +13,9 @@ Steps (one file each):
    warping matches the other frame best (photometric error averaged over a ``flow_window``
    square); with ``flow_refine`` the network then runs again on each frame and the other
    frame warped onto it, and each pixel keeps the refined flow (estimate composed with the
-   residual) where it matches better; with ``flow_still`` zero flow is a last candidate (see
-   :meth:`InterpNet.estimate_flow`);
+   residual) where it matches better; ``flow_contrast`` adds the flow of contrast-normalised
+   frames as a candidate, ``flow_median`` smooths the flow with a median filter, and with
+   ``flow_still`` zero flow is a last candidate (see :meth:`InterpNet.estimate_flow`);
 2. non-local features -- :mod:`nonlocal_branch`;
 3. depth-aware flow projection to time t -- :mod:`projection`;
 4. adaptive warping -- :mod:`warping`;
@@ -60,6 +61,22 @@ def box_mean(x: Tensor, k: int) -> Tensor:
     return along(along(x, -1, w), -2, h)
 
 
+def median_filter(x: Tensor, k: int, max_elements: int = 1 << 24) -> Tensor:
+    """Median of ``x`` (B, C, H, W) over the k x k square around each pixel (k odd), edges
+    replicated; in bands of rows, so that no intermediate holds more than about
+    ``max_elements`` values."""
+    r = k // 2
+    b, c, h, w = x.shape
+    padded = F.pad(x, (r, r, r, r), mode="replicate")
+    rows = max(1, max_elements // (b * c * w * k * k))
+    bands = []
+    for top in range(0, h, rows):
+        n = min(rows, h - top)
+        patches = padded[:, :, top : top + n + 2 * r].unfold(2, k, 1).unfold(3, k, 1)  # (B, C, n, W, k, k)
+        bands.append(patches.reshape(b, c, n, w, k * k).median(-1).values)
+    return torch.cat(bands, 2)
+
+
 def centred_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) padding that brings (h, w) up to multiples of ``multiple``, split evenly."""
     ph, pw = (-h) % multiple, (-w) % multiple
@@ -97,7 +114,11 @@ class InterpOutput:
 
 # Settings without weights: how the flow is estimated at inference (see InterpNet.estimate_flow).
 # A checkpoint may carry other values than its training used, and a user may change them.
-FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine", "flow_still")
+FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine", "flow_contrast", "flow_median", "flow_still")
+# ``flow_contrast`` normalises each frame against its mean over this window (pixels).
+CONTRAST_WINDOW = 15
+# ``flow_median`` filters the flow at this fraction of the resolution (a 5x5 window spans 20x20 px).
+MEDIAN_SCALE = 4
 # With ``flow_still``, flows shorter than this (pixels) become zero wherever zero flow matches
 # better over the small window: the network's flow drifts by a pixel or two over still,
 # low-contrast background next to moving objects.
@@ -116,9 +137,12 @@ def check_flow_settings(**settings) -> None:
         elif name == "flow_refine":
             if int(value) < 0:
                 raise ValueError(f"flow_refine must be a number of passes >= 0, got {value}")
-        elif name == "flow_still":
+        elif name == "flow_contrast":
+            if float(value) < 0:
+                raise ValueError(f"flow_contrast must be a gain >= 0 (0: off), got {value}")
+        elif name in ("flow_median", "flow_still"):
             if int(value) < 0 or (int(value) > 0 and int(value) % 2 == 0):
-                raise ValueError(f"flow_still must be 0 (off) or an odd number of pixels, got {value}")
+                raise ValueError(f"{name} must be 0 (off) or an odd number of pixels, got {value}")
         else:
             raise ValueError(f"{name} is not a flow setting (those are {', '.join(FLOW_SETTINGS)})")
 
@@ -151,10 +175,19 @@ class InterpNet(nn.Module):
         flow_scales: tuple[int, ...] | list[int] = (1,),
         flow_window: int = 9,
         flow_refine: int = 0,
+        flow_contrast: float = 0.0,
+        flow_median: int = 0,
         flow_still: int = 0,
     ) -> None:
         super().__init__()
-        check_flow_settings(flow_scales=flow_scales, flow_window=flow_window, flow_refine=flow_refine, flow_still=flow_still)
+        check_flow_settings(
+            flow_scales=flow_scales,
+            flow_window=flow_window,
+            flow_refine=flow_refine,
+            flow_contrast=flow_contrast,
+            flow_median=flow_median,
+            flow_still=flow_still,
+        )
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -178,6 +211,8 @@ class InterpNet(nn.Module):
             flow_scales=[int(x) for x in flow_scales],
             flow_window=int(flow_window),
             flow_refine=int(flow_refine),
+            flow_contrast=float(flow_contrast),
+            flow_median=int(flow_median),
             flow_still=int(flow_still),
         )
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
@@ -189,7 +224,7 @@ class InterpNet(nn.Module):
         feat_ch = 3 + 3 + 2 + 2 + (2 if use_depth else 0) + (2 * nonlocal_out if use_nonlocal else 0)
         self.synthesis = FrameSynthesis(feat_ch, synthesis_channels, synthesis_blocks, learned_blend, synthesis_shuffle)
         multiples = [self.flow.multiple, depth_downsample * 2 ** len(depth_channels), 2 ** len(kernel_channels)]
-        multiples.append(synthesis_shuffle)
+        multiples += [synthesis_shuffle, MEDIAN_SCALE]
         if use_nonlocal:
             multiples.append(2**DOWN_STEPS)
         self.multiple = max(multiples)
@@ -198,7 +233,10 @@ class InterpNet(nn.Module):
         """Change how the flow is estimated (any of :data:`FLOW_SETTINGS`); the weights stay."""
         check_flow_settings(**settings)
         for name, value in settings.items():
-            self.config[name] = [int(x) for x in value] if name == "flow_scales" else int(value)
+            if name == "flow_scales":
+                self.config[name] = [int(x) for x in value]
+            else:
+                self.config[name] = float(value) if name == "flow_contrast" else int(value)
 
     def _flow_at_scale(self, image0: Tensor, image1: Tensor, scale: int) -> tuple[Tensor, Tensor]:
         """Flows from the frames downscaled by ``scale``, upsampled back (in full-size pixels)."""
@@ -240,18 +278,43 @@ class InterpNet(nn.Module):
         zero = torch.zeros_like(flow)
         return short & (self._match_error(source, other, zero, window) < self._match_error(source, other, flow, window))
 
+    def _contrast_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:
+        """The flow network on locally contrast-normalised frames: ``0.5 + flow_contrast * (I -
+        mean of I over CONTRAST_WINDOW)``, clipped to [0, 1]. Low-contrast texture, which the
+        network otherwise passes over, gets the contrast of the textures it was trained on."""
+        gain, r = self.config["flow_contrast"], CONTRAST_WINDOW // 2
+
+        def normalised(x: Tensor) -> Tensor:
+            mean = F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), CONTRAST_WINDOW, 1)
+            return (0.5 + gain * (x - mean)).clamp(0, 1)
+
+        flow01, flow10, _ = self.flow(normalised(image0), normalised(image1))
+        return flow01, flow10
+
+    def _median(self, flow: Tensor) -> Tensor:
+        """``flow`` (B, 2, H, W), H and W multiples of :data:`MEDIAN_SCALE`, averaged down to
+        1/MEDIAN_SCALE resolution, median-filtered over ``flow_median`` windows and upsampled."""
+        small = median_filter(F.avg_pool2d(flow, MEDIAN_SCALE), self.config["flow_median"])
+        return F.interpolate(small, size=flow.shape[-2:], mode="bilinear", align_corners=False)
+
     def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``,
-        ``flow_refine`` and ``flow_still``).
+        ``flow_refine``, ``flow_median`` and ``flow_still``).
 
-        With ``flow_still`` > 0, after the other candidates zero flow is one more (matched over
-        ``flow_window`` like them), and a flow shorter than :data:`STILL_MAX_MOTION` also
-        becomes zero wherever zero flow matches better over a ``flow_still`` window: still
-        background keeps exactly its pixels."""
+        The candidates: the full-resolution estimate, those at the other ``flow_scales`` and,
+        with ``flow_contrast`` > 0, the estimate from locally contrast-normalised frames. After
+        the choice among them and after each residual pass, ``flow_median`` > 0 replaces the
+        flow by its median over ``flow_median`` x ``flow_median`` windows at 1/:data:`MEDIAN_SCALE`
+        resolution: the per-pixel choice leaves a patchwork, and the median keeps motion
+        boundaries while it removes the patches. Last, with ``flow_still`` > 0,
+        zero flow is one more candidate (matched over ``flow_window`` like the others), and a
+        flow shorter than :data:`STILL_MAX_MOTION` also becomes zero wherever zero flow matches
+        better over a ``flow_still`` window: still background keeps exactly its pixels."""
         feats = self.flow.features(torch.cat((image0, image1)))
         flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
-        scales, passes, still = self.config["flow_scales"][1:], self.config["flow_refine"], self.config["flow_still"]
-        if not scales and not passes and not still:
+        scales, passes = self.config["flow_scales"][1:], self.config["flow_refine"]
+        contrast, median, still = self.config["flow_contrast"], self.config["flow_median"], self.config["flow_still"]
+        if not scales and not passes and not contrast and not median and not still:
             return flow01, flow10, pyramid
         err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
 
@@ -262,10 +325,20 @@ class InterpNet(nn.Module):
             err01, err10 = torch.where(pick01, e01, err01), torch.where(pick10, e10, err10)
             flow01, flow10 = torch.where(pick01, c01, flow01), torch.where(pick10, c10, flow10)
 
+        def smooth() -> None:
+            nonlocal flow01, flow10, err01, err10
+            if median:
+                flow01, flow10 = self._median(flow01), self._median(flow10)
+                err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
+
         for scale in scales:
             keep_better(*self._flow_at_scale(image0, image1, scale))
+        if contrast:
+            keep_better(*self._contrast_flow(image0, image1))
+        smooth()
         for _ in range(passes):
             keep_better(*self._refined(image0, image1, flow01, flow10, feats))
+            smooth()
         if still:
             keep_better(torch.zeros_like(flow01), torch.zeros_like(flow10))
             flow01 = flow01.masked_fill(self._still(image0, image1, flow01), 0.0)
