@@ -365,7 +365,7 @@ def parse_flow_settings(items: list[str]) -> dict:
     """``["flow_scales=1,2,4", "flow_refine=0"]`` -> ``{"flow_scales": [1, 2, 4], "flow_refine": 0}``,
     checked (a VividError names the bad item). The settings are those of
     :data:`vivid.interp.model.FLOW_SETTINGS`."""
-    from vivid.interp.model import FLOW_SETTINGS, check_flow_settings
+    from vivid.interp.model import FLOW_SETTINGS, check_flow_settings, flow_setting_value
 
     settings: dict = {}
     for item in items:
@@ -374,10 +374,7 @@ def parse_flow_settings(items: list[str]) -> dict:
         if not sep or name not in FLOW_SETTINGS:
             raise VividError(f"--flow-setting takes NAME=VALUE with NAME one of {', '.join(FLOW_SETTINGS)}, got {item!r}")
         try:
-            if name == "flow_scales":
-                settings[name] = [int(v) for v in value.split(",")]
-            else:
-                settings[name] = float(value) if name == "flow_contrast" else int(value)
+            settings[name] = flow_setting_value(name, value.split(",") if name == "flow_scales" else value)
             check_flow_settings(**{name: settings[name]})
         except ValueError as err:
             raise VividError(f"--flow-setting {item}: {err}") from None

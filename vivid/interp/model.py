@@ -125,6 +125,14 @@ MEDIAN_SCALE = 4
 STILL_MAX_MOTION = 6.0
 
 
+def flow_setting_value(name: str, value):
+    """A flow setting's value as the model keeps it: ints for ``flow_scales`` (a sequence), a
+    float for ``flow_contrast``, an int otherwise."""
+    if name == "flow_scales":
+        return [int(x) for x in value]
+    return float(value) if name == "flow_contrast" else int(value)
+
+
 def check_flow_settings(**settings) -> None:
     """ValueError for a name outside :data:`FLOW_SETTINGS` or a bad value among ``settings``."""
     for name, value in settings.items():
@@ -233,10 +241,7 @@ class InterpNet(nn.Module):
         """Change how the flow is estimated (any of :data:`FLOW_SETTINGS`); the weights stay."""
         check_flow_settings(**settings)
         for name, value in settings.items():
-            if name == "flow_scales":
-                self.config[name] = [int(x) for x in value]
-            else:
-                self.config[name] = float(value) if name == "flow_contrast" else int(value)
+            self.config[name] = flow_setting_value(name, value)
 
     def _flow_at_scale(self, image0: Tensor, image1: Tensor, scale: int) -> tuple[Tensor, Tensor]:
         """Flows from the frames downscaled by ``scale``, upsampled back (in full-size pixels)."""
@@ -299,7 +304,7 @@ class InterpNet(nn.Module):
 
     def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``,
-        ``flow_refine``, ``flow_median`` and ``flow_still``).
+        ``flow_refine``, ``flow_contrast``, ``flow_median`` and ``flow_still``).
 
         The candidates: the full-resolution estimate, those at the other ``flow_scales`` and,
         with ``flow_contrast`` > 0, the estimate from locally contrast-normalised frames. After
