@@ -1,8 +1,9 @@
 """Benchmark of the mixed 2D/3D pose method on held-out synthetic images.
 
 Trains every variant with the committed recipe (``vivid.core.train`` on the default preset with
-overrides), then evaluates all of them on one fixed synthetic test set whose seeds, body weights
-(phenotype) and mocap clip differ from training:
+overrides), then evaluates all of them, and the bundled ``pose3d-default``, on one fixed synthetic
+test set whose seeds, body weights (phenotype) and mocap clips differ from training (the shared
+CMU clips split by whole takes, when ``../shared/data/mocap`` is there; else procedural motion):
 
 - (a) ``3d_only_5pct``: 3D-only training on the 5 % of training images that are 3D-labelled;
 - (b) ``mixed_5pct_*``: the method, the same 5 % 3D plus the other 95 % as 2D-only images;
@@ -41,6 +42,7 @@ from vivid.core.checkpoints import load_checkpoint, read_meta, save_checkpoint  
 from vivid.pose3d.bones import ROOT  # noqa: E402
 from vivid.pose3d.coords import decode  # noqa: E402
 from vivid.pose3d.data import CachedPoseDataset, build_synth_cache  # noqa: E402
+from vivid.synth.mocap_library import describe_mocap, resolve_mocap  # noqa: E402
 
 log = logging.getLogger("bench.pose3d")
 
@@ -48,6 +50,10 @@ DEFAULT_CACHE = REPO / ".cache" / "pose3d"
 CACHE = DEFAULT_CACHE
 RUNS = CACHE / "runs"
 SIZES = {"train": 4000, "val": 300, "test": 600}
+# Motions of the renders: the shared CMU clips split by whole takes when present (as the
+# training recipe's data.mocap=auto does), else procedural.
+MOCAP = resolve_mocap("auto")
+BUNDLED = REPO / "vivid" / "weights" / "pose3d-default.safetensors"
 
 # name -> (description, overrides of the default preset)
 VARIANTS = {
@@ -69,12 +75,18 @@ def set_cache(folder: Path, n_train: int) -> None:
     SIZES["train"] = n_train
 
 
+def cache_file(split: str, size: int) -> Path:
+    """The crop cache of ``split``, named as the training DataModule names it (motion tag included)."""
+    tag = "procedural" if MOCAP is None else MOCAP.tag()
+    return CACHE / f"synth_{split}_{size}_{tag}.npz"
+
+
 def ensure_caches(size: int) -> None:
     for split, n in SIZES.items():
-        path = CACHE / f"synth_{split}_{size}.npz"
+        path = cache_file(split, size)
         if not path.exists():
             log.info("rendering %d %s images", n, split)
-            build_synth_cache(path, split, n, size=size)
+            build_synth_cache(path, split, n, size=size, mocap=MOCAP)
 
 
 def train_cmd(name: str, steps: int, pre: int) -> list[str]:
@@ -169,7 +181,7 @@ def main() -> None:
     took = {}
     if not args.skip_training:
         took = run_training(args.variants, args.steps, args.pretrain, args.jobs)
-    test = CachedPoseDataset(CACHE / f"synth_test_{args.size}.npz", limit=SIZES["test"])
+    test = CachedPoseDataset(cache_file("test", args.size), limit=SIZES["test"])
     results = {}
     for name in VARIANTS:
         weights = RUNS / name / "model.safetensors"
@@ -180,7 +192,11 @@ def main() -> None:
         if name in took:
             results[name]["train_seconds"] = round(took[name])
         log.info("%s: %s", name, results[name])
-    out = {"test_images": len(test), "input_size": args.size, "variants": results}
+    out = {"test_images": len(test), "input_size": args.size, "motion": describe_mocap(MOCAP), "variants": results}
+    if read_meta(BUNDLED)["model_config"].get("input_size") == args.size:
+        out["bundled"] = {"description": "bundled pose3d-default", **evaluate(BUNDLED, test)}
+        out["mpjpe_bundled"] = out["bundled"]["mpjpe"]
+        log.info("bundled: %s", out["bundled"])
     if "3d_only_5pct" in results:
         out["mpjpe_3d_only_5pct"] = results["3d_only_5pct"]["mpjpe"]
     mixed = {k: v for k, v in results.items() if k.startswith("mixed_5pct") and k != "mixed_5pct_nogeo"}
@@ -219,12 +235,14 @@ def markdown(out: dict, args) -> str:
         "",
         "Errors in mm, pelvis-relative. MPJPE uses the root depth estimated from the reference bone lengths",
         "(as `vivid pose` does); `MPJPE (true root z)` uses the labelled root depth. PCK3D at 150 mm.",
+        f"Motions: {_motion_line(out.get('motion', {}))}.",
         "",
         "| variant | MPJPE | MPJPE (true root z) | PA-MPJPE | PCK3D % | 2D err px | steps |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in out["variants"].items():
-        lines.append(f"| {r['description']} (`{name}`) | {r['mpjpe']} | {r['mpjpe_gt_root']} | {r['pa_mpjpe']} | {r['pck3d']} | {r['err2d_px']} | {r['steps']} |")
+    rows = list(out["variants"].items()) + ([("bundled", out["bundled"])] if "bundled" in out else [])
+    for name, r in rows:
+        lines.append(f"| {r['description']} (`{name}`) | {r['mpjpe']} | {r['mpjpe_gt_root']} | {r['pa_mpjpe']} | {r['pck3d']} | {r['err2d_px']} | {r.get('steps', '–')} |")
     lines.append("")
     if "margin_mm" in out:
         lines.append(
@@ -259,6 +277,15 @@ def markdown(out: dict, args) -> str:
         cmd += " --variants " + " ".join(args.variants)
     lines.append(f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python {cmd}`")
     return "\n".join(lines)
+
+
+def _motion_line(motion: dict) -> str:
+    if motion.get("source") != "mocap":
+        return "procedural and static poses only (no mocap folder found)"
+    return (
+        f"CMU mocap from {motion['folder']} split by whole takes ({len(motion['train'])} train, {len(motion['val'])} "
+        f"validation, {len(motion['test'])} test clips; the test images use only the test clips), plus procedural and static poses"
+    )
 
 
 def bundle(name: str, results: dict, args) -> None:

@@ -112,18 +112,21 @@ def test_tiny_training_loss_falls():
 
 def test_datamodule_pools_and_reference_bones(tmp_path):
     train = fake_samples(40, seed=2)
-    save_crop_cache(tmp_path / "synth_train_64.npz", train, {"split": "train"})
-    save_crop_cache(tmp_path / "synth_val_64.npz", fake_samples(8, seed=3), {"split": "val"})
-    dm = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, batch_size=8, ratio_2d=0.75)
+    dm = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, batch_size=8,
+                          ratio_2d=0.75, mocap="procedural")  # fmt: skip
+    assert dm.cache_path("train").name == "synth_train_64_procedural.npz"
+    save_crop_cache(dm.cache_path("train"), train, {"split": "train"})
+    save_crop_cache(dm.cache_path("val"), fake_samples(8, seed=3), {"split": "val"})
     dm.prepare_data()
     dm.setup("fit")
     assert len(dm.train_3d) == 4 and len(dm.train_2d) == 36
     loaders = dm.train_dataloader()
     b3, b2 = next(iter(loaders["3d"])), next(iter(loaders["2d"]))
     assert b3["has3d"].all() and not b2["has3d"].any() and b3["image"].shape[0] == 2 and b2["image"].shape[0] == 6
-    labelled = CachedPoseDataset(tmp_path / "synth_train_64.npz", three_d_fraction=0.1, label_seed=0).joints3d_labelled()
+    labelled = CachedPoseDataset(dm.cache_path("train"), three_d_fraction=0.1, label_seed=0).joints3d_labelled()
     assert torch.allclose(dm.reference_bone_lengths(), mean_bone_lengths(labelled))
-    baseline = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, use_2d=False)
+    baseline = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, use_2d=False,
+                                mocap="procedural")  # fmt: skip
     baseline.setup("fit")
     assert set(baseline.train_dataloader()) == {"3d"}
 
@@ -132,12 +135,15 @@ def test_harness_trains_tiny_preset_and_exports(tmp_path):
     from vivid.core.checkpoints import load_checkpoint
     from vivid.core.train import load_config, train
 
-    save_crop_cache(tmp_path / "cache" / "synth_train_64.npz", fake_samples(64, seed=4), {"split": "train"})
-    save_crop_cache(tmp_path / "cache" / "synth_val_64.npz", fake_samples(16, seed=5), {"split": "val"})
-    cfg = load_config("pose3d", "tiny", [f"data.cache_dir={tmp_path / 'cache'}"])
+    save_crop_cache(tmp_path / "cache" / "synth_train_64_procedural.npz", fake_samples(64, seed=4), {"split": "train"})
+    save_crop_cache(tmp_path / "cache" / "synth_val_64_procedural.npz", fake_samples(16, seed=5), {"split": "val"})
+    cfg = load_config("pose3d", "tiny", [f"data.cache_dir={tmp_path / 'cache'}", "data.mocap=procedural"])
     weights = train("pose3d", cfg, out_dir=tmp_path / "run", max_steps=5, quiet=True, accelerator="cpu")
     model, meta = load_checkpoint(weights, task="pose3d")
     assert meta["model_name"] == "pose3d_tiny" and "val/mpjpe" in meta["metrics"]
+    # The sidecar says which motions the renders used.
+    assert meta["extra"]["data_details"]["motion"] == {"source": "procedural"}
+    assert "motion: procedural" in meta["data"]
     # The reference bone lengths were computed from the 3D training labels and saved.
     assert not torch.allclose(model.ref_bone_lengths, torch.tensor(DEFAULT_BONE_LENGTHS))
 
@@ -160,3 +166,13 @@ def test_recipe_rejects_unknown_keys_and_size_mismatch():
         build_recipe(load_config("pose3d", "tiny", ["data.size=96"]))
     recipe = build_recipe(load_config("pose3d", "tiny", ["loss.geo_mode=strict"]))
     assert recipe.module.hparams.geo_mode == "strict" and recipe.task == "pose3d"
+
+
+def test_recipe_records_the_mocap_split(shared_data, tmp_path):
+    """With the shared CMU clips, the recipe's sidecar record lists every split's clips, disjoint."""
+    from vivid.core.train import build_recipe, load_config
+
+    cfg = load_config("pose3d", "tiny", [f"data.cache_dir={tmp_path}", f"data.mocap={shared_data / 'mocap'}"])
+    motion = build_recipe("pose3d", cfg).data_details["motion"]
+    assert motion["source"] == "mocap" and motion["train"] and motion["test"]
+    assert not set(motion["train"]) & set(motion["test"])

@@ -11,7 +11,6 @@ from vivid.synth.bvh import BvhClip, euler_to_matrix, parse_bvh, read_bvh, write
 from vivid.synth.motion import (
     CONTROLLED_BONES,
     MotionSampler,
-    bundled_mocap,
     check_mocap,
     euler_xyz_to_matrix,
     load_mocap,
@@ -148,11 +147,16 @@ def _direction(a, b):
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
 
-def test_retargeted_walk_follows_the_mocap_limbs(kit):
+@pytest.fixture(scope="module")
+def walk_bvh(shared_data):
+    """A CMU walk (02_01, 120 fps) from the shared data; vivid ships no mocap of its own."""
+    return shared_data / "mocap" / "cmu_02_01.bvh"
+
+
+def test_retargeted_walk_follows_the_mocap_limbs(kit, walk_bvh):
     """Limb directions of the retargeted Anny body match the BVH limb directions (mapped to
     Anny's axes) within a few degrees, and the angles respect the limits."""
-    path = bundled_mocap()[0]
-    assert "walk" in path.name
+    path = walk_bvh
     rig = kit.rig
     motion = load_mocap(path, rig, fps=30)
     assert rig.within_limits(motion.angles)
@@ -164,7 +168,8 @@ def test_retargeted_walk_follows_the_mocap_limbs(kit):
     names = kit.model.bone_names
 
     clip = read_bvh(path)
-    _, pos = BvhClip(clip.joints, clip.motion[1:], clip.frame_time).forward_kinematics()
+    step = round(clip.fps / 30)  # load_mocap resampled the clip to 30 fps
+    _, pos = BvhClip(clip.joints, clip.motion[1:][::step], clip.frame_time * step).forward_kinematics()
     pos = pos[ids]
     n = clip.names
     # BVH (y up, z forward, x left) -> Anny (z up, -y forward, x left)
@@ -186,21 +191,29 @@ def test_retargeted_walk_follows_the_mocap_limbs(kit):
     assert knee.max() > 30 and knee.min() >= 0
 
 
-def test_motion_sampler_sources_and_holdout(kit, tmp_path):
+def test_motion_sampler_sources(kit, tmp_path):
     rig = kit.rig
     s = MotionSampler(rig, sources=("static",))
     m = s.sequence(np.random.default_rng(0), 5)
     assert m.source == "static" and np.allclose(m.angles, m.angles[:1])
-    walk = [p for p in bundled_mocap() if "walk" in p.name]
-    s = MotionSampler(rig, sources=("mocap",), mocap=walk)
-    m = s.sequence(np.random.default_rng(0), 200)  # longer than the clip: loops back and forth
-    assert len(m) == 200 and m.source.startswith("cmu_02_01") and rig.within_limits(m.angles)
+    # No BVH given: mocap is dropped, procedural and static remain; mocap alone is an error.
+    s = MotionSampler(rig)
+    assert s.sources == ("procedural", "static") and s.clips == []
+    with pytest.raises(VividError, match="no BVH clips"):
+        MotionSampler(rig, sources=("mocap",))
     with pytest.raises(VividError):
         MotionSampler(rig, sources=("dance",))
     bad = tmp_path / "bad.bvh"
     bad.write_text("HIERARCHY\nROOT x\n{")
     with pytest.raises(VividError, match="does not parse"):
         MotionSampler(rig, sources=("mocap",), mocap=[bad])
+
+
+def test_motion_sampler_loops_a_short_mocap_clip(kit, walk_bvh):
+    rig = kit.rig
+    s = MotionSampler(rig, sources=("mocap",), mocap=[walk_bvh])
+    m = s.sequence(np.random.default_rng(0), 200)  # longer than the clip: loops back and forth
+    assert len(m) == 200 and m.source.startswith("cmu_02_01") and rig.within_limits(m.angles)
 
 
 def test_every_shared_mocap_clip_retargets_within_limits(kit, shared_data):

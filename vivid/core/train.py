@@ -57,6 +57,7 @@ class Recipe:
     model_name: str
     data_description: str = ""
     export_config: dict = field(default_factory=dict)
+    data_details: dict = field(default_factory=dict)  # JSON-ready record of the data (e.g. which motions)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -300,6 +301,6 @@ def train(
         command=command,
         data=recipe.data_description,
         metrics=metrics,
-        extra={"config": cfg},
+        extra={"config": cfg, **({"data_details": recipe.data_details} if recipe.data_details else {})},
         model_config=recipe.export_config,
     )

@@ -152,25 +152,29 @@ def label_mask(n: int, fraction: float, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- synthetic renders
 
-# Held-out splits of the synthetic data: different seeds, body weights (Anny phenotype 3) and
-# mocap clips. Procedural and static poses are drawn from each split's own seeds.
+# Held-out splits of the synthetic data: different seeds and body weights (Anny phenotype 3);
+# mocap clips (when a mocap folder is used) are split by whole takes (vivid.synth.mocap_library).
+# Procedural and static poses are drawn from each split's own seeds.
 SYNTH_SPLITS = {
-    "train": {"seed": 1000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1), "mocap": "cmu_02_01_walk.bvh"},
-    "val": {"seed": 2000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1), "mocap": "cmu_02_01_walk.bvh"},
-    "test": {"seed": 3000, "phenotype_low": (0, 0, 0, 0.75, 0, 0), "phenotype_high": (1, 1, 1, 1, 1, 1), "mocap": "cmu_131_03_hop.bvh"},
+    "train": {"seed": 1000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1)},
+    "val": {"seed": 2000, "phenotype_low": (0, 0, 0, 0, 0, 0), "phenotype_high": (1, 1, 1, 0.75, 1, 1)},
+    "test": {"seed": 3000, "phenotype_low": (0, 0, 0, 0.75, 0, 0), "phenotype_high": (1, 1, 1, 1, 1, 1)},
 }
 
 
-def synth_scene_config(split: str, image_size: int = 160):
-    """The :class:`vivid.synth.scenes.SceneConfig` of a split (full framing: the whole body in view)."""
+def synth_scene_config(split: str, image_size: int = 160, mocap=None):
+    """The :class:`vivid.synth.scenes.SceneConfig` of a split (full framing: the whole body in view).
+
+    ``mocap``: a :class:`vivid.synth.mocap_library.MocapSplit` whose ``split`` clips pose the bodies
+    besides procedural and static poses, or None for procedural and static poses only.
+    """
     from vivid.synth.cameras import CameraConfig
-    from vivid.synth.motion import bundled_mocap
     from vivid.synth.scenes import SceneConfig
 
     if split not in SYNTH_SPLITS:
         raise VividError(f"unknown split {split!r}; use one of {', '.join(SYNTH_SPLITS)}")
     s = SYNTH_SPLITS[split]
-    clips = [str(p) for p in bundled_mocap() if p.name == s["mocap"]]
+    clips = [str(p) for p in mocap.paths(split)] if mocap is not None else []
     return SceneConfig(
         kind="body",
         height=image_size,
@@ -206,12 +210,14 @@ def crop_synth_sample(raw: dict, size: int, rng: np.random.Generator | None = No
 
 
 def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int = 96, render_size: int = 160,
-                      jitter: bool | None = None) -> Path:
+                      jitter: bool | None = None, mocap=None) -> Path:
     """Render ``n`` body images of ``split`` with :mod:`vivid.synth`, crop them to ``size`` and save
-    the crops (:func:`save_crop_cache`). Jitter defaults to on for the train split only."""
+    the crops (:func:`save_crop_cache`). Jitter defaults to on for the train split only; ``mocap``
+    as for :func:`synth_scene_config`."""
+    from vivid.synth.mocap_library import describe_mocap
     from vivid.synth.scenes import BodyScenes
 
-    cfg = synth_scene_config(split, render_size)
+    cfg = synth_scene_config(split, render_size, mocap)
     gen = BodyScenes(cfg)
     jitter = split == "train" if jitter is None else jitter
     samples = []
@@ -220,7 +226,8 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
         samples.append(crop_synth_sample(gen.generate(i), size, rng))
         if (i + 1) % 250 == 0:
             log.info("rendered %d/%d %s samples", i + 1, n, split)
-    meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter}
+    meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter,
+            "motion": describe_mocap(mocap)["source"]}
     return save_crop_cache(path, samples, meta)
 
 
@@ -588,6 +595,9 @@ class Pose3DDataModule(pl.LightningDataModule):
         batch_size: samples per training step; ``ratio_2d`` of them from the 2D-only pool when
             mixing (``mix="mix"``), or whole batches from either pool (``mix="alternate"``).
         flip: random horizontal flips in training.
+        mocap: "auto" (the shared data's CMU clips when present, else procedural motion),
+            "procedural", or a folder of BVH files; split by whole takes
+            (:mod:`vivid.synth.mocap_library`), so validation and test motions stay out of training.
     """
 
     def __init__(
@@ -606,17 +616,25 @@ class Pose3DDataModule(pl.LightningDataModule):
         val_batch_size: int = 64,
         flip: bool = True,
         num_workers: int = 0,
+        mocap: str = "auto",
     ) -> None:
+        from vivid.synth.mocap_library import resolve_mocap
+
         super().__init__()
         self.cfg = dict(
             cache_dir=cache_dir, size=size, n_train=n_train, n_val=n_val, three_d_fraction=three_d_fraction,
             use_2d=use_2d, label_seed=label_seed, batch_size=batch_size, ratio_2d=ratio_2d, mix=mix,
-            val_batch_size=val_batch_size, flip=flip, num_workers=num_workers,
+            val_batch_size=val_batch_size, flip=flip, num_workers=num_workers, mocap=mocap,
         )  # fmt: skip
+        self.mocap = resolve_mocap(mocap)  # reads file names only; clips load when rendering
         self.train_3d = self.train_2d = self.val = None
 
+    def motion_tag(self) -> str:
+        """Which motions the renders use: "procedural" or the mocap split's tag."""
+        return "procedural" if self.mocap is None else self.mocap.tag()
+
     def cache_path(self, split: str) -> Path:
-        return Path(self.cfg["cache_dir"]) / f"synth_{split}_{self.cfg['size']}.npz"
+        return Path(self.cfg["cache_dir"]) / f"synth_{split}_{self.cfg['size']}_{self.motion_tag()}.npz"
 
     def _ensure(self, split: str, n: int) -> None:
         path = self.cache_path(split)
@@ -625,7 +643,7 @@ class Pose3DDataModule(pl.LightningDataModule):
                 if len(z["images"]) >= n:
                     return
         log.info("rendering %d %s samples into %s", n, split, path)
-        build_synth_cache(path, split, n, size=self.cfg["size"])
+        build_synth_cache(path, split, n, size=self.cfg["size"], mocap=self.mocap)
 
     def prepare_data(self) -> None:
         self._ensure("train", self.cfg["n_train"])

@@ -15,9 +15,10 @@ from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.pose3d.data import Pose3DDataModule
 from vivid.pose3d.module import Pose3DModule
+from vivid.synth.mocap_library import describe_mocap
 
 DATA_KEYS = {"cache_dir", "size", "n_train", "n_val", "three_d_fraction", "use_2d", "label_seed", "batch_size",
-             "ratio_2d", "mix", "val_batch_size", "flip", "num_workers"}  # fmt: skip
+             "ratio_2d", "mix", "val_batch_size", "flip", "num_workers", "mocap"}  # fmt: skip
 LOSS_KEYS = {"lambda_hm", "lambda_geo", "lambda_reg", "lambda_2d", "geo_mode", "sigma", "pretrain_steps", "alternate_2d_per_3d"}
 OPTIM_KEYS = {"lr", "weight_decay", "warmup_steps"}
 
@@ -45,8 +46,15 @@ def build_recipe(cfg: dict) -> Recipe:
     datamodule = Pose3DDataModule(**data)
     module = Pose3DModule(model, total_steps=int(trainer.get("max_steps", 1000)), mix=data.get("mix", "mix"), **optim, **loss)
     c = datamodule.cfg
+    motion = describe_mocap(datamodule.mocap)
+    source = (
+        f"CMU mocap from {motion['folder']} ({len(motion['train'])} train clips, split by whole takes)"
+        if motion["source"] == "mocap" else "procedural and static poses (no mocap folder)"
+    )  # fmt: skip
     description = (
         f"vivid.synth body renders cropped to {c['size']}px: {c['n_train']} train (3D-labelled fraction "
-        f"{c['three_d_fraction']}, {'rest as 2D-only' if c['use_2d'] else '3D-labelled only'}), {c['n_val']} val"
+        f"{c['three_d_fraction']}, {'rest as 2D-only' if c['use_2d'] else '3D-labelled only'}), {c['n_val']} val; "
+        f"motion: {source}"
     )
-    return Recipe(task="pose3d", module=module, datamodule=datamodule, model_name=name, data_description=description)
+    return Recipe(task="pose3d", module=module, datamodule=datamodule, model_name=name, data_description=description,
+                  data_details={"motion": motion})  # fmt: skip

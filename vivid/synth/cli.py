@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         frames: Optional[int] = typer.Option(None, "--frames", help="Frames per clip (video, tryon; default 8)."),
         shard_size: int = typer.Option(64, "--shard-size", help="Samples per shard."),
         mocap: Optional[list[Path]] = typer.Option(
-            None, "--mocap", help="BVH file or folder for mocap motion (repeatable); default the bundled CMU clips."
+            None, "--mocap", help="BVH file or folder for mocap motion (repeatable); without it motion is procedural."
         ),
         motion_sources: Optional[str] = typer.Option(
             None, "--motion-sources", help="Comma list of mocap, procedural, static."

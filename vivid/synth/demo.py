@@ -1,5 +1,4 @@
-"""Demo section for the synthetic data engine: the bundled mocap clips retargeted to Anny,
-contact sheets of body, video, try-on and face scenes (joints, part segmentation, depth, flow,
+"""Demo section for the synthetic data engine: procedural motions on Anny, contact sheets of body, video, try-on and face scenes (joints, part segmentation, depth, flow,
 garments, landmarks), and the generation rate measured on this machine."""
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
     report.section(
         "Synthetic data (vivid.synth)",
         "Anny bodies with random phenotypes, skin tones, garments (solid, stripes, checks, prints, logos), "
-        "procedural backgrounds and random spherical-harmonics lighting, posed by CMU mocap retargeted to "
-        "Anny's bones, procedural spline motion or random poses within joint limits, rendered with every "
+        "procedural backgrounds and random spherical-harmonics lighting, posed by procedural spline motion or "
+        "random poses within joint limits (or by BVH motion capture you give with --mocap, retargeted to "
+        "Anny's bones), rendered with every "
         "label: mask, part segmentation, depth, 2D/3D joints with visibility, camera, garment mask, and "
         "forward/backward optical flow for clips. Filled red dots are visible joints, hollow ones hidden.",
     )
@@ -48,7 +48,7 @@ def _sections(report: Report, rows: list[dict]) -> None:
     from vivid.synth.scenes import SceneConfig, make_generator
 
     with torch.no_grad():
-        _mocap_strip(report)
+        _motion_strip(report)
         kinds = (("body", 6, 160, 0), ("video", 3, 160, 6), ("tryon", 3, 160, 4), ("face", 4, 128, 0))
         for kind, n, size, frames in kinds:
             cfg = SceneConfig(kind=kind, height=size, width=size, seed=7)
@@ -81,27 +81,25 @@ def _sections(report: Report, rows: list[dict]) -> None:
             report.image(sheet, captions[kind])
 
 
-def _mocap_strip(report: Report) -> None:
-    """The two bundled CMU clips retargeted to Anny, 8 frames each, seen from a three-quarter view."""
+def _motion_strip(report: Report) -> None:
+    """Two procedural motions on Anny, 8 frames each, seen from a three-quarter view."""
     import numpy as np
 
     from vivid.core.geometry import look_at
     from vivid.core.render import render
-    from vivid.synth.motion import bundled_mocap, load_mocap
+    from vivid.synth.motion import procedural_motion
     from vivid.synth.scenes import BodyKit
 
     kit = BodyKit.get(torch.device("cpu"))
     R, t = look_at(torch.tensor([-1.6, -2.8, 0.3]), torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]))
     K = torch.tensor([[240.0, 0.0, 63.5], [0.0, 240.0, 79.5], [0.0, 0.0, 1.0]])
     rows = []
-    for path in bundled_mocap():
-        m = load_mocap(path, kit.rig, fps=30)
-        ids = np.linspace(0, len(m) - 1, 8).astype(int)
-        deltas = m.deltas(kit.rig)[ids]
+    for seed in (1, 2):
+        m = procedural_motion(np.random.default_rng(seed), kit.rig, 72, fps=30)
+        deltas = m.deltas(kit.rig)[np.linspace(0, len(m) - 1, 8).astype(int)]
         deltas[:, 0] = np.eye(3)  # facing the same way in every frame, to compare the poses
         verts = kit.pose(deltas, np.full(6, 0.5))[0]
         out = render(verts @ R.T + t, kit.faces, K, 160, 128, background=torch.ones(3), cull_backfaces=True)
         rows.append(torch.cat(list(out.rgb), dim=2))
     img = (torch.cat(rows, dim=1).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    names = ", ".join(p.stem for p in bundled_mocap())
-    report.image(img, f"bundled CMU mocap retargeted to Anny ({names}), 8 frames each, root rotation removed")
+    report.image(img, "two procedural motions (2.4 s each, 8 frames shown), root rotation removed")

