@@ -1,8 +1,9 @@
 """The ``vivid`` command: one entry point, one subcommand per tool.
 
-Task packages add their own commands through ``vivid/<task>/cli.py: register(app)``.
-User errors (``VividError``) end with one line on stderr and exit status 2; ``--debug``
-shows the traceback instead.
+Every task of the task table (:data:`vivid.core.tasks.TASKS`) adds its commands through its
+``cli_module``'s ``register(app)`` and its demo section through ``demo_module``'s ``run_demo``;
+``vivid train`` and ``vivid models`` read the same table. User errors (``VividError``) end with
+one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from typer.core import TyperGroup
 
 import vivid
 from vivid.core.errors import VividError
-
-# Task modules that contribute commands (`register(app)`) and demo sections (`run_demo`).
-TASK_CLI_MODULES = ("vivid.interp.cli", "vivid.synth.cli", "vivid.pose3d.cli")
-DEMO_MODULES = ("vivid.interp.demo", "vivid.synth.demo", "vivid.pose3d.demo")
+from vivid.core.tasks import TASKS, Task
 
 
 class _Group(TyperGroup):
@@ -42,15 +40,27 @@ class _Group(TyperGroup):
             raise typer.Exit(130) from None
 
 
-app = typer.Typer(
-    name="vivid",
-    cls=_Group,
-    help="vivid: human-centric video and 3D models (frame interpolation, 3D pose, synthetic data).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+def make_app(tasks: list[Task] | None = None) -> typer.Typer:
+    """The ``vivid`` command for the rows of ``tasks`` (default: the task table)."""
+    tasks = TASKS if tasks is None else tasks
+    app = typer.Typer(
+        name="vivid",
+        cls=_Group,
+        help="vivid: human-centric video and 3D models.\n\n" + "\n\n".join(f"{t.name}: {t.summary}" for t in tasks),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_main)
+    app.command("models")(_models_command(tasks))
+    app.command("train")(_train_command(tasks))
+    app.command("demo")(_demo_command(tasks))
+    for task in tasks:
+        module = _optional_import(task.cli_module) if task.cli_module else None
+        if module is not None:
+            module.register(app)
+    return app
 
 
 def _version(value: bool) -> None:
@@ -59,7 +69,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -69,93 +78,126 @@ def _main(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-@app.command("models")
-def models_cmd() -> None:
-    """List bundled checkpoints with their task, size and recorded metrics."""
-    from rich.console import Console
-    from rich.table import Table
+def _models_command(tasks: list[Task]):
+    def models_cmd() -> None:
+        """List bundled checkpoints (task, size, recorded metrics) and every task's model variants."""
+        from rich.console import Console
+        from rich.table import Table
 
-    from vivid.core.hub import list_bundled
+        from vivid.core.hub import list_bundled
+        from vivid.core.registry import list_models
 
-    table = Table(title="bundled checkpoints")
-    for col in ("name", "task", "model", "params", "size (MB)", "metrics"):
-        table.add_column(col)
-    for row in list_bundled():
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["metrics"].items())
-        table.add_row(
-            row["name"], row["task"], row["model_name"], f"{row['num_parameters'] or 0:,}", f"{row['size_mb']:.2f}", metrics
+        console = Console()
+        table = Table(title="bundled checkpoints")
+        for col in ("name", "task", "model", "params", "size (MB)", "metrics"):
+            table.add_column(col)
+        for row in list_bundled():
+            metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["metrics"].items())
+            table.add_row(
+                row["name"], row["task"], row["model_name"], f"{row['num_parameters'] or 0:,}", f"{row['size_mb']:.2f}", metrics
+            )
+        console.print(table)
+        variants = Table(title="model variants (vivid train TASK model=NAME)")
+        variants.add_column("task")
+        variants.add_column("variants")
+        for task in tasks:
+            if task.model_module:
+                variants.add_row(task.name, ", ".join(list_models(task.name)))
+        console.print(variants)
+
+    return models_cmd
+
+
+def _train_command(tasks: list[Task]):
+    names = ", ".join(t.name for t in tasks if t.trainable)
+
+    def train_cmd(
+        task: str = typer.Argument(..., help=f"Task to train: {names}."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="Config overrides, e.g. optim.lr=1e-4 trainer.max_steps=500."),
+        config: str = typer.Option("default", "--config", "-c", help="Preset name (tiny, default, large) or a YAML file."),
+        out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Output folder (logs, training state, exported model)."),
+        devices: str = typer.Option("1", "--devices", help="Devices per node (a number, or 'auto')."),
+        num_nodes: int = typer.Option(1, "--num-nodes", help="Number of machines (DDP)."),
+        strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, ..."),
+        accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu or gpu."),
+        precision: str = typer.Option("32-true", "--precision", help="32-true, 16-mixed, bf16-mixed."),
+        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override trainer.max_steps."),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="Resume from a *.state.safetensors training state."),
+        seed: int = typer.Option(0, "--seed"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Train into a folder that holds an earlier run, replacing it."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
+        from vivid.core.train import load_config, parse_task_config, train
+
+        _check_task(task, tasks, trainable=True)
+        cfg = parse_task_config(task, load_config(task, config, overrides or []))
+        earlier_run = (out / "model.safetensors").exists() or (out / "checkpoints").is_dir()
+        # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
+        resumes_here = resume is not None and out.resolve() in resume.resolve().parents
+        if earlier_run and not resumes_here and not overwrite:
+            raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
+        n_devices: int | str = int(devices) if devices.isdigit() else devices
+        command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        path = train(
+            task, cfg, out_dir=out, devices=n_devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator,
+            precision=precision, max_steps=max_steps, resume=resume, seed=seed, quiet=quiet, command=command,
         )
-    Console().print(table)
+        if path is not None:
+            typer.echo(f"exported {path}")
+
+    return train_cmd
 
 
-@app.command("train")
-def train_cmd(
-    task: str = typer.Argument(..., help="Task to train: interp or pose3d."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="Config overrides, e.g. optim.lr=1e-4 trainer.max_steps=500."),
-    config: str = typer.Option("default", "--config", "-c", help="Preset name (tiny, default, large) or a YAML file."),
-    out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Output folder (logs, training state, exported model)."),
-    devices: str = typer.Option("1", "--devices", help="Devices per node (a number, or 'auto')."),
-    num_nodes: int = typer.Option(1, "--num-nodes", help="Number of machines (DDP)."),
-    strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, ..."),
-    accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu or gpu."),
-    precision: str = typer.Option("32-true", "--precision", help="32-true, 16-mixed, bf16-mixed."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override trainer.max_steps."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Resume from a *.state.safetensors training state."),
-    seed: int = typer.Option(0, "--seed"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Train into a folder that holds an earlier run, replacing it."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
-    from vivid.core.train import load_config, train
-
-    cfg = load_config(task, config, overrides or [])
-    earlier_run = (out / "model.safetensors").exists() or (out / "checkpoints").is_dir()
-    # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
-    resumes_here = resume is not None and out.resolve() in resume.resolve().parents
-    if earlier_run and not resumes_here and not overwrite:
-        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
-    n_devices: int | str = int(devices) if devices.isdigit() else devices
-    command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = train(
-        task, cfg, out_dir=out, devices=n_devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator,
-        precision=precision, max_steps=max_steps, resume=resume, seed=seed, quiet=quiet, command=command,
-    )
-    if path is not None:
-        typer.echo(f"exported {path}")
+def _check_task(name: str, tasks: list[Task], *, trainable: bool) -> None:
+    rows = [t.name for t in tasks if t.trainable or not trainable]
+    if name not in rows:
+        raise VividError(f"unknown task {name!r}; {'trainable ' if trainable else ''}tasks: {', '.join(rows)}")
 
 
-@app.command("demo")
-def demo_cmd(
-    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder for report.html and pictures."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, "--seed"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that holds an earlier demo, replacing it."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Run every capability on bundled inputs and write demo_out/report.html."""
-    from vivid.core.cli_utils import resolve_device, seed_everything
-    from vivid.core.fileio import refuse_existing
-    from vivid.core.report import Report
+def _demo_command(tasks: list[Task]):
+    def demo_cmd(
+        out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder for report.html and pictures."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        seed: int = typer.Option(0, "--seed"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that holds an earlier demo, replacing it."),
+        quick: bool = typer.Option(False, "--quick", help="Fewer and smaller examples (a smoke run)."),
+        only: Optional[str] = typer.Option(None, "--only", help="Comma list of the sections to run (task names)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Run every capability on bundled inputs and write demo_out/report.html."""
+        from vivid.core.cli_utils import resolve_device, seed_everything
+        from vivid.core.fileio import refuse_existing
+        from vivid.core.report import Report
 
-    dev = resolve_device(device)
-    refuse_existing(out / "report.html", overwrite)
-    seed_everything(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    report = Report("vivid demo")
-    timings = []
-    for name in DEMO_MODULES:
-        module = _optional_import(name)
-        if module is None:
-            continue
-        start = time.perf_counter()
-        if not quiet:
-            typer.echo(f"running {name.split('.')[1]} ...", err=True)
-        module.run_demo(out, report, device=str(dev))
-        timings.append({"section": name.split(".")[1], "seconds": round(time.perf_counter() - start, 1)})
-    report.section("Run", f"vivid {vivid.__version__} on {dev}; seed {seed}.")
-    report.table(timings, "time per section")
-    path = report.save(out / "report.html")
-    typer.echo(f"report written to {path.resolve()}")
+        rows = [t for t in tasks if t.demo_module]
+        if only:
+            wanted = [w.strip() for w in only.split(",") if w.strip()]
+            unknown = [w for w in wanted if w not in {t.name for t in rows}]
+            if unknown:
+                raise VividError(f"--only: no demo section {', '.join(unknown)}; sections: {', '.join(t.name for t in rows)}")
+            rows = [t for t in rows if t.name in wanted]
+        dev = resolve_device(device)
+        refuse_existing(out / "report.html", overwrite)
+        seed_everything(seed)
+        out.mkdir(parents=True, exist_ok=True)
+        report = Report("vivid demo")
+        timings = []
+        for task in rows:
+            module = _optional_import(task.demo_module)
+            if module is None:
+                continue
+            start = time.perf_counter()
+            if not quiet:
+                typer.echo(f"running {task.name} ...", err=True)
+            module.run_demo(out, report, device=str(dev), quick=quick)
+            timings.append({"section": task.name, "seconds": round(time.perf_counter() - start, 1)})
+        report.section("Run", f"vivid {vivid.__version__} on {dev}; seed {seed}.")
+        report.table(timings, "time per section")
+        path = report.save(out / "report.html")
+        typer.echo(f"report written to {path.resolve()}")
+
+    return demo_cmd
 
 
 def _optional_import(name: str):
@@ -168,10 +210,7 @@ def _optional_import(name: str):
         raise
 
 
-for _name in TASK_CLI_MODULES:
-    _module = _optional_import(_name)
-    if _module is not None:
-        _module.register(app)
+app = make_app()
 
 
 def main() -> None:

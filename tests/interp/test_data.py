@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from vivid.core.errors import VividError
+from vivid.core.config import parse_config
+from vivid.interp.config import FlyingData, InterpData
 from vivid.interp.data import (
     FlyingTriplets,
     InterpDataModule,
@@ -140,7 +142,7 @@ def test_decode_video_and_list(tmp_path):
 
 
 def test_datamodule_flying_only():
-    dm = InterpDataModule({"crop": [32, 32], "flying": {"train": 4, "val": 2, "size": [32, 32]}, "batch_size": 2})
+    dm = InterpDataModule(parse_config(InterpData, {"crop": [32, 32], "flying": {"train": 4, "val": 2, "size": [32, 32]}, "batch_size": 2}))
     dm.setup("fit")
     loaders = dm.train_dataloader()
     batch = next(iter(loaders["flying"]))
@@ -162,8 +164,8 @@ def test_datamodule_mixes_real_and_flying(tmp_path):
         for p in s.encode():
             c.mux(p)
     dm = InterpDataModule(
-        {"crop": [32, 32], "videos": [str(path)], "long_sides": [64], "gaps": [2], "val_crop": [32, 32], "val_items": 2,
-         "flying": {"train": 4, "val": 2, "fraction": 0.5}, "batch_size": 4, "video_val_fraction": 0.5}
+        InterpData(crop=(32, 32), videos=[str(path)], long_sides=(64,), gaps=(2,), val_crop=(32, 32), val_items=2,
+                   flying=FlyingData(train=4, val=2, fraction=0.5), batch_size=4, video_val_fraction=0.5)
     )
     dm.setup("fit")
     loaders = dm.train_dataloader()

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from vivid.core.checkpoints import load_checkpoint, read_meta
 from vivid.core.registry import create_model
 from vivid.core.train import build_recipe, load_config, train
+from vivid.interp.config import GanLoss, InterpLoss, InterpOptim
 from vivid.interp.data import FlyingTriplets
 from vivid.interp.model import InterpNet
 from vivid.interp.module import InterpModule
@@ -53,7 +54,7 @@ def test_tiny_training_lowers_the_loss_on_a_fixed_batch():
     pl.seed_everything(0, verbose=False)
     items = _items()
     batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-    module = InterpModule(create_model("interp_tiny"), optim={"lr": 3e-3, "warmup_steps": 0, "max_steps": 30})
+    module = InterpModule(create_model("interp_tiny"), optim=InterpOptim(lr=3e-3, warmup_steps=0, max_steps=30))
     before = _loss_on(module, batch)
     _trainer(30).fit(module, DataLoader(_Fixed(items), batch_size=4))
     after = _loss_on(module, batch)
@@ -65,8 +66,8 @@ def test_gan_updates_discriminator_and_generator():
     items = _items(2, 32)
     module = InterpModule(
         create_model("interp_tiny"),
-        optim={"lr": 1e-3, "warmup_steps": 0},
-        loss={"gan": {"enabled": True, "weight": 0.01, "start_step": 1, "widths": [4, 4, 8, 8, 8]}},
+        optim=InterpOptim(lr=1e-3, warmup_steps=0),
+        loss=InterpLoss(gan=GanLoss(enabled=True, weight=0.01, start_step=1, widths=(4, 4, 8, 8, 8))),
     )
     d0 = [p.detach().clone() for p in module.discriminator.parameters()]
     g0 = module.model.synthesis.out.weight.detach().clone()
@@ -105,7 +106,7 @@ def test_export_settings_are_checked_before_training():
 def test_flow_stage_trains_only_the_flow_network():
     pl.seed_everything(0, verbose=False)
     items = _items(4, 32)
-    module = InterpModule(create_model("interp_tiny"), optim={"lr": 3e-3, "warmup_steps": 0, "max_steps": 60}, stage="flow")
+    module = InterpModule(create_model("interp_tiny"), optim=InterpOptim(lr=3e-3, warmup_steps=0, max_steps=60), stage="flow")
     flow0 = [p.detach().clone() for p in module.model.flow.parameters()]
     rest0 = {n: p.detach().clone() for n, p in module.model.named_parameters() if not n.startswith("flow.")}
     batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
@@ -150,7 +151,7 @@ def test_flow_level_weights_choose_which_pyramid_levels_count():
     exact[0] = exact[0] / (32 // pyramid[0].shape[-1])  # the coarsest estimate right, the others zero
 
     def loss(weights):
-        module = InterpModule(create_model("interp_tiny"), loss={"flow_level_weights": weights})
+        module = InterpModule(create_model("interp_tiny"), loss=InterpLoss(flow_level_weights=weights))
         return float(module._flow_loss(batch, exact, (0, 0, 0, 0)))
 
     only_coarse = [1.0] + [0.0] * (len(pyramid) - 1)
@@ -189,7 +190,7 @@ def test_recipe_init_starts_from_a_checkpoint(tmp_path):
     wide = load_config("interp", "tiny", [f"init={tmp_path / 'start.safetensors'}", "model_config.synthesis_channels=12"])
     with pytest.raises(VividError, match="does not have the weights"):
         build_recipe("interp", wide)
-    with pytest.raises(VividError, match="stage must be"):
+    with pytest.raises(VividError, match="stage: expected 'full' or 'flow'"):
         build_recipe("interp", load_config("interp", "tiny", ["stage=flows"]))
 
 

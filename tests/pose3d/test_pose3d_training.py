@@ -9,6 +9,7 @@ import torch
 from vivid.core.geometry import project
 from vivid.core.registry import create_model
 from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS, mean_bone_lengths
+from vivid.pose3d.config import Pose3DData, Pose3DLoss, Pose3DOptim
 from vivid.pose3d.data import CachedPoseDataset, Pose3DDataModule, make_sample, save_crop_cache
 from vivid.pose3d.module import Pose3DModule, merge_batches
 
@@ -36,7 +37,8 @@ def batch_of(samples: list[dict], has3d: list[bool]) -> dict:
 
 def make_module(geo_mode: str, **kw) -> Pose3DModule:
     torch.manual_seed(0)
-    return Pose3DModule(create_model("pose3d_tiny"), geo_mode=geo_mode, warmup_steps=1, **kw)
+    optim = {k: kw.pop(k) for k in ("lr", "weight_decay") if k in kw}
+    return Pose3DModule(create_model("pose3d_tiny"), loss=Pose3DLoss(geo_mode=geo_mode, **kw), optim=Pose3DOptim(warmup_steps=1, **optim))
 
 
 def step(module: Pose3DModule, opt: torch.optim.Optimizer, batch: dict) -> float:
@@ -112,8 +114,8 @@ def test_tiny_training_loss_falls():
 
 def test_datamodule_pools_and_reference_bones(tmp_path):
     train = fake_samples(40, seed=2)
-    dm = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, batch_size=8,
-                          ratio_2d=0.75, mocap="procedural")  # fmt: skip
+    dm = Pose3DDataModule(Pose3DData(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1,
+                                     batch_size=8, ratio_2d=0.75, mocap="procedural"))  # fmt: skip
     assert dm.cache_path("train").name == "synth_train_64_procedural.npz"
     save_crop_cache(dm.cache_path("train"), train, {"split": "train"})
     save_crop_cache(dm.cache_path("val"), fake_samples(8, seed=3), {"split": "val"})
@@ -125,8 +127,8 @@ def test_datamodule_pools_and_reference_bones(tmp_path):
     assert b3["has3d"].all() and not b2["has3d"].any() and b3["image"].shape[0] == 2 and b2["image"].shape[0] == 6
     labelled = CachedPoseDataset(dm.cache_path("train"), three_d_fraction=0.1, label_seed=0).joints3d_labelled()
     assert torch.allclose(dm.reference_bone_lengths(), mean_bone_lengths(labelled))
-    baseline = Pose3DDataModule(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1, use_2d=False,
-                                mocap="procedural")  # fmt: skip
+    baseline = Pose3DDataModule(Pose3DData(cache_dir=str(tmp_path), size=64, n_train=40, n_val=8, three_d_fraction=0.1,
+                                           use_2d=False, mocap="procedural"))  # fmt: skip
     baseline.setup("fit")
     assert set(baseline.train_dataloader()) == {"3d"}
 
@@ -148,7 +150,7 @@ def test_harness_trains_tiny_preset_and_exports(tmp_path):
     assert not torch.allclose(model.ref_bone_lengths, torch.tensor(DEFAULT_BONE_LENGTHS))
 
 
-@pytest.mark.parametrize("bad", [{"geo_mode": "loose"}, {"mix": "shuffle"}])
+@pytest.mark.parametrize("bad", [{"loss": Pose3DLoss(geo_mode="loose")}, {"mix": "shuffle"}])
 def test_bad_module_options_raise(bad):
     with pytest.raises(ValueError):
         Pose3DModule(create_model("pose3d_tiny"), **bad)
@@ -156,8 +158,11 @@ def test_bad_module_options_raise(bad):
 
 def test_recipe_rejects_unknown_keys_and_size_mismatch():
     from vivid.core.errors import VividError
+    from vivid.core.train import build_recipe as harness_recipe
     from vivid.core.train import load_config
-    from vivid.pose3d.recipe import build_recipe
+
+    def build_recipe(cfg):
+        return harness_recipe("pose3d", cfg)
 
     cfg = load_config("pose3d", "tiny", ["loss.lambda_geometry=1"])
     with pytest.raises(VividError, match="lambda_geometry"):

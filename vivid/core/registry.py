@@ -19,12 +19,6 @@ from torch import nn
 
 from vivid.core.errors import VividError
 
-# Where each task registers its models; imported on first use so that `vivid --help` stays fast.
-TASK_MODEL_MODULES = {
-    "interp": "vivid.interp.model",
-    "pose3d": "vivid.pose3d.model",
-}
-
 _MODELS: dict[str, tuple[str, Callable[..., nn.Module]]] = {}
 
 
@@ -41,7 +35,11 @@ def register_model(task: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 
 def _load_all() -> None:
-    for module in TASK_MODEL_MODULES.values():
+    # Each task's model module (from the task table), imported on first use so that
+    # `vivid --help` stays fast.
+    from vivid.core.tasks import TASKS
+
+    for module in (t.model_module for t in TASKS if t.model_module):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
@@ -73,7 +71,29 @@ def create_model(name: str, **overrides) -> nn.Module:
     _load_all()
     if name not in _MODELS:
         raise VividError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    fn = _MODELS[name][1]
     try:
-        return _MODELS[name][1](**overrides)
-    except (TypeError, ValueError) as err:
+        return fn(**overrides)
+    except TypeError as err:
+        valid = _constructor_keys(fn)
+        unknown = sorted(set(overrides) - set(valid))
+        if valid and unknown:
+            raise VividError(
+                f"unknown key {', '.join('model_config.' + k for k in unknown)} for model {name!r}; "
+                f"valid keys of model_config: {', '.join(valid)}"
+            ) from err
         raise VividError(f"model {name!r} cannot be built with {overrides}: {err}") from err
+    except ValueError as err:
+        raise VividError(f"model {name!r} cannot be built with {overrides}: {err}") from err
+
+
+def _constructor_keys(fn: Callable[..., nn.Module]) -> list[str]:
+    """The keyword arguments of the class a variant function builds (from its default build)."""
+    import inspect
+
+    try:
+        cls = type(fn())
+    except Exception:  # the default build failing is reported by the caller's own error
+        return []
+    params = inspect.signature(cls.__init__).parameters.values()
+    return sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"))

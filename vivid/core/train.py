@@ -1,24 +1,39 @@
 """Training harness: PyTorch Lightning glue shared by every trainable task.
 
-A task provides ``vivid/<task>/recipe.py`` with ``build_recipe(cfg) -> Recipe`` and preset
-configs in ``vivid/<task>/presets/*.yaml``. This module turns a config into a Lightning
-``Trainer`` run (one machine or DDP across processes and nodes), keeps resumable training
-state as safetensors, and exports the trained model as a vivid checkpoint
-(``<out>/model.safetensors`` + ``model.json``).
+A trainable task (a row of :data:`vivid.core.tasks.TASKS` with a ``recipe_module``) provides
+``CONFIG``, its typed config class (a :class:`TrainConfig` subclass whose ``data``, ``loss`` and
+``optim`` are the task's dataclasses), ``build_recipe(cfg: CONFIG) -> Recipe`` and preset configs
+in ``<package>/presets/*.yaml``. This module checks a config against ``CONFIG`` before anything is
+built or written, turns it into a Lightning ``Trainer`` run (one machine or DDP across processes
+and nodes), keeps resumable training state as safetensors, and exports the trained model as a
+vivid checkpoint (``<out>/model.safetensors`` + ``model.json``).
+
+Features every task gets from here, with no code of its own:
+
+- ``init``: start from a checkpoint's weights (a bundled name or a ``.safetensors`` path);
+  ``init_modules`` limits that to some submodules (e.g. ``[flow]``), the rest start fresh;
+- ``freeze_modules``: submodules whose weights stay fixed;
+- ``export.path``: also write a vivid checkpoint there after every validation;
+  ``export.model_config``: settings without weights that the exported checkpoints carry instead
+  of the training ones (the task may limit which);
+- ``trainer.ema_decay``: an exponential moving average of the weights for validation, state and export.
 
 Config layout (YAML)::
 
     model: interp_tiny        # registry name
     model_config: {}          # constructor overrides
+    init: null                # or a checkpoint; init_modules: [...]; freeze_modules: [...]
     data: {...}               # task-specific
     optim: {lr: 1.0e-3}
     loss: {...}
     trainer: {max_steps: 200, val_check_interval: 50, limit_val_batches: 4, log_every_n_steps: 10}
+    export: {path: null, model_config: {}}
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import logging
@@ -26,7 +41,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytorch_lightning as pl
 import torch
@@ -36,13 +51,62 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vivid.core.checkpoints import save_checkpoint
+from vivid.core.config import config_to_dict, parse_config
 from vivid.core.errors import VividError
 from vivid.core.fileio import atomic_write
+from vivid.core.tasks import get_task
 
 log = logging.getLogger(__name__)
 
-TRAINABLE_TASKS = ("interp", "pose3d")
 STATE_SUFFIX = ".state.safetensors"
+
+
+@dataclass
+class TrainerConfig:
+    """``trainer:`` settings (Lightning's loop; ``batch_size`` is handed to the task's data config
+    when that does not set its own)."""
+
+    max_steps: int = 1000
+    val_check_interval: int | None = None  # None: a quarter of max_steps
+    limit_val_batches: int | float = 1.0
+    log_every_n_steps: int = 10
+    batch_size: int | None = None
+    checkpoint_every_n_steps: int | None = None  # None: a fifth of max_steps
+    keep_all_checkpoints: bool = False
+    ema_decay: float = 0.0
+    use_distributed_sampler: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ValueError(f"trainer.max_steps must be at least 1, got {self.max_steps}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"trainer.ema_decay must be a number in [0, 1) (0: off), got {self.ema_decay!r}")
+
+
+@dataclass
+class ExportConfig:
+    """``export:`` settings: ``path`` also receives a checkpoint after every validation;
+    ``model_config`` holds settings the exported checkpoints carry instead of the trained model's."""
+
+    path: str | None = None
+    model_config: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """The keys every task's config has; a task's ``CONFIG`` subclasses it with typed
+    ``data``, ``loss`` and ``optim`` (and a default ``model``)."""
+
+    model: str = ""
+    model_config: dict = field(default_factory=dict)
+    init: str | None = None
+    init_modules: list[str] = field(default_factory=list)
+    freeze_modules: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+    loss: dict = field(default_factory=dict)
+    optim: dict = field(default_factory=dict)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
 
 @dataclass
@@ -65,14 +129,10 @@ class Recipe:
 
 def presets(task: str) -> list[str]:
     """Names of the preset configs shipped for ``task``."""
-    _check_task(task)
-    folder = resources.files(f"vivid.{task}") / "presets"
+    folder = resources.files(get_task(task, trainable=True).package) / "presets"
+    if not folder.is_dir():
+        return []
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def _check_task(task: str) -> None:
-    if task not in TRAINABLE_TASKS:
-        raise VividError(f"unknown task {task!r}; trainable tasks: {', '.join(TRAINABLE_TASKS)}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -96,8 +156,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def load_config(task: str, config: str, overrides: list[str] | None = None) -> dict:
-    """Read a preset name (``tiny``) or a YAML path, then apply ``key.sub=value`` overrides."""
-    _check_task(task)
+    """Read a preset name (``tiny``) or a YAML path, then apply ``key.sub=value`` overrides.
+
+    Returns the plain mapping; :func:`parse_task_config` checks it against the task's ``CONFIG``.
+    """
+    row = get_task(task, trainable=True)
     path = Path(config)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.exists():
@@ -106,7 +169,7 @@ def load_config(task: str, config: str, overrides: list[str] | None = None) -> d
     else:
         if config not in presets(task):
             raise VividError(f"no preset {config!r} for {task}; presets: {', '.join(presets(task))}, or give a .yaml path")
-        text = (resources.files(f"vivid.{task}") / "presets" / f"{config}.yaml").read_text()
+        text = (resources.files(row.package) / "presets" / f"{config}.yaml").read_text()
     try:
         cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
@@ -125,9 +188,70 @@ def load_config(task: str, config: str, overrides: list[str] | None = None) -> d
     return cfg
 
 
-def build_recipe(task: str, cfg: dict) -> Recipe:
-    _check_task(task)
-    return importlib.import_module(f"vivid.{task}.recipe").build_recipe(cfg)
+def parse_task_config(task: str, cfg: dict) -> TrainConfig:
+    """The mapping ``cfg`` checked against ``task``'s typed ``CONFIG`` (VividError on any unknown
+    or mistyped key, naming it and the valid ones)."""
+    cls = load_task_module(get_task(task, trainable=True).recipe_module).CONFIG
+    raw = copy.deepcopy(cfg)
+    batch = raw.get("trainer", {}).get("batch_size") if isinstance(raw.get("trainer"), dict) else None
+    data_cls = get_type_hints(cls)["data"]
+    takes_batch = dataclasses.is_dataclass(data_cls) and "batch_size" in {f.name for f in dataclasses.fields(data_cls)}
+    if batch is not None and takes_batch and isinstance(raw.setdefault("data", {}), dict):
+        raw["data"].setdefault("batch_size", batch)  # the data's own batch_size wins
+    return parse_config(cls, raw)
+
+
+def build_recipe(task: str, cfg: dict | TrainConfig) -> Recipe:
+    """The task's recipe from a config (a mapping is checked first), with the harness's features
+    applied to its model: ``init``/``init_modules`` and ``freeze_modules``."""
+    typed = cfg if isinstance(cfg, TrainConfig) else parse_task_config(task, cfg)
+    recipe = load_task_module(get_task(task, trainable=True).recipe_module).build_recipe(typed)
+    model = recipe.module.model
+    if typed.init:
+        # init_modules alone changes nothing (a preset may name them and leave init to the command line).
+        init_weights(model, typed.init, task=task, model_name=recipe.model_name, only=typed.init_modules)
+    freeze(model, typed.freeze_modules, model_name=recipe.model_name)
+    if not recipe.export_config:
+        recipe.export_config = dict(typed.export.model_config)
+    return recipe
+
+
+def init_weights(model: torch.nn.Module, source: str, *, task: str, model_name: str, only: list[str]) -> None:
+    """Load a checkpoint's weights into ``model`` (all, or only the submodules ``only``).
+
+    Settings without weights of their own may differ from the checkpoint's, and the configured
+    model may add modules, which start fresh (logged).
+    """
+    from vivid.core.checkpoints import load_checkpoint
+
+    init, meta = load_checkpoint(source, task=task)
+    theirs, ours = init.state_dict(), model.state_dict()
+    if only:
+        unknown = [m for m in only if not any(k.startswith(f"{m}.") for k in theirs)]
+        if unknown:
+            raise VividError(f"init_modules: {', '.join(unknown)} not in the init checkpoint {source}")
+        theirs = {k: v for k, v in theirs.items() if any(k.startswith(f"{m}.") for m in only)}
+    if meta["model_name"] != model_name or any(k not in ours or ours[k].shape != v.shape for k, v in theirs.items()):
+        raise VividError(f"init checkpoint {source} ({meta['model_name']}) does not have the weights of {model_name} as configured")
+    added = [m for m, sub in model.named_modules() if m and sub.state_dict() and all(f"{m}.{k}" not in theirs for k in sub.state_dict())]
+    added = [m for m in added if not any(m.startswith(f"{a}.") for a in added)]
+    if added:
+        log.warning("init: %s not taken from %s; they start fresh", ", ".join(added), source)
+    model.load_state_dict(theirs, strict=False)
+
+
+def freeze(model: torch.nn.Module, names: list[str], *, model_name: str) -> None:
+    """Turn off gradients of the named direct submodules of ``model``."""
+    children = dict(model.named_children())
+    unknown = [m for m in names if m not in children]
+    if unknown:
+        raise VividError(f"freeze_modules: {', '.join(unknown)} not a module of {model_name} (it has {', '.join(children)})")
+    for m in names:
+        children[m].requires_grad_(False)
+
+
+def load_task_module(name: str):
+    return importlib.import_module(name)
 
 
 # ------------------------------------------------------------------ safetensors training state
@@ -135,6 +259,8 @@ def build_recipe(task: str, cfg: dict) -> Recipe:
 
 def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """Turn a nested checkpoint into a JSON skeleton; tensors go into ``tensors``."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # typed settings in the hyperparameters
+        return _flatten(config_to_dict(obj), tensors)
     if isinstance(obj, torch.Tensor):
         key = f"t{len(tensors)}"
         tensors[key] = obj.detach().cpu().contiguous()
@@ -213,7 +339,7 @@ class SafetensorsCheckpointIO(CheckpointIO):
 
 def train(
     task: str,
-    cfg: dict,
+    cfg: dict | TrainConfig,
     *,
     out_dir: str | os.PathLike,
     devices: int | str = 1,
@@ -236,31 +362,34 @@ def train(
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     out_dir = Path(out_dir)
-    tcfg = dict(cfg.get("trainer", {}))
-    ema_decay = tcfg.get("ema_decay", 0.0)
-    if not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0:
-        raise VividError(f"trainer.ema_decay must be a number in [0, 1) (0: off), got {ema_decay!r}")
+    typed = cfg if isinstance(cfg, TrainConfig) else parse_task_config(task, cfg)
+    if max_steps is not None:
+        typed = dataclasses.replace(typed, trainer=dataclasses.replace(typed.trainer, max_steps=max_steps))
+    tcfg = typed.trainer
     if resume is not None and not Path(resume).exists():
         raise VividError(f"--resume {resume} does not exist")
     pl.seed_everything(seed, workers=True, verbose=False)
-    recipe = build_recipe(task, cfg)  # reports bad settings before anything is written
+    recipe = build_recipe(task, typed)  # reports bad settings before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = int(max_steps if max_steps is not None else tcfg.get("max_steps", 1000))
+    steps = tcfg.max_steps
     ckpt_cb = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
         filename="step{step:07d}",
         auto_insert_metric_name=False,
-        every_n_train_steps=int(tcfg.get("checkpoint_every_n_steps", max(1, steps // 5))),
-        save_top_k=-1 if tcfg.get("keep_all_checkpoints") else 1,
+        every_n_train_steps=tcfg.checkpoint_every_n_steps or max(1, steps // 5),
+        save_top_k=-1 if tcfg.keep_all_checkpoints else 1,
         save_last=True,
     )
     ckpt_cb.FILE_EXTENSION = STATE_SUFFIX
     callbacks = [ckpt_cb]
-    if ema_decay > 0:
+    if typed.export.path:
+        # Before the weight average's callback: its validation weights are the ones exported.
+        callbacks.append(ExportAfterValidation(typed.export.path, recipe, command=command))
+    if tcfg.ema_decay > 0:
         # An exponential moving average of the weights; validation, checkpoints and the export use it.
         from pytorch_lightning.callbacks import EMAWeightAveraging
 
-        callbacks.append(EMAWeightAveraging(decay=ema_decay))
+        callbacks.append(EMAWeightAveraging(decay=tcfg.ema_decay))
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=devices,
@@ -269,10 +398,10 @@ def train(
         precision=precision,
         max_steps=steps,
         max_epochs=-1,
-        val_check_interval=int(tcfg.get("val_check_interval", max(1, steps // 4))),
+        val_check_interval=tcfg.val_check_interval or max(1, steps // 4),
         check_val_every_n_epoch=None,
-        limit_val_batches=tcfg.get("limit_val_batches", 1.0),
-        log_every_n_steps=int(tcfg.get("log_every_n_steps", 10)),
+        limit_val_batches=tcfg.limit_val_batches,
+        log_every_n_steps=tcfg.log_every_n_steps,
         num_sanity_val_steps=0,
         logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
         callbacks=callbacks,
@@ -280,11 +409,11 @@ def train(
         default_root_dir=out_dir,
         enable_progress_bar=not quiet,
         enable_model_summary=not quiet,
-        use_distributed_sampler=bool(tcfg.get("use_distributed_sampler", True)),
+        use_distributed_sampler=tcfg.use_distributed_sampler,
     )
     if trainer.is_global_zero:
         with atomic_write(out_dir / "config.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            tmp.write_text(yaml.safe_dump(config_to_dict(typed), sort_keys=False))
     trainer.fit(recipe.module, datamodule=recipe.datamodule, ckpt_path=str(resume) if resume else None)
     summary = {"rank": trainer.global_rank, "world_size": trainer.world_size, "global_step": trainer.global_step}
     with atomic_write(out_dir / f"finished_rank{trainer.global_rank}.json") as tmp:
@@ -301,6 +430,31 @@ def train(
         command=command,
         data=recipe.data_description,
         metrics=metrics,
-        extra={"config": cfg, **({"data_details": recipe.data_details} if recipe.data_details else {})},
+        extra={"config": config_to_dict(typed), **({"data_details": recipe.data_details} if recipe.data_details else {})},
         model_config=recipe.export_config,
     )
+
+
+class ExportAfterValidation(pl.Callback):
+    """Writes a vivid checkpoint of the model after every validation (``export.path``)."""
+
+    def __init__(self, path: str | os.PathLike, recipe: Recipe, *, command: str | None = None) -> None:
+        self.path, self.recipe, self.command = Path(path), recipe, command
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
+        metrics["global_step"] = int(trainer.global_step)
+        save_checkpoint(
+            self.path,
+            pl_module.model,
+            task=self.recipe.task,
+            model_name=self.recipe.model_name,
+            command=self.command,
+            data=self.recipe.data_description,
+            metrics=metrics,
+            extra={"note": "periodic export during training"},
+            model_config=self.recipe.export_config,
+        )
+        log.info("exported %s at step %d", self.path, trainer.global_step)

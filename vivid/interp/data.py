@@ -23,7 +23,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from vivid.core.config import changed_fields
 from vivid.core.errors import VividError
+from vivid.interp.config import InterpData
 from vivid.synth.flying import FlyingLayers
 
 log = logging.getLogger(__name__)
@@ -441,101 +443,89 @@ class Vimeo90KTriplets(Dataset):
 class InterpDataModule(pl.LightningDataModule):
     """Mixed training batches of real triplets and flying layers; validation on held-out frames.
 
-    cfg keys (all optional):
-      batch_size (8), crop ([128, 128]), num_workers (0)
-      flying: {train: 2000, val: 32, fraction: 0.5, size: crop, random_t: true, cache_file: None,
-               ...FlyingLayers kwargs}
-      videos: list of video files / folders (triplets drawn on the fly)
-      long_sides: [640, 320] -- each video is used at these long-side sizes (motion scales)
-      gaps: [2, 3, 4]; video_val_fraction: 0.1 (the last frames of every clip, held out)
-      cache_dir: keep decoded frames there (.npy) so later runs skip decoding
-      teacher: "dis" gives the video triplets flow labels from OpenCV's DIS flow (consistent
-               pixels only; see :class:`DISTeacher`), or none
-      vimeo: root of a Vimeo-90K triplet folder
-      epoch_length: 2000 items per epoch of the real-footage part
-      val_crop: [256, 448]; val_items: 16
-    ``fraction`` is the share of flying-layer items in each training batch (1.0 when there is
-    no real footage).
+    Args:
+        config: the recipe's ``data`` settings (:class:`vivid.interp.config.InterpData`, whose
+            docstring lists them).
     """
 
-    def __init__(self, cfg: dict | None = None, batch_size: int | None = None) -> None:
+    def __init__(self, config: InterpData | None = None) -> None:
         super().__init__()
-        self.cfg = dict(cfg or {})
-        self.batch_size = int(batch_size or self.cfg.get("batch_size", 8))
+        self.config = config or InterpData()
+        self.batch_size = self.config.batch_size
+        if self.config.teacher not in (None, "none", "dis"):
+            raise VividError(f"data.teacher must be 'dis' or none, got {self.config.teacher!r}")
         self.train_sets: dict[str, Dataset] = {}
         self.val_sets: list[Dataset] = []
         self.val_names: list[str] = []
 
     def describe(self) -> str:
-        c = self.cfg
+        c = self.config
         parts = []
-        fly = c.get("flying", {})
-        if fly.get("train", 1) and fly.get("fraction", 0.5) > 0:
+        fly = c.flying
+        if fly.train and fly.fraction > 0:
             keys = ("size", "max_motion", "background_motion", "sprite_size", "flat_prob", "static_prob", "band_prob", "texture_images", "image_prob")
-            extra = {k: fly[k] for k in keys if k in fly}
-            parts.append(f"flying layers ({fly.get('train', 2000)} scenes{', ' + str(extra) if extra else ''})")
-        if c.get("videos"):
-            names = ", ".join(p.name for p in list_videos(c["videos"]))
+            # Settings that differ from the defaults (and the size when given), as the sidecar's short record.
+            extra = {k: list(v) if isinstance(v, tuple) else v for k, v in changed_fields(fly).items() if k in keys}
+            parts.append(f"flying layers ({fly.train} scenes{', ' + str(extra) if extra else ''})")
+        if c.videos:
+            names = ", ".join(p.name for p in list_videos(c.videos))
             parts.append(
-                f"video triplets from {names} (long side {c.get('long_sides', [640, 320])}, gaps {c.get('gaps', [2, 3, 4])}, "
-                f"last {c.get('video_val_fraction', 0.1):.0%} of frames held out for validation"
-                f"{', DIS-flow teacher' if c.get('teacher') == 'dis' else ''})"
+                f"video triplets from {names} (long side {list(c.long_sides)}, gaps {list(c.gaps)}, "
+                f"last {c.video_val_fraction:.0%} of frames held out for validation"
+                f"{', DIS-flow teacher' if c.teacher == 'dis' else ''})"
             )
-        if c.get("vimeo"):
-            parts.append(f"Vimeo-90K triplets at {c['vimeo']}")
+        if c.vimeo:
+            parts.append(f"Vimeo-90K triplets at {c.vimeo}")
         return "; ".join(parts)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_sets:
             return
-        c = self.cfg
-        crop = tuple(c.get("crop", (128, 128)))
-        fly = dict(c.get("flying", {}))
-        n_fly_train = int(fly.pop("train", 2000))
-        n_fly_val = int(fly.pop("val", 32))
-        self.fraction = float(fly.pop("fraction", 0.5))
-        fly_size = tuple(fly.pop("size", crop))
+        c = self.config
+        crop = tuple(c.crop)
+        fly = c.flying
+        self.fraction = fly.fraction
+        fly_size = tuple(fly.size or crop)
+        layers = fly.layer_settings()
         real_train: list[Dataset] = []
-        if c.get("videos"):
-            sides = tuple(c.get("long_sides", (640, 320)))
-            val_frac = float(c.get("video_val_fraction", 0.1))
-            gaps = tuple(c.get("gaps", (2, 3, 4)))
+        if c.videos:
+            sides, val_frac, gaps = tuple(c.long_sides), c.video_val_fraction, tuple(c.gaps)
             clips_train, clips_val = [], []
-            for path in list_videos(c["videos"]):
-                per_side = decode_video(path, sides, c.get("max_frames"), c.get("cache_dir"))
+            for path in list_videos(c.videos):
+                per_side = decode_video(path, sides, c.max_frames, c.cache_dir)
                 log.info("decoded %s: %d frames", path, len(per_side[0]))
                 clips_train += per_side
                 clips_val.append(per_side[0])
-            teacher = c.get("teacher")
-            if teacher not in (None, "none", "dis"):
-                raise VividError(f"data.teacher must be 'dis' or none, got {teacher!r}")
             real_train.append(
                 VideoTriplets(
                     clips_train,
                     gaps,
                     crop,
                     (0.0, 1.0 - val_frac),
-                    int(c.get("epoch_length", 2000)),
-                    teacher=DISTeacher() if teacher == "dis" else None,
+                    c.epoch_length,
+                    teacher=DISTeacher() if c.teacher == "dis" else None,
                 )
             )
-            val_crop = tuple(c.get("val_crop", (256, 448)))
             # Validation: the held-out tail of every clip at the largest size, gap 2 (t = 0.5),
             # the frame-drop protocol of the benchmark.
             self.val_sets.append(
-                VideoTriplets(clips_val, (2,), val_crop, (1.0 - val_frac, 1.0), int(c.get("val_items", 16)), augment=False, deterministic=True)
+                VideoTriplets(clips_val, (2,), tuple(c.val_crop), (1.0 - val_frac, 1.0), c.val_items, augment=False, deterministic=True)
             )
             self.val_names.append("video")
-        if c.get("vimeo"):
-            real_train.append(Vimeo90KTriplets(c["vimeo"], "train", crop))
-            self.val_sets.append(Vimeo90KTriplets(c["vimeo"], "test", tuple(c.get("val_crop", (256, 448))), augment=False))
+        if c.vimeo:
+            real_train.append(Vimeo90KTriplets(c.vimeo, "train", crop))
+            self.val_sets.append(Vimeo90KTriplets(c.vimeo, "test", tuple(c.val_crop), augment=False))
             self.val_names.append("vimeo")
         if not real_train:
             self.fraction = 1.0
         if self.fraction > 0:
-            cache_file = fly.pop("cache_file", None)
-            self.train_sets["flying"] = FlyingTriplets(n_fly_train, fly_size, seed=0, cache_file=cache_file, **fly)
-            self.val_sets.append(FlyingTriplets(n_fly_val, fly_size, seed=10_000, random_t=False, augment=False, **fly))
+            textures = fly.texture_images
+            self.train_sets["flying"] = FlyingTriplets(
+                fly.train, fly_size, seed=0, random_t=fly.random_t, cache_file=fly.cache_file, texture_images=textures, **layers
+            )
+            self.val_sets.append(
+                FlyingTriplets(fly.val, fly_size, seed=10_000, random_t=False, augment=False, texture_images=textures, **layers)
+            )
             self.val_names.append("flying")
         if real_train and self.fraction < 1:
             self.train_sets["real"] = real_train[0] if len(real_train) == 1 else ConcatDataset(real_train)
@@ -548,7 +538,7 @@ class InterpDataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         sizes = self._split_batch()
-        workers = int(self.cfg.get("num_workers", 0))
+        workers = self.config.num_workers
         return {
             name: DataLoader(ds, batch_size=sizes[name], shuffle=True, num_workers=workers, drop_last=True, persistent_workers=workers > 0)
             for name, ds in self.train_sets.items()

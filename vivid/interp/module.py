@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -29,6 +28,7 @@ from torch import Tensor
 
 from vivid.core.errors import VividError
 from vivid.core.metrics import psnr
+from vivid.interp.config import InterpLoss, InterpOptim
 from vivid.interp.discriminator import VGGDiscriminator
 from vivid.interp.losses import (
     charbonnier,
@@ -56,19 +56,16 @@ def _cat_batch(batch: dict) -> dict[str, Tensor]:
 class InterpModule(pl.LightningModule):
     """Trains ``model`` (an :class:`InterpNet`) with the losses above.
 
-    optim: {lr, weight_decay, min_lr_ratio (cosine floor), max_steps, grad_clip, lr_d}
-    loss: {flow_weight, flow_level_weights (coarse to fine, one per flow-pyramid estimate;
-    default: halving per level), depth_weight, warp_weight, gan: {enabled, weight, start_step, widths}}
-    export: {path, model_name, command, data, model_config}: write a vivid checkpoint after every
-    validation (``model_config``: settings it carries instead of the model's).
+    ``optim`` and ``loss`` are the recipe's typed settings (:class:`InterpOptim`, :class:`InterpLoss`,
+    whose docstrings list them).
     """
 
     def __init__(
         self,
         model: InterpNet,
-        optim: dict | None = None,
-        loss: dict | None = None,
-        export: dict | None = None,
+        *,
+        optim: InterpOptim | None = None,
+        loss: InterpLoss | None = None,
         stage: str = "full",
     ) -> None:
         super().__init__()
@@ -77,12 +74,11 @@ class InterpModule(pl.LightningModule):
         self.stage = stage
         self.save_hyperparameters(ignore=["model"])
         self.model = model
-        self.optim_cfg = dict(optim or {})
-        self.loss_cfg = dict(loss or {})
-        self.export_cfg = dict(export or {})
+        self.optim_cfg = optim or InterpOptim()
+        self.loss_cfg = loss or InterpLoss()
         self.flow_level_weights = None
-        if self.loss_cfg.get("flow_level_weights") is not None:
-            weights = tuple(float(w) for w in self.loss_cfg["flow_level_weights"])
+        if self.loss_cfg.flow_level_weights is not None:
+            weights = tuple(float(w) for w in self.loss_cfg.flow_level_weights)
             levels = len(model.flow.decoders) + (model.flow.context is not None)
             if len(weights) != levels or min(weights) < 0 or max(weights) <= 0:
                 raise ValueError(
@@ -90,20 +86,18 @@ class InterpModule(pl.LightningModule):
                     f" estimate) and one > 0, got {list(weights)}"
                 )
             self.flow_level_weights = weights
-        gan = dict(self.loss_cfg.get("gan", {}))
-        self.gan_enabled = bool(gan.get("enabled", False))
-        self.gan_weight = float(gan.get("weight", 0.005))
-        self.gan_start = int(gan.get("start_step", 0))
-        self.discriminator = VGGDiscriminator(tuple(gan.get("widths", (16, 32, 64, 128, 128)))) if self.gan_enabled else None
+        gan = self.loss_cfg.gan
+        self.gan_enabled = gan.enabled
+        self.gan_weight = gan.weight
+        self.gan_start = gan.start_step
+        self.discriminator = VGGDiscriminator(tuple(gan.widths)) if self.gan_enabled else None
         self.automatic_optimization = False
 
     # ------------------------------------------------------------------ optimisers
     def configure_optimizers(self):
-        lr = float(self.optim_cfg.get("lr", 5e-4))
-        wd = float(self.optim_cfg.get("weight_decay", 0.0))
-        max_steps = int(self.optim_cfg.get("max_steps", 0)) or int(getattr(self.trainer, "max_steps", 0) or 1000)
-        floor = float(self.optim_cfg.get("min_lr_ratio", 0.1))
-        warm = int(self.optim_cfg.get("warmup_steps", 50))
+        o = self.optim_cfg
+        lr, wd, floor, warm = o.lr, o.weight_decay, o.min_lr_ratio, o.warmup_steps
+        max_steps = o.max_steps or int(getattr(self.trainer, "max_steps", 0) or 1000)
 
         def schedule(step: int) -> float:
             if step < warm:
@@ -117,7 +111,7 @@ class InterpModule(pl.LightningModule):
         sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
         if self.discriminator is None:
             return [opt_g], [sched_g]
-        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=float(self.optim_cfg.get("lr_d", lr)), betas=(0.5, 0.999))
+        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=o.lr_d if o.lr_d is not None else lr, betas=(0.5, 0.999))
         return [opt_g, opt_d], [sched_g]
 
     # ------------------------------------------------------------------ losses
@@ -125,15 +119,15 @@ class InterpModule(pl.LightningModule):
         c = self.loss_cfg
         losses = {"charbonnier": charbonnier(out.frame, batch["image_t"])}
         labelled = batch["has_labels"] > 0.5
-        if float(c.get("flow_weight", 0.01)) > 0:
+        if c.flow_weight > 0:
             flow = self._flow_loss(batch, out.flow_pyramid, out.pad)
             if flow is not None:
                 losses["flow"] = flow
-        if labelled.any() and out.depth0 is not None and float(c.get("depth_weight", 0.1)) > 0:
+        if labelled.any() and out.depth0 is not None and c.depth_weight > 0:
             pred = torch.cat((out.depth0[labelled], out.depth1[labelled]))
             gt = torch.cat((batch["invdepth0"][labelled], batch["invdepth1"][labelled]))
             losses["depth"] = depth_ordering_loss(pred, gt)
-        if float(c.get("warp_weight", 0.0)) > 0:
+        if c.warp_weight > 0:
             w0 = backward_warp(batch["image1"], out.flow01)
             w1 = backward_warp(batch["image0"], out.flow10)
             losses["warp"] = 0.5 * (charbonnier(w0, batch["image0"]) + charbonnier(w1, batch["image1"]))
@@ -166,7 +160,7 @@ class InterpModule(pl.LightningModule):
         opt_g = opts[0] if isinstance(opts, (list, tuple)) else opts
         opt_g.zero_grad()
         self.manual_backward(loss)
-        self.clip_gradients(opt_g, gradient_clip_val=float(self.optim_cfg.get("grad_clip", 1.0)), gradient_clip_algorithm="norm")
+        self.clip_gradients(opt_g, gradient_clip_val=self.optim_cfg.grad_clip, gradient_clip_algorithm="norm")
         opt_g.step()
         sched = self.lr_schedulers()
         (sched[0] if isinstance(sched, list) else sched).step()
@@ -177,9 +171,9 @@ class InterpModule(pl.LightningModule):
     def _total(self, losses: dict[str, Tensor]) -> Tensor:
         c = self.loss_cfg
         total = losses["charbonnier"]
-        total = total + float(c.get("flow_weight", 0.01)) * losses.get("flow", 0.0)
-        total = total + float(c.get("depth_weight", 0.1)) * losses.get("depth", 0.0)
-        total = total + float(c.get("warp_weight", 0.0)) * losses.get("warp", 0.0)
+        total = total + c.flow_weight * losses.get("flow", 0.0)
+        total = total + c.depth_weight * losses.get("depth", 0.0)
+        total = total + c.warp_weight * losses.get("warp", 0.0)
         if "gan" in losses:
             total = total + self.gan_weight * losses["gan"]
         return total
@@ -194,7 +188,7 @@ class InterpModule(pl.LightningModule):
             use_gan = self.discriminator is not None and self.global_step >= self.gan_start
             opts = self.optimizers()
             opt_g = opts[0] if isinstance(opts, (list, tuple)) else opts
-            clip = float(self.optim_cfg.get("grad_clip", 1.0))
+            clip = self.optim_cfg.grad_clip
             if use_gan:
                 opt_d = opts[1]
                 # Discriminator step on the real frame and the detached output.
@@ -246,24 +240,3 @@ class InterpModule(pl.LightningModule):
         self.log(f"{prefix}charbonnier", charbonnier(frame, batch["image_t"]), add_dataloader_idx=False)
         if name == "flying":
             self.log("val/flying_epe", endpoint_error(out.flow01, batch["flow01"]), add_dataloader_idx=False)
-
-    def on_validation_epoch_end(self) -> None:
-        path = self.export_cfg.get("path")
-        if not path or self.trainer is None or not self.trainer.is_global_zero or self.trainer.sanity_checking:
-            return
-        from vivid.core.checkpoints import save_checkpoint
-
-        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
-        metrics["global_step"] = int(self.global_step)
-        save_checkpoint(
-            Path(path),
-            self.model,
-            task="interp",
-            model_name=self.export_cfg.get("model_name", "interp_default"),
-            command=self.export_cfg.get("command"),
-            data=self.export_cfg.get("data"),
-            metrics=metrics,
-            extra={"note": "periodic export during training", **dict(self.export_cfg.get("extra", {}))},
-            model_config=self.export_cfg.get("model_config"),
-        )
-        log.info("exported %s at step %d", path, self.global_step)

@@ -29,6 +29,7 @@ import math
 import os
 import pickle
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from vivid.core.errors import VividError
+from vivid.pose3d.config import Pose3DData
 from vivid.pose3d.bones import NUM_JOINTS, ROOT, flip_permutation
 
 log = logging.getLogger(__name__)
@@ -585,48 +587,20 @@ class Pose3DDataModule(pl.LightningDataModule):
     """Synthetic crops for training: a 3D-labelled pool and a 2D-only pool.
 
     Args:
-        cache_dir: folder of the crop caches ``synth_<split>_<size>.npz`` (rendered on first use).
-        size: crop size (the model's input size).
-        n_train, n_val: samples rendered for (and used from) the train and val caches.
-        three_d_fraction: fraction of training samples that keep their 3D labels.
-        use_2d: feed the other samples as 2D-only data (the method); False trains on the
-            3D-labelled pool alone (the 3D-only baseline).
-        label_seed: seed of the 3D/2D choice.
-        batch_size: samples per training step; ``ratio_2d`` of them from the 2D-only pool when
-            mixing (``mix="mix"``), or whole batches from either pool (``mix="alternate"``).
-        flip: random horizontal flips in training.
-        mocap: "auto" (the shared data's CMU clips when present, else procedural motion),
-            "procedural", or a folder of BVH files; split by whole takes
-            (:mod:`vivid.synth.mocap_library`), so validation and test motions stay out of training.
+        config: the recipe's ``data`` settings (:class:`vivid.pose3d.config.Pose3DData`, whose
+            docstring lists them); ``size`` must be set (the model's input size). Mocap clips
+            (``mocap``) are split by whole takes, so validation and test motions stay out of training.
     """
 
-    def __init__(
-        self,
-        *,
-        cache_dir: str = ".cache/pose3d",
-        size: int = 96,
-        n_train: int = 4000,
-        n_val: int = 300,
-        three_d_fraction: float = 1.0,
-        use_2d: bool = True,
-        label_seed: int = 0,
-        batch_size: int = 32,
-        ratio_2d: float = 0.75,
-        mix: str = "mix",
-        val_batch_size: int = 64,
-        flip: bool = True,
-        num_workers: int = 0,
-        mocap: str = "auto",
-    ) -> None:
+    def __init__(self, config: Pose3DData | None = None) -> None:
         from vivid.synth.mocap_library import resolve_mocap
 
         super().__init__()
-        self.cfg = dict(
-            cache_dir=cache_dir, size=size, n_train=n_train, n_val=n_val, three_d_fraction=three_d_fraction,
-            use_2d=use_2d, label_seed=label_seed, batch_size=batch_size, ratio_2d=ratio_2d, mix=mix,
-            val_batch_size=val_batch_size, flip=flip, num_workers=num_workers, mocap=mocap,
-        )  # fmt: skip
-        self.mocap = resolve_mocap(mocap)  # reads file names only; clips load when rendering
+        config = config or Pose3DData()
+        if config.size is None:
+            raise VividError("data.size is not set; the recipe sets it to the model's input size")
+        self.cfg = asdict(config)
+        self.mocap = resolve_mocap(config.mocap)  # reads file names only; clips load when rendering
         self.train_3d = self.train_2d = self.val = None
 
     def motion_tag(self) -> str:

@@ -24,6 +24,7 @@ Optional 2D pre-training: the first ``pretrain_steps`` steps train on all sample
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import pytorch_lightning as pl
 import torch
@@ -31,6 +32,7 @@ from torch import Tensor
 
 from vivid.core import metrics
 from vivid.pose3d.bones import ROOT, bone_visibility
+from vivid.pose3d.config import Pose3DLoss, Pose3DOptim
 from vivid.pose3d.coords import back_project, estimate_root_depth, heatmap_to_image, image_to_heatmap, read_depth, soft_argmax
 from vivid.pose3d.losses import depth_loss, euclidean_2d_loss, geometric_loss, heatmap_loss
 
@@ -51,41 +53,31 @@ class Pose3DModule(pl.LightningModule):
 
     Args:
         model: the network.
-        lr, weight_decay: AdamW; the learning rate follows a warm-up + cosine schedule over
+        loss, optim: the recipe's typed settings (:class:`Pose3DLoss`, :class:`Pose3DOptim`, whose
+            docstrings list them); the learning rate follows a warm-up + cosine schedule over
             ``total_steps``.
-        lambda_hm, lambda_geo, lambda_reg, lambda_2d: loss weights (see the module docstring).
-        geo_mode: "strict" or "depth" (depth-informed).
-        sigma: Gaussian target width in heatmap pixels.
-        pretrain_steps: length of the 2D pre-training stage at the start (0: none).
         mix: "mix" (3D and 2D samples in every batch) or "alternate" (batches from one pool at a
-            time; ``alternate_2d_per_3d`` 2D batches for each 3D batch).
+            time; ``loss.alternate_2d_per_3d`` 2D batches for each 3D batch).
     """
 
     def __init__(
         self,
         model: torch.nn.Module,
         *,
-        lr: float = 2e-3,
-        weight_decay: float = 1e-4,
+        loss: Pose3DLoss | None = None,
+        optim: Pose3DOptim | None = None,
         total_steps: int = 1000,
-        warmup_steps: int = 50,
-        lambda_hm: float = 1.0,
-        lambda_geo: float = 5.0,
-        lambda_reg: float = 100.0,
-        lambda_2d: float = 0.1,
-        geo_mode: str = "depth",
-        sigma: float = 1.0,
-        pretrain_steps: int = 0,
         mix: str = "mix",
-        alternate_2d_per_3d: int = 3,
     ) -> None:
         super().__init__()
-        if geo_mode not in GEO_MODES:
-            raise ValueError(f"geo_mode must be one of {GEO_MODES}, got {geo_mode!r}")
+        loss, optim = loss or Pose3DLoss(), optim or Pose3DOptim()
+        if loss.geo_mode not in GEO_MODES:
+            raise ValueError(f"geo_mode must be one of {GEO_MODES}, got {loss.geo_mode!r}")
         if mix not in MIX_MODES:
             raise ValueError(f"mix must be one of {MIX_MODES}, got {mix!r}")
         self.model = model
-        self.save_hyperparameters(ignore=["model"])
+        # Flat hyperparameters (hparams.lr, hparams.geo_mode, ...), as the steps below read them.
+        self.save_hyperparameters({**asdict(loss), **asdict(optim), "total_steps": total_steps, "mix": mix})
 
     # ------------------------------------------------------------------ set-up
 

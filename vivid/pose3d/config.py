@@ -1,0 +1,78 @@
+"""The 3D pose recipe's typed config: every setting of ``vivid train pose3d`` and its default.
+
+Presets (``presets/*.yaml``) and ``key.sub=value`` overrides are checked against these
+dataclasses by the harness (:func:`vivid.core.train.parse_task_config`) before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vivid.core.train import TrainConfig
+
+
+@dataclass
+class Pose3DData:
+    """``data``: synthetic crops, a 3D-labelled pool and a 2D-only pool (:class:`Pose3DDataModule`).
+
+    cache_dir: folder of the crop caches (rendered on first use). size: crop size (None: the
+    model's input size). n_train, n_val: samples rendered for and used from the caches.
+    three_d_fraction: share of training samples that keep their 3D labels; use_2d: feed the others
+    as 2D-only data (the method), or train on the 3D-labelled pool alone (the 3D-only baseline).
+    label_seed: seed of the 3D/2D choice. batch_size samples per step, ``ratio_2d`` of them from the
+    2D-only pool with ``mix="mix"``; ``mix="alternate"`` draws whole batches from one pool at a time.
+    flip: random horizontal flips. mocap: "auto", "procedural" or a BVH folder
+    (:mod:`vivid.synth.mocap_library`).
+    """
+
+    cache_dir: str = ".cache/pose3d"
+    size: int | None = None
+    n_train: int = 4000
+    n_val: int = 300
+    three_d_fraction: float = 1.0
+    use_2d: bool = True
+    label_seed: int = 0
+    batch_size: int = 32
+    ratio_2d: float = 0.75
+    mix: Literal["mix", "alternate"] = "mix"
+    val_batch_size: int = 64
+    flip: bool = True
+    num_workers: int = 0
+    mocap: str = "auto"
+
+
+@dataclass
+class Pose3DLoss:
+    """``loss``: weights of the heatmap, geometric (bone-length ratio), depth regression and 2D
+    terms; ``geo_mode`` "strict" or "depth" (depth-informed); ``sigma`` the Gaussian target width in
+    heatmap pixels; ``pretrain_steps`` of 2D pre-training at the start; with ``mix="alternate"``,
+    ``alternate_2d_per_3d`` 2D batches for each 3D batch."""
+
+    lambda_hm: float = 1.0
+    lambda_geo: float = 5.0
+    lambda_reg: float = 100.0
+    lambda_2d: float = 0.1
+    geo_mode: Literal["strict", "depth"] = "depth"
+    sigma: float = 1.0
+    pretrain_steps: int = 0
+    alternate_2d_per_3d: int = 3
+
+
+@dataclass
+class Pose3DOptim:
+    """``optim``: AdamW; the learning rate follows a warm-up and a cosine schedule over trainer.max_steps."""
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+
+
+@dataclass
+class Pose3DConfig(TrainConfig):
+    """The whole 3D pose config."""
+
+    model: str = "pose3d_default"
+    data: Pose3DData = field(default_factory=Pose3DData)
+    loss: Pose3DLoss = field(default_factory=Pose3DLoss)
+    optim: Pose3DOptim = field(default_factory=Pose3DOptim)
