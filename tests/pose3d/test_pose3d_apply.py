@@ -49,6 +49,14 @@ def test_prediction_is_consistent_with_the_camera(tiny_ckpt, photo):
     assert len(d["joints3d"]) == 17 and 0 <= d["mean_confidence"] <= 1
 
 
+def test_inference_does_not_import_the_training_data():
+    # The command-line tool needs the crop helpers, not the DataModule (nor Lightning behind it).
+    code = "import sys, vivid.pose3d.apply; print(sorted(m for m in ('vivid.pose3d.data', 'pytorch_lightning') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 def test_camera_matrix_options():
     K = camera_matrix(200, 100, focal=150.0)
     assert K[0, 0] == 150.0 and K[0, 2] == pytest.approx(99.5) and K[1, 2] == pytest.approx(49.5)
