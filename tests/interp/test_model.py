@@ -7,14 +7,15 @@ import math
 import pytest
 import torch
 
+from vivid.core.blocks import ResidualBlock, SelfAttention2d
 from vivid.core.registry import create_model, list_models
 from vivid.interp.depth import HourglassDepth
 from vivid.interp.flow import PWCFlow, cost_volume
 from vivid.interp.kernels import KernelUNet
 from vivid.interp.model import InterpNet, InterpOutput, TINY
-from vivid.interp.nonlocal_branch import NonLocalBranch, SelfAttention2d
+from vivid.interp.nonlocal_branch import NonLocalBranch
 from vivid.interp.projection import linear_flow_t
-from vivid.interp.synthesis import FrameSynthesis, ResidualBlock
+from vivid.interp.synthesis import FrameSynthesis
 from vivid.interp.warping import adaptive_warp, backward_warp, bilinear_kernel
 
 
