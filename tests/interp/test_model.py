@@ -385,7 +385,7 @@ def test_flow_still_leaves_long_flows_alone():
     flow = torch.zeros(1, 2, 32, 32)
     flow[:, 1, :, :16] = STILL_MAX_MOTION - 1
     flow[:, 1, :, 16:] = STILL_MAX_MOTION + 1
-    still = net._still(frame, frame, flow)
+    still = net._still(frame, frame, flow, net.flow_settings.flow_still)
     assert still[..., :16].all() and not still[..., 16:].any()
     for bad in (4, -1):
         with pytest.raises(ValueError, match="flow_still"):
@@ -412,10 +412,10 @@ def test_flow_median_removes_patches_and_keeps_motion_boundaries():
     net = InterpNet(**{**TINY, "flow_median": 5})
     flow = torch.full((1, 2, 64, 64), 3.0)
     flow[..., 24:32, 24:32] = 10.0
-    assert torch.allclose(net._median(flow), torch.full_like(flow, 3.0))
+    assert torch.allclose(net._median(flow, net.flow_settings.flow_median), torch.full_like(flow, 3.0))
     step = torch.zeros(1, 2, 64, 64)
     step[..., 32:] = 6.0
-    out = net._median(step)
+    out = net._median(step, net.flow_settings.flow_median)
     assert torch.allclose(out[..., :24], torch.zeros(1, 2, 64, 24)) and torch.allclose(out[..., 40:], torch.full((1, 2, 64, 24), 6.0))
     with pytest.raises(ValueError, match="flow_median"):
         InterpNet(**{**TINY, "flow_median": 4})
@@ -461,7 +461,6 @@ def test_given_flows_replace_the_flow_network():
             raise AssertionError("the flow network ran")
 
     model.flow = NoFlow()
-    model.config["flow_scales"] = [1]
     a, b = _pair(1, 30, 37)
     f01 = torch.zeros(1, 2, 30, 37)
     f01[:, 0] = 4.0
