@@ -270,10 +270,10 @@ class InterpNet(nn.Module):
         return F.interpolate(small, size=flow.shape[-2:], mode="bilinear", align_corners=False)
 
     def estimate_flow(
-        self, image0: Tensor, image1: Tensor, settings: FlowSettings | None = None
+        self, image0: Tensor, image1: Tensor, flow_settings: FlowSettings | None = None
     ) -> tuple[Tensor, Tensor, list[Tensor]]:
         """Step 1a: F0->1, F1->0 (B, 2, H, W) from frames (B, 3, H, W) whose H and W are multiples
-        of :attr:`multiple`, and the full-resolution pass's pyramid, with ``settings`` (by default
+        of :attr:`multiple`, and the full-resolution pass's pyramid, with ``flow_settings`` (by default
         :attr:`flow_settings`: ``flow_scales``, ``flow_window``, ``flow_refine``,
         ``flow_contrast``, ``flow_median`` and ``flow_still``).
 
@@ -286,7 +286,7 @@ class InterpNet(nn.Module):
         zero flow is one more candidate (matched over ``flow_window`` like the others), and a
         flow shorter than :data:`STILL_MAX_MOTION` also becomes zero wherever zero flow matches
         better over a ``flow_still`` window: still background keeps exactly its pixels."""
-        s = self.flow_settings if settings is None else settings
+        s = self.flow_settings if flow_settings is None else flow_settings
         feats = self.flow.features(torch.cat((image0, image1)))
         flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
         scales, passes, window = s.flow_scales[1:], s.flow_refine, s.flow_window
