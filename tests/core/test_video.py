@@ -308,6 +308,62 @@ def test_open_frames_video_folder_and_image(tmp_path):
         V.open_frames(tmp_path / "missing.mp4")
 
 
+# ----------------------------------------------------------------------------- clips for the tools
+
+
+def test_open_clip_needs_a_clip_of_two_frames(tmp_path):
+    frames = _pattern(3, 16, 24)
+    video = _write(tmp_path / "v.mp4", frames, Fraction(25))
+    assert V.open_clip(video).info.n_frames == 3
+    V.write_frames_folder(tmp_path / "dir", frames)
+    assert V.open_clip(tmp_path / "dir", fps=10).info.fps == 10
+    write_image(tmp_path / "single.png", frames[0])
+    with pytest.raises(VividError, match="single image"):
+        V.open_clip(tmp_path / "single.png")
+    with pytest.raises(VividError, match="at least 2"):
+        V.open_clip(_write(tmp_path / "one.mp4", frames[:1], Fraction(25)))
+    with pytest.raises(VividError, match="--input-fps must be positive"):
+        V.open_clip(tmp_path / "dir", fps=0)
+    with pytest.raises(VividError, match="does not exist"):
+        V.open_clip(tmp_path / "missing.mp4")
+
+
+def test_check_output_kinds_and_refusals(tmp_path):
+    (tmp_path / "in.mp4").write_bytes(b"x")
+    assert V.check_output(tmp_path / "out.mp4", tmp_path / "in.mp4") == "video"
+    assert V.check_output(tmp_path / "frames") == "folder"
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "a.png").write_bytes(b"x")
+    for out, source, overwrite, message in (
+        (tmp_path / "in.mp4", tmp_path / "in.mp4", True, "is the input"),
+        (tmp_path / "in.mp4", None, False, "--overwrite"),
+        (tmp_path / "full", None, True, "not empty"),
+        (tmp_path / "x.gif", None, True, "unsupported output"),
+        (tmp_path / "missing" / "out.mp4", None, True, "does not exist"),
+    ):
+        with pytest.raises(VividError, match=message):
+            V.check_output(out, source, overwrite=overwrite)
+
+
+def test_frame_sink_writes_atomically(tmp_path):
+    frames = _pattern(3, 16, 24)
+    with V.FrameSink(tmp_path / "out", 10) as sink:
+        for f in frames:
+            sink.write(f)
+        assert not (tmp_path / "out").exists()  # filled under a temporary name
+    assert sink.count == 3 and sorted(p.name for p in (tmp_path / "out").iterdir())[0] == "frame_000000.png"
+    assert all(np.array_equal(g.image, w) for g, w in zip(V.read_frames_folder(tmp_path / "out"), frames))
+    with V.FrameSink(tmp_path / "out.mp4", Fraction(10)) as sink:
+        for i, f in enumerate(frames):
+            sink.write(f, time=i / 10)
+    assert V.probe(tmp_path / "out.mp4", exact=True).n_frames == 3
+    with pytest.raises(RuntimeError):
+        with V.FrameSink(tmp_path / "broken", 10) as sink:
+            sink.write(frames[0])
+            raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.mp4"]  # nothing of the broken one
+
+
 # ----------------------------------------------------------------------------- real video
 
 

@@ -1,4 +1,5 @@
-"""The interpolation engine: tiling, up-conversion grid, batching, streaming, scene cuts."""
+"""The interpolation engine: tiling, the model as an interpolator, up-conversion grid, batching,
+streaming, scene cuts, clip I/O."""
 
 from __future__ import annotations
 
@@ -13,21 +14,13 @@ from torch import nn
 from vivid.core.errors import VividError
 from vivid.core.fileio import to_tensor, to_uint8
 from vivid.core.registry import create_model
-from vivid.core.video import Frame, VideoWriter, iter_frames, probe
-from vivid.interp.apply import (
-    FrameSink,
-    ModelInterpolator,
-    SceneCutDetector,
-    check_rate,
-    ensemble_view,
-    expected_output_count,
-    interpolate_pair,
-    parse_flow_settings,
-    tile_starts,
-    tiled_interpolate,
-    upconvert,
-    upconvert_file,
-)
+from vivid.core.video import Frame, FrameSink, VideoWriter, iter_frames, probe
+from vivid.interp.apply import upconvert_file
+from vivid.interp.flow_settings import FlowSettings
+from vivid.interp.interpolator import ModelInterpolator, ensemble_view, interpolate_pair
+from vivid.interp.scenecut import SceneCutDetector, thumbnail
+from vivid.interp.tiling import tile_starts, tiled_interpolate
+from vivid.interp.upconvert import check_rate, expected_output_count, upconvert
 
 
 class Out:
@@ -131,9 +124,9 @@ def test_ensemble_averages_the_views_mapped_back():
         ModelInterpolator(BlendNet(), ensemble=3)
 
 
-def test_flow_settings_parse_and_reach_the_model():
+def test_flow_settings_parse_and_reach_each_call_not_the_model():
     items = ["flow_scales=1,2,4", "flow_window=9", "flow_refine=0", "flow_contrast=2.5", "flow_median=3", "flow_still=5"]
-    assert parse_flow_settings(items) == {
+    assert FlowSettings(flow_window=33).parse(items).as_config() == {
         "flow_scales": [1, 2, 4],
         "flow_window": 9,
         "flow_refine": 0,
@@ -141,13 +134,28 @@ def test_flow_settings_parse_and_reach_the_model():
         "flow_median": 3,
         "flow_still": 5,
     }
+    assert FlowSettings(flow_window=33).parse(["flow_refine=2"]) == FlowSettings(flow_window=33, flow_refine=2)  # on top
     bad_items = (("flow_window=8", "odd"), ("flow_scales=1,x", "flow_scales=1,x"), ("use_depth=0", "NAME=VALUE"), ("flow_still=2", "flow_still"))
     for bad, message in bad_items:
         with pytest.raises(VividError, match=message):
-            parse_flow_settings([bad])
-    net = create_model("interp_tiny", flow_scales=[1, 2], flow_refine=1)
-    ModelInterpolator(net, tile=0, flow_settings={"flow_scales": [1], "flow_window": 5})
-    assert (net.config["flow_scales"], net.config["flow_window"], net.config["flow_refine"]) == ([1], 5, 1)
+            FlowSettings().parse([bad])
+    torch.manual_seed(0)
+    net = create_model("interp_tiny", flow_scales=[1, 2], flow_refine=1).train()
+    for p in net.flow.parameters():  # a flow network that moves pixels, so its settings matter
+        p.data.add_(0.1 * torch.randn_like(p))
+    fn = ModelInterpolator(net, tile=0, flow_settings={"flow_scales": [1], "flow_window": 5})
+    assert fn.flow_settings == FlowSettings(flow_scales=(1,), flow_window=5, flow_refine=1)
+    a, b = (to_tensor(texture(32, 48, s))[None] for s in (0.0, 4.0))
+    out = fn(a, b, torch.tensor([0.5]))
+    # The caller's model is left as it was: its settings, its config, its training mode.
+    assert net.flow_settings == FlowSettings(flow_scales=(1, 2), flow_refine=1)
+    assert (net.config["flow_scales"], net.config["flow_window"], net.config["flow_refine"]) == ([1, 2], 9, 1)
+    assert net.training and all(m.training for m in net.modules())
+    with torch.no_grad():
+        net.eval()
+        given = net(a, b, 0.5, flow_settings=fn.flow_settings).frame
+        own = net(a, b, 0.5).frame
+    assert torch.equal(out, given) and not torch.equal(out, own)
     with pytest.raises(VividError, match="flow_refine"):
         ModelInterpolator(net, tile=0, flow_settings={"flow_refine": -1})
     with pytest.raises(VividError, match="no flow settings"):
@@ -317,8 +325,6 @@ def test_check_rate_values():
 
 def test_scene_cut_detector_separates_cuts_from_motion():
     det = SceneCutDetector()
-    from vivid.interp.apply import thumbnail
-
     a = thumbnail(texture(90, 160, 0.0, seed=1))
     moved = thumbnail(texture(90, 160, 6.0, seed=1))
     other = thumbnail(texture(90, 160, 0.0, seed=7) // 3)  # another scene, darker
@@ -386,12 +392,12 @@ def test_upconvert_file_folder_output_and_refusals(tmp_path):
         FrameSink(tmp_path / "x.gif", 25)
 
 
-def test_keep_float32_makes_mixed_precision_safe():
-    """Under autocast the flow projection would index pixels with low-precision floats; kept in
-    float32 the model runs and stays close to the float32 result (CPU bfloat16 stands in for
-    CUDA float16 here)."""
+def test_flow_projection_keeps_float32_under_mixed_precision():
+    """Under autocast the flow projection would index pixels with low-precision floats; it turns
+    autocast off and works in float32 itself, so the model runs and stays close to the float32
+    result (CPU bfloat16 stands in for CUDA float16 here)."""
     from vivid.core.registry import create_model
-    from vivid.interp.apply import keep_float32
+    from vivid.interp.projection import FlowProjection
 
     torch.manual_seed(0)
     model = create_model("interp_tiny").eval()
@@ -399,12 +405,16 @@ def test_keep_float32_makes_mixed_precision_safe():
     b = to_tensor(texture(48, 80, 2.0))[None]
     with torch.no_grad():
         ref = model(a, b, 0.5).frame
-        assert keep_float32(model, "cpu") >= 1
-        assert keep_float32(model, "cpu") == 0  # idempotent
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = model(a, b, 0.5).frame
     assert torch.isfinite(out).all()
     assert (out.float() - ref).abs().mean() < 0.02
+    flow = torch.full((1, 2, 8, 8), 1.5)
+    expected = FlowProjection()(flow, -flow, 0.5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = FlowProjection()(flow.bfloat16(), -flow.bfloat16(), torch.tensor([0.5]))
+    assert all(h.dtype == torch.float32 for h in half)
+    assert all(torch.equal(h, e) for h, e in zip(half, expected))
 
 
 def test_dis_flow_source_feeds_the_generator():

@@ -107,6 +107,43 @@ def test_interp_video_factor_and_repair(tmp_path, tiny_ckpt):
     assert probe(tmp_path / "up.mp4", exact=True).n_frames == 7
 
 
+def test_flow_preset_and_settings_reach_the_interpolator(tmp_path):
+    """--flow-preset picks the training settings (fast) or the checkpoint's (quality, the
+    default); --flow-setting changes single settings on top; both commands take them."""
+    from vivid.interp.cli import InterpOptions, _LazyInterpolator
+    from vivid.interp.flow_settings import FlowSettings
+
+    torch.manual_seed(0)
+    trained = create_model("interp_tiny", flow_scales=[1, 2])
+    ckpt = save_checkpoint(
+        tmp_path / "ckpt", trained, task="interp", model_name="interp_tiny",
+        extra={"config": {"model_config": {"flow_scales": [1, 2]}}}, model_config={"flow_refine": 1, "flow_window": 5},
+    )  # fmt: skip
+
+    def chosen(**options):
+        return _LazyInterpolator(InterpOptions(model=str(ckpt), device="cpu", **options)).check()._args["flow_settings"]
+
+    quality = FlowSettings(flow_scales=(1, 2), flow_refine=1, flow_window=5)
+    assert chosen() is None  # the checkpoint's own, unchanged
+    assert chosen(flow_preset="quality") == quality
+    assert chosen(flow_preset="fast") == FlowSettings(flow_scales=(1, 2))
+    assert chosen(flow_setting=["flow_refine=0"]) == FlowSettings(flow_scales=(1, 2), flow_window=5)
+    assert chosen(flow_preset="fast", flow_setting=["flow_window=3"]) == FlowSettings(flow_scales=(1, 2), flow_window=3)
+
+    a, b = frames(2, 32, 48)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", b)
+    res = run("interp", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "mid.png", "--model", ckpt, "--flow-preset", "fast")
+    assert res.exit_code == 0, res.output
+    stut = write_video(tmp_path / "stutter.mp4", [a, a, b])
+    res = run("repair", stut, "-o", tmp_path / "fixed.mp4", "--model", ckpt, "-q", "--flow-preset", "quality", "--flow-setting", "flow_refine=0")
+    assert res.exit_code == 0, res.output
+    res = run("interp", stut, "-o", tmp_path / "o.mp4", "--factor", "2", "--model", ckpt, "--flow-preset", "best")
+    assert_one_line_error(res, "--flow-preset must be one of fast, quality")
+    res = run("repair", stut, "-o", tmp_path / "r.mp4", "--model", ckpt, "--flow", "dis", "--flow-preset", "fast")
+    assert_one_line_error(res, "--flow-preset", "--flow dis")
+
+
 def test_errors_are_one_line(tmp_path, tiny_ckpt):
     src = write_video(tmp_path / "in.mp4", frames(3))
     one = write_video(tmp_path / "one.mp4", frames(1))

@@ -13,6 +13,10 @@ and height, and its crop fields also count in steps of 2 and cannot express an o
 writer therefore pads an odd width or height by one pixel, replicating the last column or row;
 reading such a file back gives the padded (even) size, with the original image in the top-left
 corner (e.g. 33x17 is written and read back as 34x18).
+
+For the command-line tools: :func:`open_clip` opens an input clip (a video or a folder of at
+least 2 frames), :func:`check_output` checks an output path before any work, and
+:class:`FrameSink` writes a video or a folder of PNGs atomically.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import logging
 import math
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +37,16 @@ import numpy as np
 import torch
 
 from vivid.core.errors import VividError
-from vivid.core.fileio import IMAGE_SUFFIXES, atomic_write, read_image, to_tensor, to_uint8, write_image
+from vivid.core.fileio import (
+    IMAGE_SUFFIXES,
+    atomic_write,
+    ensure_distinct,
+    read_image,
+    refuse_existing,
+    to_tensor,
+    to_uint8,
+    write_image,
+)
 
 __all__ = [
     "VideoInfo",
@@ -43,6 +58,9 @@ __all__ = [
     "read_frames_folder",
     "write_frames_folder",
     "open_frames",
+    "open_clip",
+    "check_output",
+    "FrameSink",
     "VIDEO_SUFFIXES",
 ]
 
@@ -585,3 +603,94 @@ def open_frames(
     if fps is not None:
         log.info("fps=%s ignored for video %s: its own timestamps are used", fps, path)
     return FrameSource(path, probe(path), "video", as_tensor)
+
+
+# ----------------------------------------------------------------------------- clips for the tools
+
+
+def open_clip(path: str | os.PathLike, *, fps: float | None = None) -> FrameSource:
+    """Open a video file or a folder of frames for streaming; VividError for anything unusable.
+
+    Args:
+        path: a video file, or a folder of .png/.jpg frames (natural name order).
+        fps: frame rate of a folder of frames (default 25); a video keeps its own timestamps.
+    Returns:
+        a :class:`FrameSource` (``.info`` has fps, width, height, n_frames) of at least 2 frames.
+    """
+    path = Path(path)
+    if fps is not None and not fps > 0:
+        raise VividError(f"--input-fps must be positive, got {fps}")
+    src = open_frames(path, fps=fps)
+    if src.kind == "image":
+        raise VividError(f"{path} is a single image; give a video or a folder of at least 2 frames")
+    if src.info.n_frames_exact and src.info.n_frames < 2:
+        raise VividError(f"{path} has {src.info.n_frames} frame(s); at least 2 are needed")
+    return src
+
+
+def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None, *, overwrite: bool = True) -> str:
+    """Check an output path for a clip; return ``"video"`` (by suffix) or ``"folder"``.
+
+    Refuses the input itself, a non-empty existing folder, a missing parent folder,
+    unsupported suffixes and, unless ``overwrite``, an existing video file.
+    """
+    out = Path(out)
+    if source is not None:
+        ensure_distinct(source, out)
+    suffix = out.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        kind = "video"
+        refuse_existing(out, overwrite)
+    elif suffix == "" or out.is_dir():
+        kind = "folder"
+        if out.exists() and any(out.iterdir()):
+            raise VividError(f"output folder {out} is not empty; give a new or empty folder")
+    else:
+        raise VividError(f"unsupported output {out}: use a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder name")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise VividError(f"output folder {parent} does not exist; create it first")
+    return kind
+
+
+class FrameSink:
+    """Writes frames to a video file (by suffix, e.g. ``.mp4``) or to a folder of PNGs.
+
+    Atomic: a video goes through the video writer's temporary file; a folder is filled under a
+    temporary name next to it and renamed at the end. An existing non-empty output folder is
+    refused, and so is an output that is the input. ``write(image (H, W, 3) uint8, time)``.
+    """
+
+    def __init__(self, out: str | os.PathLike, fps: float | Fraction, *, source: str | os.PathLike | None = None) -> None:
+        self.out = Path(out)
+        self.fps = fps
+        self.kind = check_output(self.out, source)
+        self.count = 0
+        self._writer = None
+        self._tmp_dir: Path | None = None
+
+    def __enter__(self) -> "FrameSink":
+        if self.kind == "video":
+            self._writer = VideoWriter(self.out, self.fps)
+            self._writer.__enter__()
+        else:
+            self._tmp_dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        return self
+
+    def write(self, image: np.ndarray, time: float | None = None) -> None:
+        if self.kind == "video":
+            self._writer.write(image, time=time)
+        else:
+            write_image(self._tmp_dir / f"frame_{self.count:06d}.png", image)
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.kind == "video":
+            self._writer.__exit__(exc_type, exc, tb)
+            return
+        if exc_type is None:
+            if self.out.exists():
+                self.out.rmdir()  # empty (checked in __init__)
+            os.replace(self._tmp_dir, self.out)
+        else:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)

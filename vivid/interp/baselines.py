@@ -1,8 +1,8 @@
 """Classical frame-interpolation baselines, for benchmarks and comparisons.
 
-Each in-process baseline is an :data:`vivid.interp.apply.Interpolate` callable
+Each in-process baseline is an :data:`vivid.interp.interpolator.Interpolate` callable
 ``f(frame0, frame1, t) -> frame`` on (B, 3, H, W) float tensors in [0, 1] with ``t`` (B,), so
-the tools (:func:`~vivid.interp.apply.upconvert`, :func:`~vivid.interp.repair.repair_frames`)
+the tools (:func:`~vivid.interp.upconvert.upconvert`, :func:`~vivid.interp.repair.repair_frames`)
 run them exactly like the model:
 
 - :func:`repeat_frame`: the nearest input frame (frame repetition);

@@ -13,7 +13,7 @@ from vivid.core.fileio import to_tensor, to_uint8
 from vivid.core.metrics import psnr, ssim
 from vivid.core.report import Report
 from vivid.core.video import Frame, iter_frames
-from vivid.interp.apply import DEFAULT_MODEL, load_interpolator
+from vivid.interp.interpolator import DEFAULT_MODEL, load_interpolator
 from vivid.interp.baselines import linear_blend, repeat_frame
 from vivid.interp.repair import RepairResult, auto_threshold, find_repeats, frame_differences, repair_frames
 

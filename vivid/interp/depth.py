@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vivid.interp.synthesis import ResidualBlock
+from vivid.core.blocks import ConvNormAct, ResidualBlock
 
 
 class HourglassDepth(nn.Module):
@@ -22,13 +22,13 @@ class HourglassDepth(nn.Module):
         super().__init__()
         # Depth is smooth: ``downsample`` > 1 runs the hourglass on a smaller copy of the image.
         self.downsample = downsample
-        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, 2, 1), nn.LeakyReLU(0.1, inplace=True))
+        self.stem = ConvNormAct(3, channels[0], stride=2, act="leaky_relu")
         self.down = nn.ModuleList()
         for cin, cout in zip(channels[:-1], channels[1:]):
-            self.down.append(nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1), nn.LeakyReLU(0.1, inplace=True), ResidualBlock(cout)))
+            self.down.append(nn.Sequential(*ConvNormAct(cin, cout, stride=2, act="leaky_relu"), ResidualBlock(cout)))
         self.up = nn.ModuleList()
         for cin, cout in zip(channels[::-1][:-1], channels[::-1][1:]):
-            self.up.append(nn.Sequential(nn.Conv2d(cin + cout, cout, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)))
+            self.up.append(ConvNormAct(cin + cout, cout, act="leaky_relu"))
         self.out = nn.Conv2d(channels[0], 1, 3, 1, 1)
 
     def forward(self, image: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vivid.core.blocks import ConvNormAct
 from vivid.interp.warping import backward_warp
 
 
@@ -72,8 +73,8 @@ def cost_volume(f1: Tensor, f2: Tensor, radius: int) -> Tensor:
     return _CostVolume.apply(f1, f2, radius)
 
 
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True))
+def _conv(cin: int, cout: int, stride: int = 1) -> ConvNormAct:
+    return ConvNormAct(cin, cout, stride=stride, act="leaky_relu")
 
 
 class FeaturePyramid(nn.Module):
@@ -146,7 +147,7 @@ class ContextNetwork(nn.Module):
         layers, cin = [], in_channels + 2
         for i, c in enumerate(channels):
             d = min(2**i, 16)
-            layers += [nn.Conv2d(cin, c, 3, 1, d, dilation=d), nn.LeakyReLU(0.1, inplace=True)]
+            layers += [*ConvNormAct(cin, c, dilation=d, act="leaky_relu")]
             cin = c
         self.net = nn.Sequential(*layers)
         self.out = nn.Conv2d(cin, 2, 3, 1, 1)

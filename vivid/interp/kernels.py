@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vivid.interp.synthesis import ResidualBlock
+from vivid.core.blocks import ConvNormAct, ResidualBlock
 from vivid.interp.warping import KERNEL_OFFSETS, KERNEL_TAPS
 
 CENTRE_BIAS = 3.0
@@ -28,7 +28,7 @@ class KernelUNet(nn.Module):
         self.enc = nn.ModuleList()
         cin = 6
         for c in channels:
-            self.enc.append(nn.Sequential(nn.Conv2d(cin, c, 3, 2, 1), nn.LeakyReLU(0.1, inplace=True), ResidualBlock(c)))
+            self.enc.append(nn.Sequential(*ConvNormAct(cin, c, stride=2, act="leaky_relu"), ResidualBlock(c)))
             cin = c
         self.dec = nn.ModuleList()
         # Decoder: back up one level at a time, each time concatenating the encoder skip;
@@ -37,7 +37,7 @@ class KernelUNet(nn.Module):
         x_ch = channels[-1]
         for skip_ch in skips[::-1]:
             out = max(skip_ch, FULL_RES_CHANNELS)
-            self.dec.append(nn.Sequential(nn.Conv2d(x_ch + skip_ch, out, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)))
+            self.dec.append(ConvNormAct(x_ch + skip_ch, out, act="leaky_relu"))
             x_ch = out
         self.out = nn.Conv2d(x_ch, 2 * KERNEL_TAPS, 3, 1, 1)
         nn.init.zeros_(self.out.weight)

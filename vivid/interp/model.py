@@ -15,7 +15,10 @@ Steps (one file each):
    frame warped onto it, and each pixel keeps the refined flow (estimate composed with the
    residual) where it matches better; ``flow_contrast`` adds the flow of contrast-normalised
    frames as a candidate, ``flow_median`` smooths the flow with a median filter, and with
-   ``flow_still`` zero flow is a last candidate (see :meth:`InterpNet.estimate_flow`);
+   ``flow_still`` zero flow is a last candidate (see :meth:`InterpNet.estimate_flow`). These
+   six *flow settings* have no weights: the model holds them as ``model.flow_settings``
+   (a :class:`~vivid.interp.flow_settings.FlowSettings`, from the constructor), and a call
+   may pass others (``flow_settings=``);
 2. non-local features -- :mod:`nonlocal_branch`;
 3. depth-aware flow projection to time t -- :mod:`projection`;
 4. adaptive warping -- :mod:`warping`;
@@ -34,6 +37,9 @@ from torch import Tensor, nn
 from vivid.core.registry import register_model
 from vivid.interp.depth import HourglassDepth
 from vivid.interp.flow import PWCFlow
+from vivid.interp.flow_settings import FlowSettings
+# Also importable from here: the training recipe checks ``export.model_config`` with them.
+from vivid.interp.flow_settings import FLOW_SETTINGS, check_flow_settings  # noqa: F401
 from vivid.interp.kernels import KernelUNet
 from vivid.interp.nonlocal_branch import DOWN_STEPS, NonLocalBranch
 from vivid.interp.projection import FlowProjection
@@ -112,9 +118,6 @@ class InterpOutput:
     pad: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
-# Settings without weights: how the flow is estimated at inference (see InterpNet.estimate_flow).
-# A checkpoint may carry other values than its training used, and a user may change them.
-FLOW_SETTINGS = ("flow_scales", "flow_window", "flow_refine", "flow_contrast", "flow_median", "flow_still")
 # ``flow_contrast`` normalises each frame against its mean over this window (pixels).
 CONTRAST_WINDOW = 15
 # ``flow_median`` filters the flow at this fraction of the resolution (a 5x5 window spans 20x20 px).
@@ -123,36 +126,6 @@ MEDIAN_SCALE = 4
 # better over the small window: the network's flow drifts by a pixel or two over still,
 # low-contrast background next to moving objects.
 STILL_MAX_MOTION = 6.0
-
-
-def flow_setting_value(name: str, value):
-    """A flow setting's value as the model keeps it: ints for ``flow_scales`` (a sequence), a
-    float for ``flow_contrast``, an int otherwise."""
-    if name == "flow_scales":
-        return [int(x) for x in value]
-    return float(value) if name == "flow_contrast" else int(value)
-
-
-def check_flow_settings(**settings) -> None:
-    """ValueError for a name outside :data:`FLOW_SETTINGS` or a bad value among ``settings``."""
-    for name, value in settings.items():
-        if name == "flow_scales":
-            if not value or value[0] != 1 or any(int(s) < 1 for s in value):
-                raise ValueError(f"flow_scales must start with 1 and hold integers >= 1, got {value}")
-        elif name == "flow_window":
-            if int(value) < 1 or int(value) % 2 == 0:
-                raise ValueError(f"flow_window must be an odd number of pixels >= 1, got {value}")
-        elif name == "flow_refine":
-            if int(value) < 0:
-                raise ValueError(f"flow_refine must be a number of passes >= 0, got {value}")
-        elif name == "flow_contrast":
-            if float(value) < 0:
-                raise ValueError(f"flow_contrast must be a gain >= 0 (0: off), got {value}")
-        elif name in ("flow_median", "flow_still"):
-            if int(value) < 0 or (int(value) > 0 and int(value) % 2 == 0):
-                raise ValueError(f"{name} must be 0 (off) or an odd number of pixels, got {value}")
-        else:
-            raise ValueError(f"{name} is not a flow setting (those are {', '.join(FLOW_SETTINGS)})")
 
 
 class InterpNet(nn.Module):
@@ -188,7 +161,8 @@ class InterpNet(nn.Module):
         flow_still: int = 0,
     ) -> None:
         super().__init__()
-        check_flow_settings(
+        # How the flow is estimated unless a call says otherwise; replace it to change the default.
+        self.flow_settings = FlowSettings(
             flow_scales=flow_scales,
             flow_window=flow_window,
             flow_refine=flow_refine,
@@ -196,6 +170,7 @@ class InterpNet(nn.Module):
             flow_median=flow_median,
             flow_still=flow_still,
         )
+        # The constructor's arguments (checkpoints rebuild the model from them).
         self.config = dict(
             flow_channels=list(flow_channels),
             flow_radius=flow_radius,
@@ -216,12 +191,7 @@ class InterpNet(nn.Module):
             use_depth_projection=use_depth_projection,
             use_kernels=use_kernels,
             depth_power=depth_power,
-            flow_scales=[int(x) for x in flow_scales],
-            flow_window=int(flow_window),
-            flow_refine=int(flow_refine),
-            flow_contrast=float(flow_contrast),
-            flow_median=int(flow_median),
-            flow_still=int(flow_still),
+            **self.flow_settings.as_config(),
         )
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
@@ -237,12 +207,6 @@ class InterpNet(nn.Module):
             multiples.append(2**DOWN_STEPS)
         self.multiple = max(multiples)
 
-    def set_flow_settings(self, **settings) -> None:
-        """Change how the flow is estimated (any of :data:`FLOW_SETTINGS`); the weights stay."""
-        check_flow_settings(**settings)
-        for name, value in settings.items():
-            self.config[name] = flow_setting_value(name, value)
-
     def _flow_at_scale(self, image0: Tensor, image1: Tensor, scale: int) -> tuple[Tensor, Tensor]:
         """Flows from the frames downscaled by ``scale``, upsampled back (in full-size pixels)."""
         h, w = image0.shape[-2:]
@@ -255,13 +219,14 @@ class InterpNet(nn.Module):
         f01, f10, _ = self.flow(*small)
         return tuple(scale * F.interpolate(f[..., :sh, :sw], size=(h, w), mode="bilinear", align_corners=False) for f in (f01, f10))
 
-    def _match_error(self, source: Tensor, other: Tensor, flow: Tensor, window: int | None = None) -> Tensor:
+    @staticmethod
+    def _match_error(source: Tensor, other: Tensor, flow: Tensor, window: int) -> Tensor:
         """How badly ``other`` warped by ``flow`` matches ``source``: the mean absolute colour
-        difference over a square around each pixel (``window``, by default ``flow_window``)
-        (B, 1, H, W), without gradient."""
+        difference over the ``window`` x ``window`` square around each pixel (B, 1, H, W),
+        without gradient."""
         with torch.no_grad():
             diff = (backward_warp(other, flow) - source).abs().mean(1, keepdim=True)
-            return box_mean(diff, window or self.config["flow_window"])
+            return box_mean(diff, window)
 
     def _refined(
         self, image0: Tensor, image1: Tensor, flow01: Tensor, flow10: Tensor, feats: list[Tensor]
@@ -275,19 +240,19 @@ class InterpNet(nn.Module):
         r01, r10 = residual[:b], residual[b:]
         return r01 + backward_warp(flow01, r01), r10 + backward_warp(flow10, r10)
 
-    def _still(self, source: Tensor, other: Tensor, flow: Tensor) -> Tensor:
+    def _still(self, source: Tensor, other: Tensor, flow: Tensor, window: int) -> Tensor:
         """Where zero flow should replace ``flow`` (B, 1, H, W) bool: the flow is shorter than
-        :data:`STILL_MAX_MOTION` and zero flow matches better over the ``flow_still`` window."""
-        window = self.config["flow_still"]
+        :data:`STILL_MAX_MOTION` and zero flow matches better over the ``flow_still`` ``window``."""
         short = torch.linalg.vector_norm(flow, dim=1, keepdim=True) < STILL_MAX_MOTION
         zero = torch.zeros_like(flow)
         return short & (self._match_error(source, other, zero, window) < self._match_error(source, other, flow, window))
 
-    def _contrast_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:
-        """The flow network on locally contrast-normalised frames: ``0.5 + flow_contrast * (I -
-        mean of I over CONTRAST_WINDOW)``, clipped to [0, 1]. Low-contrast texture, which the
-        network otherwise passes over, gets the contrast of the textures it was trained on."""
-        gain, r = self.config["flow_contrast"], CONTRAST_WINDOW // 2
+    def _contrast_flow(self, image0: Tensor, image1: Tensor, gain: float) -> tuple[Tensor, Tensor]:
+        """The flow network on locally contrast-normalised frames: ``0.5 + gain * (I - mean of I
+        over CONTRAST_WINDOW)``, clipped to [0, 1] (``gain``: ``flow_contrast``). Low-contrast
+        texture, which the network otherwise passes over, gets the contrast of the textures it
+        was trained on."""
+        r = CONTRAST_WINDOW // 2
 
         def normalised(x: Tensor) -> Tensor:
             mean = F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), CONTRAST_WINDOW, 1)
@@ -296,15 +261,21 @@ class InterpNet(nn.Module):
         flow01, flow10, _ = self.flow(normalised(image0), normalised(image1))
         return flow01, flow10
 
-    def _median(self, flow: Tensor) -> Tensor:
+    @staticmethod
+    def _median(flow: Tensor, window: int) -> Tensor:
         """``flow`` (B, 2, H, W), H and W multiples of :data:`MEDIAN_SCALE`, averaged down to
-        1/MEDIAN_SCALE resolution, median-filtered over ``flow_median`` windows and upsampled."""
-        small = median_filter(F.avg_pool2d(flow, MEDIAN_SCALE), self.config["flow_median"])
+        1/MEDIAN_SCALE resolution, median-filtered over ``window`` x ``window`` (``flow_median``)
+        and upsampled."""
+        small = median_filter(F.avg_pool2d(flow, MEDIAN_SCALE), window)
         return F.interpolate(small, size=flow.shape[-2:], mode="bilinear", align_corners=False)
 
-    def estimate_flow(self, image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """Step 1a: F0->1, F1->0 and the full-resolution pass's pyramid (see ``flow_scales``,
-        ``flow_refine``, ``flow_contrast``, ``flow_median`` and ``flow_still``).
+    def estimate_flow(
+        self, image0: Tensor, image1: Tensor, flow_settings: FlowSettings | None = None
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Step 1a: F0->1, F1->0 (B, 2, H, W) from frames (B, 3, H, W) whose H and W are multiples
+        of :attr:`multiple`, and the full-resolution pass's pyramid, with ``flow_settings`` (by default
+        :attr:`flow_settings`: ``flow_scales``, ``flow_window``, ``flow_refine``,
+        ``flow_contrast``, ``flow_median`` and ``flow_still``).
 
         The candidates: the full-resolution estimate, those at the other ``flow_scales`` and,
         with ``flow_contrast`` > 0, the estimate from locally contrast-normalised frames. After
@@ -315,17 +286,22 @@ class InterpNet(nn.Module):
         zero flow is one more candidate (matched over ``flow_window`` like the others), and a
         flow shorter than :data:`STILL_MAX_MOTION` also becomes zero wherever zero flow matches
         better over a ``flow_still`` window: still background keeps exactly its pixels."""
+        s = self.flow_settings if flow_settings is None else flow_settings
         feats = self.flow.features(torch.cat((image0, image1)))
         flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
-        scales, passes = self.config["flow_scales"][1:], self.config["flow_refine"]
-        contrast, median, still = self.config["flow_contrast"], self.config["flow_median"], self.config["flow_still"]
+        scales, passes, window = s.flow_scales[1:], s.flow_refine, s.flow_window
+        contrast, median, still = s.flow_contrast, s.flow_median, s.flow_still
         if not scales and not passes and not contrast and not median and not still:
             return flow01, flow10, pyramid
-        err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
+
+        def errors(f01: Tensor, f10: Tensor) -> tuple[Tensor, Tensor]:
+            return self._match_error(image0, image1, f01, window), self._match_error(image1, image0, f10, window)
+
+        err01, err10 = errors(flow01, flow10)
 
         def keep_better(c01: Tensor, c10: Tensor) -> None:
             nonlocal flow01, flow10, err01, err10
-            e01, e10 = self._match_error(image0, image1, c01), self._match_error(image1, image0, c10)
+            e01, e10 = errors(c01, c10)
             pick01, pick10 = e01 < err01, e10 < err10
             err01, err10 = torch.where(pick01, e01, err01), torch.where(pick10, e10, err10)
             flow01, flow10 = torch.where(pick01, c01, flow01), torch.where(pick10, c10, flow10)
@@ -333,28 +309,34 @@ class InterpNet(nn.Module):
         def smooth() -> None:
             nonlocal flow01, flow10, err01, err10
             if median:
-                flow01, flow10 = self._median(flow01), self._median(flow10)
-                err01, err10 = self._match_error(image0, image1, flow01), self._match_error(image1, image0, flow10)
+                flow01, flow10 = self._median(flow01, median), self._median(flow10, median)
+                err01, err10 = errors(flow01, flow10)
 
         for scale in scales:
             keep_better(*self._flow_at_scale(image0, image1, scale))
         if contrast:
-            keep_better(*self._contrast_flow(image0, image1))
+            keep_better(*self._contrast_flow(image0, image1, contrast))
         smooth()
         for _ in range(passes):
             keep_better(*self._refined(image0, image1, flow01, flow10, feats))
             smooth()
         if still:
             keep_better(torch.zeros_like(flow01), torch.zeros_like(flow10))
-            flow01 = flow01.masked_fill(self._still(image0, image1, flow01), 0.0)
-            flow10 = flow10.masked_fill(self._still(image1, image0, flow10), 0.0)
+            flow01 = flow01.masked_fill(self._still(image0, image1, flow01, still), 0.0)
+            flow10 = flow10.masked_fill(self._still(image1, image0, flow10, still), 0.0)
         return flow01, flow10, pyramid
 
     def forward(
-        self, image0: Tensor, image1: Tensor, t: Tensor | float = 0.5, flows: tuple[Tensor, Tensor] | None = None
+        self,
+        image0: Tensor,
+        image1: Tensor,
+        t: Tensor | float = 0.5,
+        flows: tuple[Tensor, Tensor] | None = None,
+        flow_settings: FlowSettings | None = None,
     ) -> InterpOutput:
         """``flows=(F0->1, F1->0)``, each (B, 2, H, W) in pixels, replaces step 1a (flows from
-        another estimator, e.g. OpenCV's DIS): the flow network is then not run."""
+        another estimator, e.g. OpenCV's DIS): the flow network is then not run.
+        ``flow_settings`` replace :attr:`flow_settings` for this call."""
         if image0.ndim != 4 or image0.shape[1] != 3 or image0.shape != image1.shape:
             raise ValueError(
                 f"image0 and image1 must both be (B, 3, H, W) of one shape, got {tuple(image0.shape)} and {tuple(image1.shape)}"
@@ -376,7 +358,7 @@ class InterpNet(nn.Module):
                 flows = tuple(F.pad(f, pad, mode="replicate") for f in flows)
 
         if flows is None:
-            flow01, flow10, pyramid = self.estimate_flow(image0, image1)
+            flow01, flow10, pyramid = self.estimate_flow(image0, image1, flow_settings)
         else:
             (flow01, flow10), pyramid = flows, []
         depth0 = depth1 = None

@@ -2,7 +2,7 @@
 
 I0 and I1 concatenated (6 ch) -> 4 x [2x average pooling + residual block] -> self-attention
 block -> 3 x [upsampling (bilinear x2 + conv) + residual block] -> upsampling layer back to
-the input resolution. The self-attention block (SAGAN-style) uses three 1x1 convs for query,
+the input resolution. The self-attention block (SAGAN-style, :class:`vivid.core.blocks.SelfAttention2d`) uses three 1x1 convs for query,
 key and value, ``softmax(q^T k)`` attention weights over all positions, the weighted values,
 and a fourth 1x1 conv restoring the channels, added to its input. The output has
 ``2 * out_channels`` channels: the first half is warped with ``Ft->0``, the second with ``Ft->1``.
@@ -14,32 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vivid.interp.synthesis import ResidualBlock
+from vivid.core.blocks import ResidualBlock, SelfAttention2d
 
 DOWN_STEPS = 4
 UP_STEPS = 3
-
-
-class SelfAttention2d(nn.Module):
-    """(B, C, H, W) -> (B, C, H, W): ``x + W_o(softmax(q^T k) v)`` over the H*W positions."""
-
-    def __init__(self, channels: int, reduction: int = 4) -> None:
-        super().__init__()
-        inner = max(channels // reduction, 4)
-        self.query = nn.Conv2d(channels, inner, 1)
-        self.key = nn.Conv2d(channels, inner, 1)
-        self.value = nn.Conv2d(channels, channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
-        self.scale = inner**-0.5
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
-        q = self.query(x).flatten(2)  # (B, c', N)
-        k = self.key(x).flatten(2)  # (B, c', N)
-        v = self.value(x).flatten(2)  # (B, C, N)
-        attn = torch.softmax(torch.einsum("bci,bcj->bij", q, k) * self.scale, dim=-1)  # (B, N, N)
-        out = torch.einsum("bij,bcj->bci", attn, v).reshape(b, c, h, w)
-        return x + self.proj(out)
 
 
 class NonLocalBranch(nn.Module):

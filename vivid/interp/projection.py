@@ -110,10 +110,19 @@ def linear_flow_t(flow01: Tensor, flow10: Tensor, t: Tensor | float) -> tuple[Te
     return ft0, ft1
 
 
+def _at_least_float32(x):
+    """A half-precision tensor in float32; float32 and float64 tensors and non-tensors as they are."""
+    return x.to(torch.promote_types(x.dtype, torch.float32)) if torch.is_tensor(x) and x.is_floating_point() else x
+
+
 class FlowProjection(nn.Module):
-    """Target flows ``(Ft->0, Ft->1)`` from ``F0->1``, ``F1->0`` and the inverse depths.
+    """Target flows ``(Ft->0, Ft->1)`` (B, 2, H, W) from ``F0->1``, ``F1->0`` (B, 2, H, W), ``t``
+    (float or (B,)) and the inverse depths (B, 1, H, W) or None.
 
     With ``use_depth_projection=False`` the flows are combined linearly (:func:`linear_flow_t`).
+    It always computes in (at least) float32, with autocast off: under mixed precision the
+    flows arrive in half precision, which holds neither pixel coordinates above 2048 nor the
+    flat pixel indices of the splatting.
     """
 
     def __init__(self, use_depth_projection: bool = True, depth_power: float = 1.0) -> None:
@@ -128,6 +137,13 @@ class FlowProjection(nn.Module):
         t: Tensor | float,
         invdepth0: Tensor | None = None,
         invdepth1: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        inputs = [_at_least_float32(x) for x in (flow01, flow10, t, invdepth0, invdepth1)]
+        with torch.autocast(flow01.device.type, enabled=False):
+            return self._project(*inputs)
+
+    def _project(
+        self, flow01: Tensor, flow10: Tensor, t: Tensor | float, invdepth0: Tensor | None, invdepth1: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         if not self.use_depth_projection:
             return linear_flow_t(flow01, flow10, t)

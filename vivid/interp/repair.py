@@ -5,7 +5,7 @@ filled by repeating its predecessor). The repair:
 
 1. measures the difference between every pair of neighbouring frames: the mean over pixels
    and channels of |frame_i - frame_{i-1}| in grey levels (0..255), computed on both frames
-   area-averaged to a fixed working size (:data:`~vivid.interp.apply.WORK_SIZE`, 160x90), so
+   area-averaged to a fixed working size (:data:`~vivid.interp.scenecut.WORK_SIZE`, 160x90), so
    the number does not depend on resolution and pixel noise is averaged away;
 2. calls frame i a *repeat* when its difference to frame i-1 is at or under the threshold
    (given, or :func:`auto_threshold`);
@@ -32,15 +32,9 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import atomic_write, ensure_distinct, to_tensor, to_uint8
-from vivid.core.video import Frame
-from vivid.interp.apply import (
-    FrameSink,
-    Interpolate,
-    SceneCutDetector,
-    mean_abs_difference,
-    open_clip,
-    thumbnail,
-)
+from vivid.core.video import Frame, FrameSink, open_clip
+from vivid.interp.interpolator import Interpolate
+from vivid.interp.scenecut import SceneCutDetector, mean_abs_difference, thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +122,7 @@ def repair_frames(
 
     Args:
         frames: the clip as :class:`~vivid.core.video.Frame` objects (uint8 images).
-        interpolate: see :data:`vivid.interp.apply.Interpolate`.
+        interpolate: see :data:`vivid.interp.interpolator.Interpolate`.
         threshold: a frame whose difference to its predecessor is <= this is a repeat.
         max_run: longer runs are a still scene, not a stutter, and are kept.
         result: filled in as the stream is consumed (repaired indices, runs, skipped runs).

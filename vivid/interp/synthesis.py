@@ -1,7 +1,7 @@
-"""Frame synthesis (method step 5) and the residual block used across the generator.
+"""Frame synthesis (method step 5).
 
-Residual block = two 3x3 convs with a skip. The synthesis network reads the synthesis
-features (the concatenated warping and sampling results), runs three residual blocks and
+The synthesis network reads the synthesis features (the concatenated warping and sampling
+results), runs three residual blocks (:class:`vivid.core.blocks.ResidualBlock`) and
 predicts a residual that is added to the blend of the two warped frames. With
 ``learned_blend`` it also predicts the blend weight (a correction of the temporal weight
 ``t`` in logit space, so it can favour the frame that is not occluded).
@@ -12,23 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-
-class ResidualBlock(nn.Module):
-    """x -> skip(x) + conv(act(conv(x))); (B, C_in, H, W) -> (B, C_out, H, W).
-
-    ``skip`` is the identity, or a 1x1 conv when the channel count changes.
-    """
-
-    def __init__(self, channels: int, out_channels: int | None = None) -> None:
-        super().__init__()
-        out_channels = out_channels or channels
-        self.conv1 = nn.Conv2d(channels, out_channels, 3, 1, 1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
-        self.act = nn.LeakyReLU(0.1, inplace=True)
-        self.skip = nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.skip(x) + self.conv2(self.act(self.conv1(x)))
+from vivid.core.blocks import ConvNormAct, ResidualBlock
 
 
 class FrameSynthesis(nn.Module):
@@ -50,7 +34,7 @@ class FrameSynthesis(nn.Module):
         self.unshuffle = nn.PixelUnshuffle(shuffle) if shuffle > 1 else nn.Identity()
         self.shuffle = nn.PixelShuffle(shuffle) if shuffle > 1 else nn.Identity()
         # 1x1 head: the residual blocks that follow supply the spatial context.
-        self.head = nn.Sequential(nn.Conv2d(in_channels * shuffle**2, channels, 1), nn.LeakyReLU(0.1, inplace=True))
+        self.head = ConvNormAct(in_channels * shuffle**2, channels, 1, act="leaky_relu")
         self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
         self.out = nn.Conv2d(channels, outputs * shuffle**2, 3, 1, 1)
         # Start as the plain temporal blend of the warped frames.

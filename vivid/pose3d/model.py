@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from vivid.core.blocks import BasicBlock, ConvNormAct
 from vivid.core.registry import register_model
 from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS, NUM_BONES, NUM_JOINTS
 
@@ -33,30 +34,6 @@ class PoseMaps:
     depthmaps: Tensor | None
 
 
-def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
-
-
-class BasicBlock(nn.Module):
-    """Residual block: two 3x3 convolutions. (B, C, H, W) -> (B, C, H, W)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
-        self.act = nn.ReLU(inplace=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(x + self.body(x))
-
-
 class Up(nn.Module):
     """Upsample x2, add the projected skip, refine. (B, Cin, h, w) + (B, Cs, 2h, 2w) -> (B, Cout, 2h, 2w)."""
 
@@ -64,7 +41,7 @@ class Up(nn.Module):
         super().__init__()
         self.reduce = nn.Conv2d(cin, cout, 1, bias=False)
         self.skip = nn.Conv2d(cskip, cout, 1, bias=False)
-        self.refine = conv_bn_relu(cout, cout)
+        self.refine = ConvNormAct(cout, cout, norm="batch")
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         x = nn.functional.interpolate(self.reduce(x), scale_factor=2, mode="bilinear", align_corners=False)
@@ -73,7 +50,7 @@ class Up(nn.Module):
 
 def head(cin: int, cout: int) -> nn.Sequential:
     """Output head: 3x3 conv + ReLU + 1x1 conv (no normalisation, so no running statistics)."""
-    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1))
+    return nn.Sequential(*ConvNormAct(cin, cin, act="relu"), nn.Conv2d(cin, cout, 1))
 
 
 class Pose3DNet(nn.Module):
@@ -113,9 +90,9 @@ class Pose3DNet(nn.Module):
         }
         self.num_joints = num_joints
         self.input_size = input_size
-        self.stem = conv_bn_relu(3, widths[0], stride=2)
+        self.stem = ConvNormAct(3, widths[0], stride=2, norm="batch")
         self.stages = nn.ModuleList(
-            nn.Sequential(conv_bn_relu(widths[i], widths[i + 1], stride=2), *[BasicBlock(widths[i + 1]) for _ in range(n)])
+            nn.Sequential(ConvNormAct(widths[i], widths[i + 1], stride=2, norm="batch"), *[BasicBlock(widths[i + 1]) for _ in range(n)])
             for i, n in enumerate(blocks)
         )
         # Decoder: from the deepest stage back up to stage 0's output (1/4 resolution).
