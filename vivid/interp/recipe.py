@@ -4,7 +4,7 @@ Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value
 settings and their defaults are the dataclasses of :mod:`vivid.interp.config`; the harness gives
 every task ``init``/``init_modules``, ``freeze_modules`` and ``export``. Here ``stage`` is "full",
 or "flow" to pretrain the flow network alone, and ``export.model_config`` may set only the flow
-settings (inference-time settings without weights, :data:`vivid.interp.model.FLOW_SETTINGS`).
+settings (inference-time settings without weights, :class:`vivid.interp.flow_settings.FlowSettings`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from vivid.core.registry import create_model
 from vivid.core.train import Recipe
 from vivid.interp.config import InterpConfig
 from vivid.interp.data import InterpDataModule
-from vivid.interp.model import FLOW_SETTINGS, check_flow_settings
+from vivid.interp.flow_settings import FlowSettings
 from vivid.interp.module import InterpModule
 
 CONFIG = InterpConfig
@@ -27,11 +27,13 @@ def build_recipe(cfg: InterpConfig) -> Recipe:
     if cfg.stage == "flow" and "flow" in cfg.freeze_modules:
         raise VividError("freeze_modules: stage 'flow' trains only the flow network; it cannot be frozen")
     export_config = dict(cfg.export.model_config)
-    unknown = [k for k in export_config if k not in FLOW_SETTINGS]
+    unknown = [k for k in export_config if k not in FlowSettings.names()]
     if unknown:
-        raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(FLOW_SETTINGS)} can)")
+        raise VividError(
+            f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(FlowSettings.names())} can)"
+        )
     try:
-        check_flow_settings(**export_config)
+        FlowSettings().replace(**export_config)  # checks the values
     except ValueError as err:
         raise VividError(f"export.model_config: {err}") from err
     model = create_model(cfg.model, **cfg.model_config)
