@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import os
 import pickle
 import zipfile
@@ -39,6 +38,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from vivid.core.errors import VividError
+from vivid.core.geometry import intrinsics_from_fov
 from vivid.pose3d.bones import NUM_JOINTS, ROOT, flip_permutation
 
 log = logging.getLogger(__name__)
@@ -521,9 +521,9 @@ def coco_to_h36m(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def intrinsics_for_image(width: int, height: int, fov_deg: float = 55.0) -> Tensor:
-    """Assumed pinhole K (3, 3) for a photo: ``fov_deg`` across the larger side, centred principal point."""
-    f = 0.5 * max(width, height) / math.tan(math.radians(fov_deg) / 2)
-    return torch.tensor([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]], dtype=torch.float32)
+    """Assumed pinhole K (3, 3) for a photo: :func:`vivid.core.geometry.intrinsics_from_fov`
+    (kept under this name and argument order for existing callers)."""
+    return intrinsics_from_fov(fov_deg=fov_deg, height=height, width=width)
 
 
 class CocoKeypoints(Dataset):
@@ -566,7 +566,7 @@ class CocoKeypoints(Dataset):
         else:
             x, y, w, h = ann["bbox"]
             box = (x + w / 2, y + h / 2, max(w, h) * 1.2)
-        K = intrinsics_for_image(image.shape[2], image.shape[1], self.fov_deg)
+        K = intrinsics_from_fov(fov_deg=self.fov_deg, height=image.shape[1], width=image.shape[2])
         crop, Kc, tf = crop_and_resize(image, K, box, self.size)
         return make_sample(crop, to_crop(joints, tf), labelled, Kc, None)
 

@@ -49,10 +49,11 @@ import numpy as np
 import torch
 
 from vivid.core.errors import VividError
-from vivid.core.geometry import project
+from vivid.core.fileio import to_uint8
+from vivid.core.geometry import euler_to_matrix, intrinsics_from_fov, look_at, project, world_to_camera
 from vivid.core.render import Rasterization, rasterize, render
 from vivid.synth import appearance as app
-from vivid.synth.cameras import CameraConfig, sample_camera, sample_camera_path
+from vivid.synth.cameras import CameraConfig, bounding_sphere, framing_distance, sample_camera, sample_camera_path
 from vivid.synth.flow import surface_flow
 from vivid.synth.motion import Motion, MotionSampler, procedural_motion
 
@@ -174,19 +175,6 @@ def _rotvec(R: np.ndarray) -> np.ndarray:
     import roma
 
     return roma.rotmat_to_rotvec(torch.from_numpy(np.ascontiguousarray(R))).numpy()
-
-
-def _u8(img: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float [0, 1] -> (H, W, 3) uint8."""
-    return img.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
-def _bounding_sphere(points: torch.Tensor) -> tuple[np.ndarray, float]:
-    """Centre of the bounding box of (N, 3) points and the radius of the sphere around it that
-    holds them all."""
-    lo, hi = points.aminmax(dim=0)
-    centre = 0.5 * (lo + hi)
-    return centre.double().numpy(), float((points - centre).square().sum(-1).max().sqrt())
 
 
 # ----------------------------------------------------------------------------- body kit
@@ -564,7 +552,7 @@ class _Scenes:
         j2d, vis = self._joint_labels(joints_cam[b], K[b], fr.depth[b], fr.parts[b], kit.h36m_parts)
         c2d, cvis = self._joint_labels(coco_cam[b], K[b], fr.depth[b], fr.parts[b], kit.coco_parts)
         d = {
-            "image": _u8(fr.rgb[b]),
+            "image": to_uint8(fr.rgb[b]),
             "mask": (fr.triangle_id[b] >= 0).numpy(),
             "parts": fr.parts[b].numpy().astype(np.uint8),
             "depth": fr.depth[b].numpy().astype(np.float32),
@@ -581,11 +569,6 @@ class _Scenes:
         if self.cfg.vertices:
             d["vertices"] = verts_cam[b].numpy().astype(np.float32)
         return d
-
-    @staticmethod
-    def _to_cam(x: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """(B, N, 3) world points, R (B, 3, 3), t (B, 3) -> camera frame."""
-        return x @ R.transpose(-1, -2) + t[:, None]
 
     def _body_params(self, motion: Motion, deltas: np.ndarray, phenotype: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -621,7 +604,7 @@ class BodyScenes(_Scenes):
         verts, h36m, coco = kit.pose(deltas, phens)
         Ks, Rs, ts, shs, bgs, partial = [], [], [], [], [], []
         for b, r in enumerate(rngs):
-            centre, radius = _bounding_sphere(verts[b])
+            centre, radius = bounding_sphere(verts[b])
             cam, part = sample_camera(r, centre, radius, c.height, c.width, c.camera)
             sh_world, _ = app.random_sh(r)
             Ks.append(cam.K)
@@ -631,10 +614,10 @@ class BodyScenes(_Scenes):
             bgs.append(self._background(r, c.height, c.width))
             partial.append(part)
         K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
-        vc = self._to_cam(verts, R, t)
+        vc = world_to_camera(verts, R, t)
         albedo = torch.stack([self._albedo(look) for look in looks])
         fr = self._render(vc, K, albedo, [look["texture"] for look in looks], np.stack(shs), torch.stack(bgs))
-        jc, cc = self._to_cam(h36m, R, t), self._to_cam(coco, R, t)
+        jc, cc = world_to_camera(h36m, R, t), world_to_camera(coco, R, t)
         out = []
         rotvecs = _rotvec(deltas).astype(np.float32)  # one call for the batch
         for b in range(len(indices)):
@@ -666,7 +649,7 @@ class VideoScenes(_Scenes):
         verts, h36m, coco = kit.pose(deltas, phen)
         tr = torch.from_numpy(motion.translation).float()[:, None]
         verts, h36m, coco = verts + tr, h36m + tr, coco + tr
-        spheres = [_bounding_sphere(v) for v in verts]
+        spheres = [bounding_sphere(v) for v in verts]
         centres = np.stack([c for c, _ in spheres])
         radius = max(r for _, r in spheres)
         cam, moving = sample_camera_path(rng, centres, radius, c.height, c.width, c.fps, c.camera)
@@ -708,9 +691,9 @@ class VideoScenes(_Scenes):
 
     def _render_clip(self, clip: dict, texture: torch.Tensor) -> tuple[dict, Frames, torch.Tensor]:
         cam = clip["cam"]
-        vc = self._to_cam(clip["verts"], cam.R, cam.t)
+        vc = world_to_camera(clip["verts"], cam.R, cam.t)
         fr = self._render(vc, cam.K, self._albedo(clip["look"]), [texture], clip["sh"], clip["bgs"])
-        jc, cc = self._to_cam(clip["h36m"], cam.R, cam.t), self._to_cam(clip["coco"], cam.R, cam.t)
+        jc, cc = world_to_camera(clip["h36m"], cam.R, cam.t), world_to_camera(clip["coco"], cam.R, cam.t)
         frames = [self._frame_labels(fr, k, vc, jc, cc, cam.K, cam.R, cam.t) for k in range(vc.shape[0])]
         d = {k: np.stack([f[k] for f in frames]) for k in frames[0]}
         return d, fr, vc
@@ -756,14 +739,14 @@ class TryonScenes(VideoScenes):
         d, fr, vc = self._render_clip(clip, clip["look"]["texture"])
         cam = clip["cam"]
         fb = self._render(vc, cam.K, self._albedo(clip["look"]), [tex_b], clip["sh"], clip["bgs"])
-        d["image_b"] = np.stack([_u8(x) for x in fb.rgb])
+        d["image_b"] = to_uint8(fb.rgb)
         d["garment_mask_b"] = fb.garment.numpy()
         fh, fw = c.height, max(16, c.height * 3 // 4)
         fa, ma = app.flat_garment_image(clip["look"]["texture"], fh, fw)
         fbi, mb = app.flat_garment_image(tex_b, fh, fw)
-        d["flat_garment"], d["flat_garment_mask"] = _u8(fa), ma.numpy()
-        d["flat_garment_b"], d["flat_garment_b_mask"] = _u8(fbi), mb.numpy()
-        d["background"] = np.stack([_u8(b) for b in clip["bgs"]])
+        d["flat_garment"], d["flat_garment_mask"] = to_uint8(fa), ma.numpy()
+        d["flat_garment_b"], d["flat_garment_b_mask"] = to_uint8(fbi), mb.numpy()
+        d["background"] = to_uint8(clip["bgs"])
         d.update(self._body_params(clip["motion"], clip["deltas"], clip["phen"]))
         d["sh"] = clip["sh"].astype(np.float32)
         d["garment_kinds"] = np.array(
@@ -812,9 +795,7 @@ class FaceScenes(_Scenes):
         # the "tone" basis scales the skin by (1 - 0.3 c): c up to 2.2 reaches dark skin tones
         alb[:, list(head.ALBEDO_BASES).index("tone")] = [r.uniform(-1.2, 2.2) for r in rngs]
         ang = np.stack([np.radians([r.uniform(-20, 20), r.uniform(-12, 12), r.uniform(-45, 45)]) for r in rngs])
-        from vivid.synth.motion import euler_xyz_to_matrix
-
-        Rg = euler_xyz_to_matrix(ang)  # pitch (x), roll (y), yaw (z) in the head frame
+        Rg = euler_to_matrix(ang)  # pitch (x), roll (y), yaw (z) in the head frame
         f = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float().to(self.device)  # noqa: E731
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             out = head(phenotype=f(phen), local_changes=f(changes), expression=f(expr), global_rot=f(Rg))
@@ -822,29 +803,25 @@ class FaceScenes(_Scenes):
         verts, lms, albedo = out.vertices.float().cpu(), out.landmarks.float().cpu(), albedo.float().cpu()
         Ks, Rs, ts, shs, bgs = [], [], [], [], []
         for b, r in enumerate(rngs):
-            centre, radius = _bounding_sphere(verts[b])
+            centre, radius = bounding_sphere(verts[b])
             fov = float(r.uniform(*c.camera.fov_deg))
-            fov_min = 2 * math.atan(math.tan(math.radians(fov) / 2) * min(c.height, c.width) / max(c.height, c.width))
-            dist = radius / math.sin(fov_min / 2) * r.uniform(1.0, 1.6)
+            dist = framing_distance(radius, fov, c.height, c.width) * r.uniform(1.0, 1.6)
             # in front of the face (-y), a little above or below and to the side
             az = math.radians(-90 + r.uniform(-15, 15))
             el = math.radians(r.uniform(-10, 15))
             eye = centre + dist * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
-            from vivid.core.geometry import look_at
-            from vivid.synth.cameras import intrinsics_from_fov
-
             R, t = look_at(
                 torch.from_numpy(eye), torch.from_numpy(centre), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
             )
-            Ks.append(intrinsics_from_fov(fov, c.height, c.width))
+            Ks.append(intrinsics_from_fov(fov_deg=fov, height=c.height, width=c.width))
             Rs.append(R.float())
             ts.append(t.float())
             sh_world, _ = app.random_sh(r)
             shs.append(app.sh_to_camera(sh_world, R.numpy()))
             bgs.append(self._background(r, c.height, c.width))
         K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
-        vc = self._to_cam(verts, R, t)
-        lc = self._to_cam(lms, R, t)
+        vc = world_to_camera(verts, R, t)
+        lc = world_to_camera(lms, R, t)
         rend = render(
             vc,
             head.faces.cpu(),
@@ -870,7 +847,7 @@ class FaceScenes(_Scenes):
             vis = inside & (seen > 0) & ((seen - lc[b, :, 2]).abs() < 0.01)
             res.append(
                 {
-                    "image": _u8(rend.rgb[b].clamp(0, 1)),
+                    "image": to_uint8(rend.rgb[b]),
                     "mask": torch.isin(parts, face_ids).numpy(),
                     "head_mask": (parts > 0).numpy(),
                     "parts": parts.numpy().astype(np.uint8),
