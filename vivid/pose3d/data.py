@@ -217,7 +217,7 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
     samples = []
     for i in range(n):
         rng = np.random.default_rng([cfg.seed, i, 7]) if jitter else None
-        samples.append(crop_synth_sample(gen.generate(i), size, rng))
+        samples.append(crop_synth_sample(gen.generate(i).to_arrays(), size, rng))
         if (i + 1) % 250 == 0:
             log.info("rendered %d/%d %s samples", i + 1, n, split)
     meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter}
