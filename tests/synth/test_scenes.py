@@ -251,3 +251,11 @@ def test_face_parameters_reproduce_the_vertices():
         v = head(phenotype=f("phenotype"), local_changes=f("local_changes"), expression=f("expression")).vertices[0]
     cam = v.double() @ torch.from_numpy(s.pose_R).double().T + torch.from_numpy(s.pose_t).double()
     np.testing.assert_allclose(cam.numpy(), s.vertices, atol=2e-4)
+
+
+def test_warm_up_fills_the_banks_without_changing_the_data(kit):
+    cfg = SceneConfig(kind="body", height=48, width=40, seed=12)
+    cold, warm = BodyScenes(cfg), BodyScenes(SceneConfig(kind="body", height=48, width=40, seed=12))
+    warm.warm_up()
+    assert len(warm._tex_bank) == len(warm._bg_bank) == warm.BANK
+    _same(cold.generate(3), warm.generate(3))

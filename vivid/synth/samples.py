@@ -28,9 +28,10 @@ __all__ = [
 ]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Sample:
-    """Base of the samples: label arrays as fields, ``None`` for a label not made."""
+    """Base of the samples: label arrays as fields, ``None`` for a label not made. (No ``==``:
+    compare :meth:`to_arrays` with numpy.)"""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The labels by name (the stored form), leaving out those that are ``None``."""
@@ -52,13 +53,13 @@ class Sample:
 
     def __getitem__(self, name: str) -> np.ndarray:
         """A label by its stored name, for code written against the stored form."""
-        value = getattr(self, name, None) if name in {f.name for f in fields(self)} else None
+        value = getattr(self, name) if name in self.__dataclass_fields__ else None
         if value is None:
             raise KeyError(name)
         return value
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class FrameLabels(Sample):
     """Labels of one rendered body image; in clips every field has a leading T axis.
 
@@ -103,7 +104,7 @@ class FrameLabels(Sample):
         return cls(**{k: np.stack([a[k] for a in arrays]) for k in arrays[0]})
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class BodyParams(Sample):
     """The body-model parameters and lighting of a body sample (clips: per frame, leading T axis,
     except ``phenotype``); posing :class:`vivid.core.body.BodyModel` with them gives the labels."""
@@ -122,7 +123,7 @@ class BodyParams(Sample):
     """float32 (9, 3): spherical-harmonics lighting in the camera frame."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class BodySample(BodyParams, FrameLabels):
     """One image of one person (the ``body`` kind)."""
 
@@ -130,7 +131,7 @@ class BodySample(BodyParams, FrameLabels):
     """bool (): whether the camera crops the body."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class VideoSample(BodyParams, FrameLabels):
     """T consecutive frames of one motion (the ``video`` kind): the frame labels and body
     parameters with a leading T axis, and the optical flow between consecutive frames (see
@@ -150,7 +151,7 @@ class VideoSample(BodyParams, FrameLabels):
     """float32 (): frame rate of the motion."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class TryonSample(BodyParams, FrameLabels):
     """A try-on pair (the ``tryon`` kind): a clip (frame labels with a leading T axis, garment A)
     and the same person, motion, camera, light and background wearing garment B; both garments
@@ -174,7 +175,7 @@ class TryonSample(BodyParams, FrameLabels):
     """int64 (2,): indices of garments A and B in :data:`vivid.synth.appearance.GARMENT_KINDS`."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class FaceSample(Sample):
     """A head (the ``face`` kind) with random identity, expression, pose, lighting and albedo."""
 
