@@ -36,12 +36,13 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
 
 STAGES = {
-    # stage name -> (object attribute path, method names)
+    # stage name -> (the generator ("self"), one of its attributes, or the modules whose name
+    # the generators call, comma-separated; function or method names)
     "body model": ("kit", ["pose"]),
     "motion": ("motions", ["pose", "sequence"]),
     "appearance": ("self", ["_look", "_background", "_garment"]),
-    "render": ("module", ["render"]),
-    "labels": ("self", ["_frame_labels"]),
+    "render": ("vivid.synth.body_scenes,vivid.synth.face_scenes", ["render"]),
+    "labels": ("vivid.synth.body_scenes,vivid.synth.video_scenes", ["frame_labels"]),
     "optical flow": ("self", ["_flows"]),
 }
 
@@ -63,6 +64,8 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
     """One process, one thread: frames/s, stage times, peak RSS."""
     import torch
 
+    import importlib
+
     from vivid.synth import scenes
 
     torch.set_num_threads(1)
@@ -78,12 +81,14 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
     warm = time.perf_counter() - t0
     bucket: dict[str, float] = {}
     for stage, (owner, names) in STAGES.items():
-        target = gen if owner == "self" else scenes if owner == "module" else getattr(gen, owner, None)
-        if target is None:
-            continue
-        for n in names:
-            if hasattr(target, n):
-                _timed(target, n, bucket, stage)
+        if owner.startswith("vivid."):
+            targets = [importlib.import_module(m) for m in owner.split(",")]
+        else:
+            targets = [gen if owner == "self" else getattr(gen, owner, None)]
+        for target in targets:
+            for n in names:
+                if target is not None and hasattr(target, n):
+                    _timed(target, n, bucket, stage)
     if kind == "face":  # the head model is called inside generate_batch: time it there
         _timed(gen.head.model, "forward", bucket, "body model")
     if kind == "video":  # camera and lighting are drawn inside _clip; time the clip minus its parts

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import roma
 import torch
@@ -88,6 +89,31 @@ def test_project_bad_shapes_raise(points, K):
 def test_unproject_bad_depth_shape_raises():
     with pytest.raises(ValueError):
         G.unproject(torch.zeros(5, 2), torch.zeros(4), torch.eye(3))
+
+
+def test_intrinsics_from_fov_hand_worked_value():
+    # 90 degrees across the larger side (200 px): f = 100 / tan(45 deg) = 100; centre (99.5, 49.5)
+    K = G.intrinsics_from_fov(fov_deg=90.0, height=100, width=200)
+    expected = torch.tensor([[100.0, 0.0, 99.5], [0.0, 100.0, 49.5], [0.0, 0.0, 1.0]])
+    assert K.dtype == torch.float32 and torch.allclose(K, expected)
+    # the rays at +-fov/2 across the larger side meet the outer borders of the edge pixels
+    for fov, (h, w) in ((50.0, (64, 48)), (70.0, (30, 90))):
+        K = G.intrinsics_from_fov(fov_deg=fov, height=h, width=w).double()
+        half = math.tan(math.radians(fov) / 2)
+        rays = torch.tensor([[-half, 0.0, 1.0], [half, 0.0, 1.0]], dtype=F64)
+        if h > w:
+            rays = rays[:, [1, 0, 2]]
+        uv = G.project(rays, K)[:, 0 if w >= h else 1]
+        assert torch.allclose(uv, torch.tensor([-0.5, max(h, w) - 0.5], dtype=F64), atol=1e-9)
+
+
+def test_intrinsics_from_fov_is_keyword_only_and_checks_input():
+    with pytest.raises(TypeError):
+        G.intrinsics_from_fov(60.0, 100, 200)
+    with pytest.raises(ValueError):
+        G.intrinsics_from_fov(fov_deg=60.0, height=0, width=200)
+    with pytest.raises(ValueError):
+        G.intrinsics_from_fov(fov_deg=180.0, height=100, width=200)
 
 
 # ----------------------------------------------------------------------------- camera frames
@@ -332,6 +358,44 @@ def test_rotation_6d_orthonormalises_arbitrary_input():
     d6 = torch.tensor([2.0, 0.0, 0.0, 1.0, 3.0, 0.0], dtype=F64)
     # Gram-Schmidt: first column x; second column (1,3,0) minus its x part -> y; third z.
     assert torch.allclose(G.rotation_6d_to_matrix(d6), torch.eye(3, dtype=F64))
+
+
+def test_euler_to_matrix_hand_worked_values():
+    q = math.pi / 2
+    Rz = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=F64)
+    assert torch.allclose(G.euler_to_matrix(torch.tensor([q], dtype=F64), "z"), Rz, atol=1e-12)
+    # Rx(90) = [[1,0,0],[0,0,-1],[0,1,0]], Ry(90) = [[0,0,1],[0,1,0],[-1,0,0]]; their product:
+    R = G.euler_to_matrix(torch.tensor([q, q, 0.0], dtype=F64))
+    expected = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=F64)
+    assert torch.allclose(R, expected, atol=1e-12)
+    # Rz(90) @ Rx(90): x -> y, y -> z, z -> x
+    R = G.euler_to_matrix(torch.tensor([q, q], dtype=F64), "zx")
+    assert torch.allclose(R, torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=F64), atol=1e-12)
+
+
+def test_euler_to_matrix_order_batch_numpy_and_axis_angle_agree():
+    g = torch.Generator().manual_seed(3)
+    a = (torch.rand(4, 5, 3, dtype=F64, generator=g) - 0.5) * 6
+    one = [G.euler_to_matrix(a[..., k : k + 1], ax) for k, ax in enumerate("zyx")]
+    R = G.euler_to_matrix(a, "zyx")
+    assert R.shape == (4, 5, 3, 3)
+    assert torch.allclose(R, one[0] @ one[1] @ one[2], atol=1e-12)
+    assert torch.allclose(R[2, 3], G.euler_to_matrix(a[2, 3], "zyx"), atol=1e-12)
+    # each factor is the axis-angle rotation about its coordinate axis
+    assert torch.allclose(one[0], G.axis_angle_to_matrix(a[..., 0:1] * torch.tensor([0.0, 0.0, 1.0], dtype=F64)), atol=1e-12)
+    out = G.euler_to_matrix(a.numpy(), "zyx")
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    np.testing.assert_allclose(out, R.numpy(), atol=1e-12)
+    assert G.euler_to_matrix(a.float()).dtype == torch.float32
+
+
+def test_euler_to_matrix_gradcheck_and_bad_input():
+    a = torch.tensor([[0.3, -1.1, 2.0], [0.5, 0.2, -0.7]], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: G.euler_to_matrix(x, "yxz"), (a,))
+    with pytest.raises(ValueError):
+        G.euler_to_matrix(torch.zeros(3), "xyw")
+    with pytest.raises(ValueError):
+        G.euler_to_matrix(torch.zeros(2), "xyz")
 
 
 def test_rotation_bad_shapes_raise():

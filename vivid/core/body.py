@@ -47,7 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from vivid.core.errors import VividError
-from vivid.core.geometry import axis_angle_to_matrix, matrix_to_axis_angle, rotation_6d_to_matrix
+from vivid.core.geometry import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle, rotation_6d_to_matrix
 
 __all__ = [
     "BodyModel",
@@ -59,7 +59,6 @@ __all__ = [
     "PHENOTYPE_NAMES",
     "anny_cache_dir",
     "rotations_to_matrix",
-    "euler_to_matrix",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,13 +168,6 @@ def rotations_to_matrix(rot: Tensor, batch_dims: int = 1) -> Tensor:
         return rotation_6d_to_matrix(rot)
     raise ValueError(f"rotations must have {batch_dims} leading dims then 3 (axis-angle), 6 (6D) or 3x3, "
                      f"got {tuple(rot.shape)}")
-
-
-def euler_to_matrix(angles: Tensor) -> Tensor:
-    """Euler angles (..., 3) ``(a, b, c)`` in radians -> ``Rx(a) @ Ry(b) @ Rz(c)`` (..., 3, 3)."""
-    eye = torch.eye(3, dtype=angles.dtype, device=angles.device)
-    rx, ry, rz = (axis_angle_to_matrix(angles[..., k:k + 1] * eye[k]) for k in range(3))
-    return rx @ ry @ rz
 
 
 @dataclass

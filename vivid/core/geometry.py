@@ -17,6 +17,7 @@ programming errors, not user input).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 __all__ = [
     "project",
     "unproject",
+    "intrinsics_from_fov",
     "look_at",
     "world_to_camera",
     "camera_to_world",
@@ -41,6 +43,7 @@ __all__ = [
     "matrix_to_axis_angle",
     "matrix_to_rotation_6d",
     "rotation_6d_to_matrix",
+    "euler_to_matrix",
     "Project",
 ]
 
@@ -111,6 +114,21 @@ def unproject(uv: Tensor, depth: Tensor, K: Tensor) -> Tensor:
     rays = torch.linalg.solve(Kb, homo.expand(*Kb.shape[:-2], 3).unsqueeze(-1)).squeeze(-1)
     # Solving gives z = 1 for a proper K (last row 0 0 1); scaling by depth sets the camera z.
     return rays * depth
+
+
+def intrinsics_from_fov(*, fov_deg: float, height: int, width: int) -> Tensor:
+    """Pinhole intrinsics (3, 3) float32 with square pixels, ``fov_deg`` across the larger image
+    side and the principal point at the image centre (the renderer's pixel centres:
+    ``cx = (width - 1) / 2``, ``cy = (height - 1) / 2``).
+
+    ``f = max(height, width) / 2 / tan(fov / 2)``.
+    """
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    if not 0.0 < fov_deg < 180.0:
+        raise ValueError(f"field of view must lie in (0, 180) degrees, got {fov_deg}")
+    f = 0.5 * max(height, width) / math.tan(math.radians(fov_deg) / 2)
+    return torch.tensor([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]], dtype=torch.float32)
 
 
 class Project(nn.Module):
@@ -496,3 +514,44 @@ def rotation_6d_to_matrix(d6: Tensor) -> Tensor:
     """
     _check_last(d6, 6, "d6")
     return roma.special_gramschmidt(torch.stack([d6[..., :3], d6[..., 3:]], dim=-1))
+
+
+def _axis_rotation(angle, axis: int):
+    """Rotation by ``angle`` (...) radians about coordinate axis ``axis`` -> (..., 3, 3), in the
+    array type of ``angle`` (numpy or torch)."""
+    if isinstance(angle, np.ndarray):
+        c, s = np.cos(angle), np.sin(angle)
+        m = np.zeros(angle.shape + (3, 3), dtype=np.result_type(angle.dtype, np.float32))
+    else:
+        c, s = torch.cos(angle), torch.sin(angle)
+        m = angle.new_zeros(angle.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    m[..., axis, axis] = 1.0
+    m[..., i, i] = c
+    m[..., j, j] = c
+    m[..., i, j] = -s
+    m[..., j, i] = s
+    return m
+
+
+def euler_to_matrix(angles, axes: str = "xyz"):
+    """Intrinsic Euler angles -> rotation matrices ``R = R_axes[0](a_0) @ R_axes[1](a_1) @ ...``.
+
+    ``"xyz"`` gives ``Rx(a) @ Ry(b) @ Rz(c)``; a BVH joint with channels ``Zrotation Xrotation
+    Yrotation`` uses ``"zxy"``.
+
+    Args:
+        angles: (..., k) radians, one per axis; a tensor, or a numpy array (then the result is
+            one too, computed in numpy).
+        axes: k letters from ``x``, ``y``, ``z``, in the order the rotations are composed.
+    Returns:
+        (..., 3, 3) rotation matrices.
+    """
+    if not axes or any(a not in "xyz" for a in axes):
+        raise ValueError(f"axes must be letters from 'xyz', got {axes!r}")
+    if angles.ndim < 1 or angles.shape[-1] != len(axes):
+        raise ValueError(f"angles must have shape (..., {len(axes)}) for axes {axes!r}, got {tuple(angles.shape)}")
+    out = _axis_rotation(angles[..., 0], "xyz".index(axes[0]))
+    for k in range(1, len(axes)):
+        out = out @ _axis_rotation(angles[..., k], "xyz".index(axes[k]))
+    return out

@@ -21,9 +21,10 @@ from torch import Tensor
 
 from vivid.core.checkpoints import load_checkpoint
 from vivid.core.errors import VividError
+from vivid.core.geometry import intrinsics_from_fov
 from vivid.pose3d.bones import BONES, JOINT_NAMES
 from vivid.pose3d.coords import decode
-from vivid.pose3d.crop import crop_and_resize, intrinsics_for_image, person_box
+from vivid.pose3d.crop import crop_and_resize, person_box
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def camera_matrix(width: int, height: int, *, fov_deg: float | None = None, foca
     fov = DEFAULT_FOV_DEG if fov_deg is None else fov_deg
     if not 1.0 <= fov <= 170.0:
         raise VividError(f"field of view must be between 1 and 170 degrees, got {fov}")
-    return intrinsics_for_image(width, height, fov)
+    return intrinsics_from_fov(fov_deg=fov, height=height, width=width)
 
 
 class PoseEstimator:

@@ -1,4 +1,4 @@
-"""Square crops around a person, and the assumed camera of a photo.
+"""Square crops around a person, cut and resized with their intrinsics.
 
 Inference (:mod:`vivid.pose3d.apply`) and the datasets (:mod:`vivid.pose3d.data`) cut the same
 crops: a square box around the joints (:func:`person_box`), cut and resized with the intrinsics
@@ -7,7 +7,6 @@ following (:func:`crop_and_resize`), and image pixels mapped into the crop (:fun
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -64,9 +63,3 @@ def to_crop(points: Tensor, transform: tuple[int, int, float]) -> Tensor:
     x0, y0, scale = transform
     offset = torch.tensor([x0, y0], dtype=points.dtype)
     return (points - offset + 0.5) * scale - 0.5
-
-
-def intrinsics_for_image(width: int, height: int, fov_deg: float = 55.0) -> Tensor:
-    """Assumed pinhole K (3, 3) for a photo: ``fov_deg`` across the larger side, centred principal point."""
-    f = 0.5 * max(width, height) / math.tan(math.radians(fov_deg) / 2)
-    return torch.tensor([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]], dtype=torch.float32)

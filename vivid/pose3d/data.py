@@ -38,9 +38,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from vivid.core.errors import VividError
+from vivid.core.geometry import intrinsics_from_fov
 from vivid.pose3d.config import Pose3DData
 from vivid.pose3d.bones import NUM_JOINTS, ROOT, flip_permutation
-from vivid.pose3d.crop import crop_and_resize, intrinsics_for_image, person_box, to_crop
+from vivid.pose3d.crop import crop_and_resize, person_box, to_crop
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
     samples = []
     for i in range(n):
         rng = np.random.default_rng([cfg.seed, i, 7]) if jitter else None
-        samples.append(crop_synth_sample(gen.generate(i), size, rng))
+        samples.append(crop_synth_sample(gen.generate(i).to_arrays(), size, rng))
         if (i + 1) % 250 == 0:
             log.info("rendered %d/%d %s samples", i + 1, n, split)
     meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter,
@@ -516,7 +517,7 @@ class CocoKeypoints(Dataset):
         else:
             x, y, w, h = ann["bbox"]
             box = (x + w / 2, y + h / 2, max(w, h) * 1.2)
-        K = intrinsics_for_image(image.shape[2], image.shape[1], self.fov_deg)
+        K = intrinsics_from_fov(fov_deg=self.fov_deg, height=image.shape[1], width=image.shape[2])
         crop, Kc, tf = crop_and_resize(image, K, box, self.size)
         return make_sample(crop, to_crop(joints, tf), labelled, Kc, None)
 

@@ -107,23 +107,23 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
     rows = []
     for i in range(4):
         raw = scenes.generate(500 + i)
-        image = raw["image"]
+        image = raw.image
         # The renders' own camera, so that the 3D error is measured in the right frame.
-        est.focal = float(raw["K"][0, 0])
+        est.focal = float(raw.K[0, 0])
         pred = est.predict(image)
-        gt = torch.from_numpy(raw["joints3d"]).double() * 1000
+        gt = torch.from_numpy(raw.joints3d).double() * 1000
         p = torch.from_numpy(pred.joints3d).double() * 1000
         values = angles_to_floats(joint_angles(pred.joints3d))
         prompts = coach_pose(squat, {k: v for k, v in values.items() if v is not None})
         overlay = draw_skeleton(image, pred.joints2d, pred.confidence)
-        truth = draw_skeleton(image, raw["joints2d"])
+        truth = draw_skeleton(image, raw.joints2d)
         report.image(np.concatenate([overlay, truth], axis=1), f"render {i}: prediction (left) and label (right)")
         report.image(plot_3d(pred.joints3d_rel, size=192), f"render {i}: predicted 3D skeleton")
         rows.append({
             "image": i,
             "MPJPE mm": round(float(metrics.mpjpe(p, gt, root=0)), 1),
             "PA-MPJPE mm": round(float(metrics.pa_mpjpe(p, gt)), 1),
-            "2D error px": round(float(np.linalg.norm(pred.joints2d - raw["joints2d"], axis=1).mean()), 1),
+            "2D error px": round(float(np.linalg.norm(pred.joints2d - raw.joints2d, axis=1).mean()), 1),
             "mean confidence": round(float(pred.confidence.mean()), 2),
             "knee angles": f"{values['knee_l']:.0f} / {values['knee_r']:.0f}",
             "trunk lean": f"{values['trunk_lean']:.0f}",
@@ -138,18 +138,18 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
         vcfg = synth_scene_config("test", 160)
         vcfg.kind, vcfg.frames = "video", 12
         clip = VideoScenes(vcfg).generate(3)
-        est.focal = float(clip["K"][0][0, 0])
+        est.focal = float(clip.K[0][0, 0])
         previous, knees, errs = None, [], []
         video_path = out_dir / "pose3d_clip_overlay.mp4"
         with VideoWriter(video_path, fps=10) as writer:
-            for t in range(len(clip["image"])):
-                pred = est.predict(clip["image"][t], previous)
+            for t in range(len(clip.image)):
+                pred = est.predict(clip.image[t], previous)
                 previous = pred
                 knees.append(float(joint_angles(pred.joints3d)["knee_mean"]))
-                errs.append(float(metrics.mpjpe(torch.from_numpy(pred.joints3d) * 1000, torch.from_numpy(clip["joints3d"][t]) * 1000, root=0)))
-                frame = draw_skeleton(clip["image"][t], pred.joints2d, pred.confidence, [f"knee {knees[-1]:.0f} deg"])
+                errs.append(float(metrics.mpjpe(torch.from_numpy(pred.joints3d) * 1000, torch.from_numpy(clip.joints3d[t]) * 1000, root=0)))
+                frame = draw_skeleton(clip.image[t], pred.joints2d, pred.confidence, [f"knee {knees[-1]:.0f} deg"])
                 writer.write(frame)
-                if t in (0, len(clip["image"]) - 1):
+                if t in (0, len(clip.image) - 1):
                     report.image(frame, f"rendered clip, frame {t}")
         est.focal = None
         report.text(

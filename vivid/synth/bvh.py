@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from vivid.core.errors import VividError
+from vivid.core.geometry import euler_to_matrix
 
-__all__ = ["BvhJoint", "BvhClip", "read_bvh", "parse_bvh", "write_bvh", "euler_to_matrix"]
+__all__ = ["BvhJoint", "BvhClip", "read_bvh", "parse_bvh", "write_bvh"]
 
-_ROT = {"Xrotation": 0, "Yrotation": 1, "Zrotation": 2}
+_ROT = {"Xrotation": "x", "Yrotation": "y", "Zrotation": "z"}
 _POS = {"Xposition": 0, "Yposition": 1, "Zposition": 2}
 
 
@@ -86,7 +87,7 @@ class BvhClip:
                 continue
             s = self._chan_start[j]
             angles = np.stack([self.motion[:, s + joint.channels.index(c)] for c in rot_chans], axis=-1)
-            out[:, j] = euler_to_matrix(np.deg2rad(angles), [_ROT[c] for c in rot_chans])
+            out[:, j] = euler_to_matrix(np.deg2rad(angles), "".join(_ROT[c] for c in rot_chans))
         return out
 
     def root_positions(self) -> np.ndarray:
@@ -126,25 +127,6 @@ class BvhClip:
         if motion.shape[0] == 0:
             raise VividError(f"trim {start}:{stop}:{step} of {self.source or 'clip'} leaves no frames")
         return BvhClip(self.joints, motion.copy(), self.frame_time * step, self.source)
-
-
-def euler_to_matrix(angles: np.ndarray, axes: list[int]) -> np.ndarray:
-    """Intrinsic Euler angles (..., k) in radians about ``axes`` (0=x, 1=y, 2=z) -> (..., 3, 3).
-
-    ``R = R_axes[0](a0) @ R_axes[1](a1) @ ...`` (the BVH convention).
-    """
-    out = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
-    for k, ax in enumerate(axes):
-        c, s = np.cos(angles[..., k]), np.sin(angles[..., k])
-        m = np.zeros(angles.shape[:-1] + (3, 3))
-        i, j = [(1, 2), (2, 0), (0, 1)][ax]
-        m[..., ax, ax] = 1.0
-        m[..., i, i] = c
-        m[..., j, j] = c
-        m[..., i, j] = -s
-        m[..., j, i] = s
-        out = out @ m
-    return out
 
 
 def read_bvh(path: str | os.PathLike) -> BvhClip:

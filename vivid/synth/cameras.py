@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vivid.core.errors import VividError
-from vivid.core.geometry import look_at
+from vivid.core.geometry import intrinsics_from_fov, look_at
 
-__all__ = ["Camera", "CameraConfig", "intrinsics_from_fov", "sample_camera", "sample_camera_path"]
+__all__ = ["Camera", "CameraConfig", "bounding_sphere", "framing_distance", "sample_camera", "sample_camera_path"]
 
 
 @dataclass
@@ -69,12 +68,20 @@ class CameraConfig:
     max_orbit_deg_per_s: float = 12.0
 
 
-def intrinsics_from_fov(fov_deg: float, height: int, width: int) -> torch.Tensor:
-    """(3, 3) float32 K with square pixels and ``fov_deg`` across the larger side."""
-    if height <= 0 or width <= 0:
-        raise VividError(f"image size must be positive, got {height}x{width}")
-    f = 0.5 * max(height, width) / math.tan(math.radians(fov_deg) / 2)
-    return torch.tensor([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]], dtype=torch.float32)
+def bounding_sphere(points: torch.Tensor) -> tuple[np.ndarray, float]:
+    """Centre (3,) float64 of the bounding box of (N, 3) points and the radius of the sphere
+    around it that holds them all."""
+    lo, hi = points.aminmax(dim=0)
+    centre = 0.5 * (lo + hi)
+    return centre.double().numpy(), float((points - centre).square().sum(-1).max().sqrt())
+
+
+def framing_distance(radius: float, fov_deg: float, height: int, width: int) -> float:
+    """Distance at which a sphere of ``radius`` just fills the narrower field of view of a camera
+    with ``fov_deg`` across the larger side of a ``height`` x ``width`` image:
+    ``r / sin(fov_min / 2)``."""
+    fov_min = 2 * math.atan(math.tan(math.radians(fov_deg) / 2) * min(height, width) / max(height, width))
+    return radius / math.sin(fov_min / 2)
 
 
 def _extrinsics(eye: np.ndarray, target: np.ndarray, roll: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,10 +99,9 @@ def _eye(centre: np.ndarray, dist: float, azim: float, elev: float) -> np.ndarra
 
 def _draw(rng: np.random.Generator, cfg: CameraConfig, height: int, width: int, radius: float):
     fov = float(rng.uniform(*cfg.fov_deg))
-    fov_min = 2 * math.atan(math.tan(math.radians(fov) / 2) * min(height, width) / max(height, width))
     partial = bool(rng.random() < cfg.partial_prob)
     factor = float(rng.uniform(*(cfg.partial_distance_factor if partial else cfg.distance_factor)))
-    dist = radius / math.sin(fov_min / 2) * factor
+    dist = framing_distance(radius, fov, height, width) * factor
     azim = float(rng.uniform(-math.pi, math.pi))
     elev = math.radians(float(rng.uniform(*cfg.elevation_deg)))
     roll = math.radians(float(rng.uniform(-cfg.roll_deg, cfg.roll_deg)))
@@ -119,7 +125,7 @@ def sample_camera(
     fov, dist, azim, elev, roll, aim, partial = _draw(rng, cfg, height, width, radius)
     centre = np.asarray(centre, dtype=np.float64)
     R, t = _extrinsics(_eye(centre, dist, azim, elev), centre + aim, roll)
-    return Camera(intrinsics_from_fov(fov, height, width), R, t, fov), partial
+    return Camera(intrinsics_from_fov(fov_deg=fov, height=height, width=width), R, t, fov), partial
 
 
 def sample_camera_path(
@@ -141,7 +147,7 @@ def sample_camera_path(
     T = centres.shape[0]
     moving = bool(rng.random() < cfg.move_prob)
     fov, dist, azim, elev, roll, aim, _ = _draw(rng, cfg, height, width, radius)
-    K = intrinsics_from_fov(fov, height, width).expand(T, 3, 3).clone()
+    K = intrinsics_from_fov(fov_deg=fov, height=height, width=width).expand(T, 3, 3).clone()
     Rs, ts = [], []
     if moving:
         # exponential smoothing of the body centre, forwards then backwards (no lag)

@@ -75,6 +75,7 @@ import numpy as np
 import torch
 
 from vivid.core.errors import VividError
+from vivid.core.geometry import euler_to_matrix
 from vivid.synth.bvh import BvhClip, read_bvh
 
 log = logging.getLogger(__name__)
@@ -186,25 +187,9 @@ for _side, _S, _s in (("L", "Left", "l"), ("R", "Right", "r")):
 # ----------------------------------------------------------------------------- rotations
 
 
-def _rot_axis(axis: int, ang: np.ndarray) -> np.ndarray:
-    c, s = np.cos(ang), np.sin(ang)
-    m = np.zeros(ang.shape + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    m[..., axis, axis] = 1.0
-    m[..., i, i] = c
-    m[..., j, j] = c
-    m[..., i, j] = -s
-    m[..., j, i] = s
-    return m
-
-
-def euler_xyz_to_matrix(angles: np.ndarray) -> np.ndarray:
-    """(..., 3) radians -> ``Rx(a) @ Ry(b) @ Rz(c)`` (..., 3, 3)."""
-    return _rot_axis(0, angles[..., 0]) @ _rot_axis(1, angles[..., 1]) @ _rot_axis(2, angles[..., 2])
-
-
 def matrix_to_euler_xyz(m: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`euler_xyz_to_matrix` (middle angle in [-pi/2, pi/2])."""
+    """Inverse of :func:`vivid.core.geometry.euler_to_matrix` with axes ``"xyz"`` (middle angle in
+    [-pi/2, pi/2])."""
     b = np.arcsin(np.clip(m[..., 0, 2], -1.0, 1.0))
     a = np.arctan2(-m[..., 1, 2], m[..., 2, 2])
     c = np.arctan2(-m[..., 0, 1], m[..., 0, 0])
@@ -229,7 +214,7 @@ def _min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _yaw(angle: np.ndarray) -> np.ndarray:
     """Rotation about Anny's up axis (z), (..., 3, 3)."""
-    return _rot_axis(2, np.asarray(angle, dtype=np.float64))
+    return euler_to_matrix(np.asarray(angle, dtype=np.float64)[..., None], "z")
 
 
 # ----------------------------------------------------------------------------- rig
@@ -332,7 +317,7 @@ class Rig:
         The root delta is the identity (the root orientation is applied by :meth:`root_delta`)."""
         lead = angles.shape[:-2]
         out = np.broadcast_to(np.eye(3), lead + (len(self.labels), 3, 3)).copy()
-        rot = euler_xyz_to_matrix(np.radians(angles))
+        rot = euler_to_matrix(np.radians(angles))
         for j, name in enumerate(CONTROLLED_BONES):
             F = self.frames[name]
             out[..., self.index(name), :, :] = F @ rot[..., j, :, :] @ F.T

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Mapping
 
 import numpy as np
+
+from vivid.synth.samples import SAMPLE_TYPES, BodySample, FaceSample, Sample, TryonSample, VideoSample
 
 __all__ = ["contact_sheet", "flow_to_rgb", "parts_to_rgb", "draw_skeleton", "write_sheet"]
 
@@ -118,43 +121,47 @@ def _fit(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return canvas
 
 
-def _row(kind: str, s: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _row(s: Sample) -> list[np.ndarray]:
     from vivid.core.body import H36M_BONES
 
-    if kind == "body":
-        img = s["image"]
+    if isinstance(s, BodySample):
+        img = s.image
         return [
-            draw_skeleton(img, s["joints2d"], s["visibility"], H36M_BONES),
-            _blend(img, parts_to_rgb(s["parts"]), s["parts"] > 0),
-            _depth_rgb(s["depth"]),
-            _blend(img, np.full_like(img, (255, 0, 255)), s["garment_mask"], 0.5),
+            draw_skeleton(img, s.joints2d, s.visibility, H36M_BONES),
+            _blend(img, parts_to_rgb(s.parts), s.parts > 0),
+            _depth_rgb(s.depth),
+            _blend(img, np.full_like(img, (255, 0, 255)), s.garment_mask, 0.5),
         ]
-    if kind == "video":
-        T = s["image"].shape[0]
+    if isinstance(s, VideoSample):
+        T = s.image.shape[0]
         return [
-            draw_skeleton(s["image"][0], s["joints2d"][0], s["visibility"][0], H36M_BONES),
-            _blend(s["image"][0], parts_to_rgb(s["parts"][0]), s["parts"][0] > 0),
-            flow_to_rgb(s["flow_fw"][0], s["flow_fw_valid"][0]),
-            draw_skeleton(s["image"][T - 1], s["joints2d"][T - 1], s["visibility"][T - 1], H36M_BONES),
+            draw_skeleton(s.image[0], s.joints2d[0], s.visibility[0], H36M_BONES),
+            _blend(s.image[0], parts_to_rgb(s.parts[0]), s.parts[0] > 0),
+            flow_to_rgb(s.flow_fw[0], s.flow_fw_valid[0]),
+            draw_skeleton(s.image[T - 1], s.joints2d[T - 1], s.visibility[T - 1], H36M_BONES),
         ]
-    if kind == "tryon":
-        h, w = s["image"].shape[1:3]
-        return [s["image"][0], s["image_b"][0], _fit(s["flat_garment"], h, w), _fit(s["flat_garment_b"], h, w)]
-    if kind == "face":
-        img = s["image"]
+    if isinstance(s, TryonSample):
+        h, w = s.image.shape[1:3]
+        return [s.image[0], s.image_b[0], _fit(s.flat_garment, h, w), _fit(s.flat_garment_b, h, w)]
+    if isinstance(s, FaceSample):
+        img = s.image
         from PIL import Image, ImageDraw
 
         im = Image.fromarray(img.copy())
         dr = ImageDraw.Draw(im)
-        for (x, y), v in zip(s["landmarks2d"], s["landmark_visibility"]):
+        for (x, y), v in zip(s.landmarks2d, s.landmark_visibility):
             dr.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(40, 255, 40) if v > 0.5 else (150, 150, 150))
-        return [np.asarray(im), _blend(img, np.full_like(img, (0, 200, 255)), s["mask"], 0.5), _depth_rgb(s["depth"])]
-    raise ValueError(f"unknown kind {kind!r}")
+        return [np.asarray(im), _blend(img, np.full_like(img, (0, 200, 255)), s.mask, 0.5), _depth_rgb(s.depth)]
+    raise ValueError(f"no contact-sheet row for {type(s).__name__}")
 
 
-def contact_sheet(kind: str, samples: list[dict[str, np.ndarray]], *, gap: int = 2) -> np.ndarray:
-    """(rows * h, cols * w, 3) uint8 sheet of ``samples`` (raw storage dicts) of one kind."""
-    rows = [_row(kind, s) for s in samples]
+def contact_sheet(kind: str, samples: list[Sample | Mapping[str, np.ndarray]], *, gap: int = 2) -> np.ndarray:
+    """(rows * h, cols * w, 3) uint8 sheet of ``samples`` of one kind: generated samples or their
+    stored arrays (e.g. :meth:`vivid.synth.storage.SynthDataset.raw`)."""
+    if kind not in SAMPLE_TYPES:
+        raise ValueError(f"unknown kind {kind!r}")
+    cls = SAMPLE_TYPES[kind]
+    rows = [_row(s if isinstance(s, cls) else cls.from_arrays(s)) for s in samples]
     h, w = rows[0][0].shape[:2]
     cols = max(len(r) for r in rows)
     sheet = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
@@ -165,7 +172,7 @@ def contact_sheet(kind: str, samples: list[dict[str, np.ndarray]], *, gap: int =
     return sheet
 
 
-def write_sheet(path: str | os.PathLike, kind: str, samples: list[dict[str, np.ndarray]]) -> None:
+def write_sheet(path: str | os.PathLike, kind: str, samples: list[Sample | Mapping[str, np.ndarray]]) -> None:
     """Write the contact sheet (atomically; format from the suffix)."""
     from vivid.core.fileio import write_image
 

@@ -46,7 +46,7 @@ import zipfile
 from collections import OrderedDict
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -54,6 +54,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import atomic_write
+from vivid.synth.samples import Sample
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ __all__ = [
     "SynthDataset",
     "SynthStream",
     "decode_sample",
+    "sample_arrays",
     "save_shard",
     "load_shard_sample",
 ]
@@ -79,6 +81,12 @@ def shard_name(k: int) -> str:
 
 
 # ----------------------------------------------------------------------------- encode / decode
+
+
+def sample_arrays(sample: Sample | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The stored form of a generated sample: its label arrays by name (see
+    :meth:`vivid.synth.samples.Sample.to_arrays`); a mapping of arrays is taken as it is."""
+    return sample.to_arrays() if isinstance(sample, Sample) else dict(sample)
 
 
 def decode_sample(raw: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -178,7 +186,7 @@ BATCH = 16  # samples generated together (the body model poses a batch at once)
 def _generate(gen, first: int, count: int) -> list[dict[str, np.ndarray]]:
     out: list[dict[str, np.ndarray]] = []
     for s in range(first, first + count, BATCH):
-        out += gen.generate_batch(list(range(s, min(s + BATCH, first + count))))
+        out += [sample_arrays(x) for x in gen.generate_batch(list(range(s, min(s + BATCH, first + count))))]
     return out
 
 
@@ -206,7 +214,8 @@ def write_shards(
 
     Args:
         make_generator: picklable zero-argument callable returning an object with
-            ``generate(i) -> dict[str, np.ndarray]`` (sample i of the dataset).
+            ``generate_batch(ids)``, the samples ``ids`` of the dataset
+            (:class:`~vivid.synth.samples.Sample` or dicts of numpy arrays).
         config: the generator config (JSON-serialisable), stored in the index and compared on resume.
         workers: processes generating shards in parallel (each builds its own generator).
         threads: torch threads per worker process (default: the cores divided among the workers).
@@ -399,10 +408,10 @@ class SynthDataset(Dataset):
 class SynthStream(IterableDataset):
     """Samples generated on the fly, for training without disk.
 
-    Yields ``decode_sample(generator.generate(i))`` for i = start, start+1, ... (``n`` of them, or
-    forever when ``n`` is None). DataLoader workers split the indices (worker w takes i = w mod
-    workers), so each sample is produced once and the stream equals the on-disk dataset made with
-    the same seed and config.
+    Yields ``decode_sample(sample_arrays(generator.generate(i)))`` for i = start, start+1, ...
+    (``n`` of them, or forever when ``n`` is None). DataLoader workers split the indices (worker
+    w takes i = w mod workers), so each sample is produced once and the stream equals the
+    on-disk dataset made with the same seed and config.
 
     Args:
         make_generator: zero-argument callable returning the scene generator (built lazily in each
@@ -431,8 +440,8 @@ class SynthStream(IterableDataset):
         end = None if self.n is None else self.start + self.n
         while end is None or i < end:
             ids = [j for j in range(i, i + self.chunk * nw, nw) if end is None or j < end]
-            for raw in self._gen.generate_batch(ids):
-                item = decode_sample(raw)
+            for sample in self._gen.generate_batch(ids):
+                item = decode_sample(sample_arrays(sample))
                 yield self.transform(item) if self.transform is not None else item
             i += self.chunk * nw
 
