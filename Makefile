@@ -29,10 +29,9 @@ test: install
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
+# Every task's benchmark, as the task table (vivid/core/tasks.py) names them.
 bench: install
-	$(BIN)/python benchmarks/interp.py
-	$(BIN)/python benchmarks/synth.py
-	$(BIN)/python benchmarks/pose3d.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf demo_out .pytest_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vivid.core.assets import demo_input
 from vivid.core.fileio import to_tensor, to_uint8
 from vivid.core.metrics import psnr, ssim
 from vivid.core.report import Report
@@ -19,7 +20,6 @@ from vivid.interp.repair import RepairResult, auto_threshold, find_repeats, fram
 
 log = logging.getLogger(__name__)
 
-CLIP = Path(__file__).resolve().parents[1] / "assets" / "bbb_clip.mp4"
 TRIPLET_STARTS = [0, 12, 24, 36]  # frames k, k+1, k+2 of the clip
 REAL_REPEATS = [9, 19, 20]  # one single and one double repeat injected into the real clip
 SYNTH_REPEATS = [6, 14, 15]
@@ -75,20 +75,23 @@ def _repair_example(frames: list[np.ndarray], repeats: list[int], interp, name: 
     return row
 
 
-def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
-    """Add the interpolation section to ``report`` (pictures are written by the report)."""
+def run_demo(out_dir: Path, report: Report, *, device: str = "cpu", quick: bool = False) -> None:
+    """Add the interpolation section to ``report`` (pictures are written by the report);
+    ``quick``: two triplets and the synthetic repair example only."""
+    clip = demo_input("bbb_clip.mp4")
     interp = load_interpolator(DEFAULT_MODEL, device=device)
-    frames = [f.image for f in iter_frames(CLIP)]
+    frames = [f.image for f in iter_frames(clip.path)]
+    starts = TRIPLET_STARTS[:2] if quick else TRIPLET_STARTS
     report.section(
         "Frame interpolation and stutter repair",
         "Middle frames predicted from their neighbours on a 320x180 excerpt of Big Buck Bunny "
-        "((c) Blender Foundation, CC BY 3.0; this film is part of the training data, so see "
-        "benchmarks/results/interp.md for held-out clips).",
+        "(this film is part of the training data, so see benchmarks/results/interp.md for held-out clips). "
+        f"Source: {clip.credit()}.",
     )
-    a = torch.stack([to_tensor(frames[k]) for k in TRIPLET_STARTS])
-    g = torch.stack([to_tensor(frames[k + 1]) for k in TRIPLET_STARTS])
-    b = torch.stack([to_tensor(frames[k + 2]) for k in TRIPLET_STARTS])
-    t = torch.full((len(TRIPLET_STARTS),), 0.5)
+    a = torch.stack([to_tensor(frames[k]) for k in starts])
+    g = torch.stack([to_tensor(frames[k + 1]) for k in starts])
+    b = torch.stack([to_tensor(frames[k + 2]) for k in starts])
+    t = torch.full((len(starts),), 0.5)
     preds = {"frame repetition": repeat_frame(a, b, t), "linear blend": linear_blend(a, b, t), "vivid": interp(a, b, t)}
     rows = []
     for name, p in preds.items():
@@ -96,21 +99,19 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
         rows.append({"method": name, "PSNR (dB)": round(float(psnr(p, g).mean()), 2), "SSIM": round(float(ssim(p, g).mean()), 4)})
     k = 1  # the triplet shown
     report.image(
-        np.concatenate([frames[TRIPLET_STARTS[k]], frames[TRIPLET_STARTS[k] + 2]], axis=1),
-        f"inputs: frames {TRIPLET_STARTS[k]} and {TRIPLET_STARTS[k] + 2}",
+        np.concatenate([frames[starts[k]], frames[starts[k] + 2]], axis=1),
+        f"inputs: frames {starts[k]} and {starts[k] + 2}",
     )
     report.image(
-        np.concatenate([to_uint8(preds["linear blend"][k]), to_uint8(preds["vivid"][k]), frames[TRIPLET_STARTS[k] + 1]], axis=1),
-        f"frame {TRIPLET_STARTS[k] + 1}: linear blend | vivid | ground truth",
+        np.concatenate([to_uint8(preds["linear blend"][k]), to_uint8(preds["vivid"][k]), frames[starts[k] + 1]], axis=1),
+        f"frame {starts[k] + 1}: linear blend | vivid | ground truth",
     )
-    report.table(rows, f"middle frame of {len(TRIPLET_STARTS)} triplets of the clip (frame-drop protocol)")
+    report.table(rows, f"middle frame of {len(starts)} triplets of the clip (frame-drop protocol)")
 
     report.text(
         "Stutter repair: repeated frames were injected, found from the frame differences with the "
         "automatic threshold, and replaced by frames interpolated between their distinct neighbours."
     )
-    repair_rows = [
-        _repair_example(frames[:30], REAL_REPEATS, interp, "Big Buck Bunny excerpt", report),
-        _repair_example(_synthetic_clip(), SYNTH_REPEATS, interp, "synthetic moving disc", report),
-    ]
+    repair_rows = [] if quick else [_repair_example(frames[:30], REAL_REPEATS, interp, "Big Buck Bunny excerpt", report)]
+    repair_rows.append(_repair_example(_synthetic_clip(), SYNTH_REPEATS, interp, "synthetic moving disc", report))
     report.table(repair_rows, "stutter repair (PSNR of the repaired frames against the originals)")

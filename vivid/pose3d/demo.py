@@ -78,7 +78,8 @@ def _real_inputs(est, out_dir: Path, report: Report, clip_frames: int = 20) -> N
     report.image(np.concatenate(shown, axis=1), f"{clip.name}: frames 0 and {clip_frames - 1} (overlay video {video_path.name})")
 
 
-def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
+def run_demo(out_dir: Path, report: Report, *, device: str = "cpu", quick: bool = False) -> None:
+    """Add the 3D pose section to ``report``; ``quick``: one render, a 4-frame clip, 2 real frames."""
     from vivid.core.hub import is_bundled
     from vivid.core.video import VideoWriter
     from vivid.pose3d.angles import angles_to_floats, joint_angles
@@ -105,7 +106,7 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
     cfg = synth_scene_config("test", 192)
     scenes = BodyScenes(cfg)
     rows = []
-    for i in range(4):
+    for i in range(1 if quick else 4):
         raw = scenes.generate(500 + i)
         image = raw.image
         # The renders' own camera, so that the 3D error is measured in the right frame.
@@ -131,12 +132,12 @@ def run_demo(out_dir: Path, report: Report, *, device: str = "cpu") -> None:
         })
     est.focal = None
     report.table(rows, "held-out renders: errors, angles and squat-rule prompts from the predicted 3D joints")
-    _real_inputs(est, out_dir, report)
+    _real_inputs(est, out_dir, report, clip_frames=2 if quick else 20)
 
     # A short rendered clip: the crop follows the previous frame; angles tracked over time.
     try:
         vcfg = synth_scene_config("test", 160)
-        vcfg.kind, vcfg.frames = "video", 12
+        vcfg.kind, vcfg.frames = "video", 4 if quick else 12
         clip = VideoScenes(vcfg).generate(3)
         est.focal = float(clip.K[0][0, 0])
         previous, knees, errs = None, [], []

@@ -30,7 +30,7 @@ class SceneConfig:
             (gender, age, muscle, weight, height, proportions), each in [0, 1].
         skin_tones: range of palette entries (0 light .. 7 dark) of :data:`appearance.SKIN_TONES`.
         motion_sources: subset of mocap, procedural, static.
-        mocap: BVH files for mocap motion (None: the bundled CMU clips).
+        mocap: BVH files for mocap motion (None: none; motion is procedural or static).
         garment_kinds, background_kinds: subsets of the appearance kinds.
         backgrounds_dir: folder of user photos to use as backgrounds (optional).
         camera: camera ranges (see :class:`CameraConfig`).
