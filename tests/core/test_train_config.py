@@ -57,3 +57,77 @@ def test_training_state_rejects_foreign_files(tmp_path):
         SafetensorsCheckpointIO().load_checkpoint(tmp_path / "plain.safetensors")
     with pytest.raises(TypeError, match="cannot store"):
         SafetensorsCheckpointIO().save_checkpoint({"obj": object()}, tmp_path / "x.state.safetensors")
+
+
+# ----------------------------------------------------------------------------- typed configs
+
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from vivid.core.config import config_to_dict, parse_config  # noqa: E402
+from vivid.core.train import parse_task_config  # noqa: E402
+
+
+@dataclass
+class _Inner:
+    widths: tuple[int, ...] = (4, 8)
+    mode: Literal["a", "b"] = "a"
+
+
+@dataclass
+class _Outer:
+    lr: float = 1e-3
+    steps: int = 10
+    name: str | None = None
+    flag: bool = False
+    inner: _Inner = field(default_factory=_Inner)
+
+
+def test_parse_config_builds_typed_values_and_defaults():
+    cfg = parse_config(_Outer, {"lr": 1, "inner": {"widths": [1, 2, 3], "mode": "b"}})
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float) and cfg.steps == 10 and cfg.inner == _Inner((1, 2, 3), "b")
+    assert config_to_dict(cfg) == {"lr": 1.0, "steps": 10, "name": None, "flag": False, "inner": {"widths": [1, 2, 3], "mode": "b"}}
+    assert parse_config(_Outer, config_to_dict(cfg)) == cfg  # round trip
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"lrr": 0.1}, "unknown key lrr; valid keys: flag, inner, lr, name, steps"),
+        ({"inner": {"widht": [1]}}, "unknown key inner.widht; valid keys of inner: mode, widths"),
+        ({"lr": "fast"}, "lr: expected a number, got 'fast'"),
+        ({"steps": 2.5}, "steps: expected an integer, got 2.5"),
+        ({"flag": "yes"}, "flag: expected true or false, got 'yes'"),
+        ({"inner": {"mode": "c"}}, "inner.mode: expected 'a' or 'b', got 'c'"),
+        ({"inner": {"widths": [1, "x"]}}, r"inner.widths\[1\]: expected an integer, got 'x'"),
+        ({"inner": 3}, "inner: expected a mapping, got 3"),
+    ],
+)
+def test_parse_config_refuses_with_one_line(raw, message):
+    with pytest.raises(VividError, match=message):
+        parse_config(_Outer, raw)
+
+
+@pytest.mark.parametrize(
+    "task, override, message",
+    [
+        ("interp", "optim.lrr=0.1", "unknown key optim.lrr; valid keys of optim: grad_clip, lr, lr_d,"),
+        ("interp", "loss.flow_wieght=1", "unknown key loss.flow_wieght; valid keys of loss: depth_weight, flow_level_weights,"),
+        ("interp", "data.flying.trian=3", "unknown key data.flying.trian"),
+        ("interp", "optim.lr=fast", "optim.lr: expected a number, got 'fast'"),
+        ("interp", "trainer.max_step=3", "unknown key trainer.max_step; valid keys of trainer:"),
+        ("pose3d", "loss.geo_mode=loose", "loss.geo_mode: expected 'strict' or 'depth', got 'loose'"),
+        ("pose3d", "data.n_trian=3", "unknown key data.n_trian"),
+        ("pose3d", "model_confg={}", "unknown key model_confg; valid keys: data, export, freeze_modules, init,"),
+        ("pose3d", "trainer.max_steps=0", "trainer.max_steps must be at least 1"),
+    ],
+)
+def test_task_configs_refuse_typos(task, override, message):
+    with pytest.raises(VividError, match=message):
+        parse_task_config(task, load_config(task, "tiny", [override]))
+
+
+def test_trainer_batch_size_reaches_the_data_unless_it_sets_its_own():
+    assert parse_task_config("pose3d", load_config("pose3d", "tiny", ["trainer.batch_size=6"])).data.batch_size == 6
+    own = load_config("pose3d", "tiny", ["trainer.batch_size=6", "data.batch_size=3"])
+    assert parse_task_config("pose3d", own).data.batch_size == 3

@@ -35,7 +35,7 @@ def _synthetic_clip(n: int = 24, h: int = 96, w: int = 160) -> list[np.ndarray]:
         img = bg.copy()
         disc = (x - cx) ** 2 + (y - cy) ** 2 < 14**2
         img[disc] = (0.95, 0.85, 0.2)
-        frames.append((img * 255).round().astype(np.uint8))
+        frames.append(to_uint8(torch.from_numpy(img).permute(2, 0, 1)))
     return frames
 
 

@@ -186,12 +186,12 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
 
 def save_crop_cache(path: str | os.PathLike, samples: list[dict], meta: dict) -> Path:
     """Write cropped samples (from :func:`make_sample`, all with 3D labels) to one ``.npz``."""
-    from vivid.core.fileio import atomic_write
+    from vivid.core.fileio import atomic_write, to_uint8
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
-        "images": np.stack([(s["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for s in samples]),
+        "images": to_uint8(torch.stack([s["image"] for s in samples])),
         "joints2d": np.stack([s["joints2d"].numpy() for s in samples]).astype(np.float32),
         "weight2d": np.stack([s["weight2d"].numpy() for s in samples]).astype(np.float32),
         "joints3d": np.stack([s["joints3d"].numpy() for s in samples]).astype(np.float32),

@@ -88,6 +88,7 @@ def _motion_strip(report: Report) -> None:
     """Two procedural motions on Anny, 8 frames each, seen from a three-quarter view."""
     import numpy as np
 
+    from vivid.core.fileio import to_uint8
     from vivid.core.geometry import look_at
     from vivid.core.render import render
     from vivid.synth.motion import procedural_motion
@@ -104,5 +105,5 @@ def _motion_strip(report: Report) -> None:
         verts = kit.pose(deltas, np.full(6, 0.5))[0]
         out = render(verts @ R.T + t, kit.faces, K, 160, 128, background=torch.ones(3), cull_backfaces=True)
         rows.append(torch.cat(list(out.rgb), dim=2))
-    img = (torch.cat(rows, dim=1).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    img = to_uint8(torch.cat(rows, dim=1))
     report.image(img, "two procedural motions (2.4 s each, 8 frames shown), root rotation removed")
