@@ -81,12 +81,21 @@ def cache_file(split: str, size: int) -> Path:
     return CACHE / f"synth_{split}_{size}_{tag}.npz"
 
 
-def ensure_caches(size: int) -> None:
-    for split, n in SIZES.items():
+def ensure_caches(size: int, splits=tuple(SIZES)) -> None:
+    for split in splits:
+        n = SIZES[split]
         path = cache_file(split, size)
         if not path.exists():
             log.info("rendering %d %s images", n, split)
             build_synth_cache(path, split, n, size=size, mocap=MOCAP)
+
+
+def variant_weights(name: str) -> Path | None:
+    """A variant's weights: this run's, else the copy kept in benchmarks/weights (None if neither)."""
+    for path in (RUNS / name / "model.safetensors", REPO / "benchmarks" / "weights" / f"pose3d-{name}.safetensors"):
+        if path.exists():
+            return path
+    return None
 
 
 def train_cmd(name: str, steps: int, pre: int) -> list[str]:
@@ -177,24 +186,26 @@ def main() -> None:
     args = ap.parse_args()
     set_cache(args.cache, args.n_train)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    ensure_caches(args.size)
+    ensure_caches(args.size, ("test",) if args.skip_training else tuple(SIZES))
     took = {}
     if not args.skip_training:
         took = run_training(args.variants, args.steps, args.pretrain, args.jobs)
     test = CachedPoseDataset(cache_file("test", args.size), limit=SIZES["test"])
     results = {}
     for name in VARIANTS:
-        weights = RUNS / name / "model.safetensors"
-        if not weights.exists():
+        weights = variant_weights(name)
+        if weights is None:
             continue
         meta = read_meta(weights)
-        results[name] = {"description": VARIANTS[name][0], **evaluate(weights, test), "steps": meta["metrics"].get("global_step")}
+        results[name] = {"description": VARIANTS[name][0], **evaluate(weights, test), "steps": meta["metrics"].get("global_step"),
+                         "weights": os.path.relpath(weights, REPO)}
         if name in took:
             results[name]["train_seconds"] = round(took[name])
         log.info("%s: %s", name, results[name])
     out = {"test_images": len(test), "input_size": args.size, "motion": describe_mocap(MOCAP), "variants": results}
     if read_meta(BUNDLED)["model_config"].get("input_size") == args.size:
-        out["bundled"] = {"description": "bundled pose3d-default", **evaluate(BUNDLED, test)}
+        out["bundled"] = {"description": "bundled pose3d-default", **evaluate(BUNDLED, test),
+                          "steps": read_meta(BUNDLED)["metrics"].get("global_step")}
         out["mpjpe_bundled"] = out["bundled"]["mpjpe"]
         log.info("bundled: %s", out["bundled"])
     if "3d_only_5pct" in results:
@@ -214,7 +225,8 @@ def main() -> None:
         out["bundled_variant"] = min(mixed, key=lambda k: mixed[k]["mpjpe_gt_root"])
     if "3d_full" in results:
         out["mpjpe_3d_full"] = results["3d_full"]["mpjpe"]
-    speed_ref = RUNS / (out.get("best_mixed_variant") or next(iter(results))) / "model.safetensors"
+    best = out.get("best_mixed_variant")
+    speed_ref = variant_weights(best) if best else BUNDLED
     out["inference_images_per_s"] = {
         "batch1_1thread": inference_speed(speed_ref, 1, 1),
         "batch32_1thread": inference_speed(speed_ref, 1, 32),
@@ -270,10 +282,10 @@ def markdown(out: dict, args) -> str:
         f"{sp['batch32_1thread']} at batch 32 on one thread, {sp['batch32_2threads']} at batch 32 on two threads ({out['cpu']})."
     )
     lines.append("")
-    cmd = f"benchmarks/pose3d.py --steps {args.steps} --pretrain {args.pretrain} --jobs {args.jobs}"
+    cmd = "benchmarks/pose3d.py --skip-training" if args.skip_training else f"benchmarks/pose3d.py --steps {args.steps} --pretrain {args.pretrain} --jobs {args.jobs}"
     if Path(args.cache).resolve() != DEFAULT_CACHE.resolve():
         cmd += f" --cache {os.path.relpath(Path(args.cache).resolve(), REPO)}"
-    if args.variants:
+    if args.variants and not args.skip_training:
         cmd += " --variants " + " ".join(args.variants)
     lines.append(f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python {cmd}`")
     return "\n".join(lines)
@@ -283,7 +295,7 @@ def _motion_line(motion: dict) -> str:
     if motion.get("source") != "mocap":
         return "procedural and static poses only (no mocap folder found)"
     return (
-        f"CMU mocap from {motion['folder']} split by whole takes ({len(motion['train'])} train, {len(motion['val'])} "
+        f"CMU mocap from {os.path.relpath(motion['folder'], REPO)} split by whole takes ({len(motion['train'])} train, {len(motion['val'])} "
         f"validation, {len(motion['test'])} test clips; the test images use only the test clips), plus procedural and static poses"
     )
 
