@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -136,3 +137,31 @@ def test_shipped_rule_files_load_and_bad_rules_raise(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(VividError):
         load_rules(bad)
+
+
+def test_malformed_rule_file_is_one_line_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: squat\nrules:\n  - id: depth\n    when: {metric: knee_mean, op: '>', value: 100\n    message: hi\n")
+    with pytest.raises(VividError) as info:
+        load_rules(bad)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{bad}:") and "not valid YAML" in message
+    line = int(message.split(":")[1])
+    assert 4 <= line <= 6  # where the unclosed mapping is
+
+
+@pytest.mark.parametrize(
+    "extra, where",
+    [("colour: red\n", "unknown key colour"), ("    severty: info\n", "rule 0 (depth): unknown key severty")],
+)
+def test_unknown_keys_in_rule_files_are_refused(tmp_path, extra, where):
+    text = "name: squat\nrules:\n  - id: depth\n    when: {metric: knee_mean, op: '>', value: 100}\n    message: hi\n"
+    path = tmp_path / "r.yaml"
+    path.write_text(text + extra if extra.startswith(" ") else extra + text)
+    with pytest.raises(VividError, match=re.escape(where)):
+        load_rules(path)
+
+
+def test_shipped_rule_files_still_load():
+    for name in shipped_exercises():
+        assert load_rules(name).rules

@@ -137,15 +137,28 @@ def _condition(raw, where: str) -> Condition:
     return Condition(raw["metric"], raw["op"], value)
 
 
+FILE_KEYS = {"name", "description", "reps", "rules"}
+REPS_KEYS = {"metric", "enter", "exit"}
+RULE_KEYS = {"id", "when", "message", "severity", "phase"}
+
+
+def _refuse_unknown(raw: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(str(k) for k in set(raw) - allowed)
+    if unknown:
+        raise VividError(f"{where}: unknown key {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
 def parse_rules(data: dict, source: str = "rules") -> Exercise:
-    """Validate a rule mapping (as read from YAML) into an :class:`Exercise`."""
+    """Validate a rule mapping (as read from YAML) into an :class:`Exercise`; an unknown key is refused."""
     if not isinstance(data, dict) or "name" not in data or not isinstance(data.get("rules"), list):
         raise VividError(f"{source}: a rule file needs a name and a list of rules")
+    _refuse_unknown(data, FILE_KEYS, source)
     reps = None
     if data.get("reps") is not None:
         r = data["reps"]
         if not isinstance(r, dict) or r.get("metric") not in MEASURES or "enter" not in r or "exit" not in r:
             raise VividError(f"{source}: reps needs a known metric, enter and exit")
+        _refuse_unknown(r, REPS_KEYS, f"{source} reps")
         enter = _condition({"metric": r["metric"], **r["enter"]}, f"{source} reps.enter")
         leave = _condition({"metric": r["metric"], **r["exit"]}, f"{source} reps.exit")
         reps = RepSpec(r["metric"], enter, leave)
@@ -154,6 +167,7 @@ def parse_rules(data: dict, source: str = "rules") -> Exercise:
         where = f"{source} rule {i}"
         if not isinstance(raw, dict) or not {"id", "when", "message"} <= set(raw):
             raise VividError(f"{where}: each rule needs id, when and message")
+        _refuse_unknown(raw, RULE_KEYS, f"{where} ({raw['id']})")
         when = raw["when"] if isinstance(raw["when"], list) else [raw["when"]]
         severity = raw.get("severity", "warning")
         phase = raw.get("phase", "any")
@@ -189,7 +203,10 @@ def load_rules(name_or_path: str | os.PathLike) -> Exercise:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise VividError(f"{source} is not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise VividError(f"{where}: not valid YAML ({problem})") from None
     return parse_rules(data, source)
 
 
