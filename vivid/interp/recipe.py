@@ -3,8 +3,9 @@
 Used by ``vivid train interp --config tiny|default|large|path.yaml key.sub=value ...``. The
 settings and their defaults are the dataclasses of :mod:`vivid.interp.config`; the harness gives
 every task ``init``/``init_modules``, ``freeze_modules`` and ``export``. Here ``stage`` is "full",
-or "flow" to pretrain the flow network alone, and ``export.model_config`` may set only the flow
-settings (inference-time settings without weights, :class:`vivid.interp.flow_settings.FlowSettings`).
+or "flow" to pretrain the flow network alone, and ``export.model_config`` may set only the
+settings without weights: the flow settings (:class:`vivid.interp.flow_settings.FlowSettings`)
+and ``match_brightness``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ def build_recipe(cfg: InterpConfig) -> Recipe:
     if cfg.stage == "flow" and "flow" in cfg.freeze_modules:
         raise VividError("freeze_modules: stage 'flow' trains only the flow network; it cannot be frozen")
     export_config = dict(cfg.export.model_config)
-    unknown = [k for k in export_config if k not in FlowSettings.names()]
+    allowed = (*FlowSettings.names(), "match_brightness")
+    unknown = [k for k in export_config if k not in allowed]
     if unknown:
-        raise VividError(
-            f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(FlowSettings.names())} can)"
-        )
+        raise VividError(f"export.model_config: {', '.join(unknown)} cannot differ from training (only {', '.join(allowed)} can)")
+    if not isinstance(export_config.get("match_brightness", False), bool):
+        raise VividError("export.model_config.match_brightness must be true or false")
     try:
-        FlowSettings().replace(**export_config)  # checks the values
+        FlowSettings().replace(**{k: v for k, v in export_config.items() if k != "match_brightness"})  # checks the values
     except ValueError as err:
         raise VividError(f"export.model_config: {err}") from err
     model = create_model(cfg.model, **cfg.model_config)
