@@ -350,3 +350,26 @@ def test_joint_limit_extremes_are_anatomical(body_model):
     # Spine flexion bends the thorax forwards.
     bent = joints_at("spine03", 0, "upper")
     assert bent[idx["thorax"], 1] < rest[idx["thorax"], 1] - 0.05
+
+
+def test_building_the_body_prints_nothing(tmp_path):
+    """Anny's build and Warp's native "CUDA driver not found" line stay off the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from vivid.core.body import BodyModel; BodyModel()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and "Warp" not in done.stderr and done.stderr.strip() == ""
+
+
+def test_captured_output_catches_native_writes():
+    import os
+
+    from vivid.core.body import captured_output
+
+    with captured_output() as out:
+        os.write(2, b"native line\n")
+        print("python line")
+    assert "native line" in out.getvalue() and "python line" in out.getvalue()

@@ -40,6 +40,8 @@ import contextlib
 import io
 import logging
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,35 @@ def anny_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "vivid" / "anny"
 
 
+@contextlib.contextmanager
+def captured_output():
+    """Capture what is printed, by Python and by native code (file descriptors 1 and 2), into a
+    string: Warp, Anny's skinning backend, writes its device banner and "CUDA driver not found"
+    straight to the process's stderr. Yields an ``io.StringIO`` filled on exit."""
+    out = io.StringIO()
+    saved = []
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sink = tempfile.TemporaryFile(mode="w+b")
+        for fd in (1, 2):
+            saved.append((fd, os.dup(fd)))
+            os.dup2(sink.fileno(), fd)
+    except OSError:  # no real descriptors (e.g. captured by a test runner): Python-level only
+        sink = None
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            yield out
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        if sink is not None:
+            sink.seek(0)
+            out.write(sink.read().decode(errors="replace"))
+            sink.close()
+
+
 def _build_anny(cache_dir: Path | None, **kwargs):
     """Build an ``anny.Anny`` in float32 with its cache in ``cache_dir``, keeping its prints quiet."""
     cache = Path(cache_dir) if cache_dir is not None else anny_cache_dir()
@@ -137,10 +168,9 @@ def _build_anny(cache_dir: Path | None, **kwargs):
     import anny.paths
 
     anny.paths.set_anny_cache_path(cache)
-    out = io.StringIO()
     try:
         # Anny prints while building, and Warp (its skinning backend) prints a device banner.
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        with captured_output() as out:
             model = anny.Anny(**kwargs)
     except (OSError, ValueError, RuntimeError) as err:
         raise VividError(f"cannot build the Anny body model with its cache in {cache} ({err}); "
@@ -287,8 +317,7 @@ class BodyModel(nn.Module):
         self.register_buffer("garment_faces", torch.isin(face_parts, garment_ids), persistent=False)
         self._limits: JointLimits | None = None
         # The first pose loads Anny's Warp skinning kernels, which prints a line; do it here, quietly.
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), torch.no_grad():
+        with captured_output() as out, torch.no_grad():
             self.forward()
         if out.getvalue().strip():
             log.debug("anny warm-up: %s", out.getvalue().strip())

@@ -32,12 +32,14 @@ Config layout (YAML)::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import importlib
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -390,31 +392,32 @@ def train(
         from pytorch_lightning.callbacks import EMAWeightAveraging
 
         callbacks.append(EMAWeightAveraging(decay=tcfg.ema_decay))
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        precision=precision,
-        max_steps=steps,
-        max_epochs=-1,
-        val_check_interval=tcfg.val_check_interval or max(1, steps // 4),
-        check_val_every_n_epoch=None,
-        limit_val_batches=tcfg.limit_val_batches,
-        log_every_n_steps=tcfg.log_every_n_steps,
-        num_sanity_val_steps=0,
-        logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
-        callbacks=callbacks,
-        plugins=[SafetensorsCheckpointIO()],
-        default_root_dir=out_dir,
-        enable_progress_bar=not quiet,
-        enable_model_summary=not quiet,
-        use_distributed_sampler=tcfg.use_distributed_sampler,
-    )
-    if trainer.is_global_zero:
-        with atomic_write(out_dir / "config.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(config_to_dict(typed), sort_keys=False))
-    trainer.fit(recipe.module, datamodule=recipe.datamodule, ckpt_path=str(resume) if resume else None)
+    with _quiet_lightning(quiet):
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            precision=precision,
+            max_steps=steps,
+            max_epochs=-1,
+            val_check_interval=tcfg.val_check_interval or max(1, steps // 4),
+            check_val_every_n_epoch=None,
+            limit_val_batches=tcfg.limit_val_batches,
+            log_every_n_steps=tcfg.log_every_n_steps,
+            num_sanity_val_steps=0,
+            logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
+            callbacks=callbacks,
+            plugins=[SafetensorsCheckpointIO()],
+            default_root_dir=out_dir,
+            enable_progress_bar=not quiet,
+            enable_model_summary=not quiet,
+            use_distributed_sampler=tcfg.use_distributed_sampler,
+        )
+        if trainer.is_global_zero:
+            with atomic_write(out_dir / "config.yaml") as tmp:
+                tmp.write_text(yaml.safe_dump(config_to_dict(typed), sort_keys=False))
+        trainer.fit(recipe.module, datamodule=recipe.datamodule, ckpt_path=str(resume) if resume else None)
     summary = {"rank": trainer.global_rank, "world_size": trainer.world_size, "global_step": trainer.global_step}
     with atomic_write(out_dir / f"finished_rank{trainer.global_rank}.json") as tmp:
         tmp.write_text(json.dumps(summary) + "\n")
@@ -433,6 +436,25 @@ def train(
         extra={"config": config_to_dict(typed), **({"data_details": recipe.data_details} if recipe.data_details else {})},
         model_config=recipe.export_config,
     )
+
+
+@contextlib.contextmanager
+def _quiet_lightning(quiet: bool):
+    """With ``quiet``, Lightning's info lines and warnings are silenced for the run (errors still show)."""
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 class ExportAfterValidation(pl.Callback):
