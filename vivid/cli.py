@@ -78,32 +78,43 @@ def _main(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+def short_metrics(metrics: dict, limit: int = 4) -> str:
+    """A checkpoint's recorded metrics as one short readable string: the validation scores first
+    (losses and baseline scores left out), then the training step; nested groups by their name."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            inner = [f"{k} {v:.4g}" for k, v in value.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            parts.append(f"{key}: " + ", ".join(inner[:limit]))
+        elif isinstance(value, (int, float)) and key.startswith("val/") and not any(w in key for w in ("loss", "blend", "charbonnier")):
+            parts.append(f"{key[4:]} {value:.4g}")
+    shown = parts[:limit] + ([f"step {metrics['global_step']}"] if "global_step" in metrics else [])
+    more = max(0, len(parts) - limit)
+    return "; ".join(shown) + (f" (+{more} more in the sidecar)" if more else "")
+
+
 def _models_command(tasks: list[Task]):
     def models_cmd() -> None:
-        """List bundled checkpoints (task, size, recorded metrics) and every task's model variants."""
-        from rich.console import Console
-        from rich.table import Table
-
+        """List bundled checkpoints (names in full, task, size, headline metrics) and every task's model variants."""
         from vivid.core.hub import list_bundled
         from vivid.core.registry import list_models
 
-        console = Console()
-        table = Table(title="bundled checkpoints")
-        for col in ("name", "task", "model", "params", "size (MB)", "metrics"):
-            table.add_column(col)
-        for row in list_bundled():
-            metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["metrics"].items())
-            table.add_row(
-                row["name"], row["task"], row["model_name"], f"{row['num_parameters'] or 0:,}", f"{row['size_mb']:.2f}", metrics
-            )
-        console.print(table)
-        variants = Table(title="model variants (vivid train TASK model=NAME)")
-        variants.add_column("task")
-        variants.add_column("variants")
+        rows = [
+            (r["name"], r["task"], r["model_name"], f"{r['num_parameters'] or 0:,}", f"{r['size_mb']:.2f} MB", short_metrics(r["metrics"]))
+            for r in list_bundled()
+        ]
+        header = ("name", "task", "model", "params", "size")
+        widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
+        typer.echo("bundled checkpoints (use the name with --model)")
+        typer.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows:
+            typer.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)).rstrip())
+            typer.echo(f"    {row[5]}")
+        typer.echo("")
+        typer.echo("model variants (vivid train TASK model=NAME)")
         for task in tasks:
             if task.model_module:
-                variants.add_row(task.name, ", ".join(list_models(task.name)))
-        console.print(variants)
+                typer.echo(f"  {task.name}: {', '.join(list_models(task.name))}")
 
     return models_cmd
 

@@ -14,3 +14,19 @@ def test_train_quiet_prints_only_the_export(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert lines == [f"exported {tmp_path / 'run' / 'model.safetensors'}"], lines
+
+
+def test_models_lists_names_in_full_and_short_metrics():
+    from typer.testing import CliRunner
+
+    from vivid.cli import make_app, short_metrics
+    from vivid.core.hub import list_bundled
+
+    out = CliRunner().invoke(make_app(), ["models"], env={"COLUMNS": "60"}).output
+    for row in list_bundled():
+        assert row["name"] in out.split()  # whole, not cut at the terminal width
+    assert "{" not in out and "'" not in out  # no raw dicts
+    text = short_metrics({"val/psnr": 34.33039, "val/psnr_blend": 30.5, "val/loss": 1.0, "global_step": 400})
+    assert text == "psnr 34.33; step 400"
+    many = short_metrics({f"val/m{i}": float(i) for i in range(6)}, limit=4)
+    assert many == "m0 0; m1 1; m2 2; m3 3 (+2 more in the sidecar)"
