@@ -494,7 +494,8 @@ class _SourceMedia:
                 out, encode = output.add_stream_from_template(s), False
             else:
                 out, encode = output.add_stream("aac", rate=s.rate, layout=_named_layout(s.layout)), True
-                log.info("%s: its %s audio cannot be copied into %s; encoding it to AAC", self.source, s.codec_context.name, self.fmt)
+                name = s.codec_context.name
+                log.info("%s: its %s audio cannot be copied into %s; encoding it to AAC", self.source, name, self.fmt)
             out.metadata.update(_content_tags(dict(s.metadata)))
             self._routes[s.index] = (out, encode)
         if self._streams:
