@@ -364,6 +364,106 @@ def test_frame_sink_writes_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.mp4"]  # nothing of the broken one
 
 
+# ----------------------------------------------------------------------------- rotation
+
+
+def _write_rotated(path, frames, degrees, hflip=False, tag=None):
+    """A clip whose container asks players to turn it (PyAV's display matrix, or the older
+    ``rotate`` tag when ``tag`` is given)."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    if tag is not None:
+        stream.metadata["rotate"] = str(tag)
+    else:
+        stream.set_display_rotation(degrees, hflip=hflip)
+    for i, image in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = i
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
+    container.close()
+    return path
+
+
+# (degrees counter-clockwise, mirrored) -> what a player shows of the stored pixels
+_TURNS = {
+    (90, False): lambda s: np.rot90(s, 1),
+    (-90, False): lambda s: np.rot90(s, -1),
+    (180, False): lambda s: s[::-1, ::-1],
+    (90, True): lambda s: np.rot90(s, 1)[:, ::-1],
+    (0, True): lambda s: s[:, ::-1],
+}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov"])
+@pytest.mark.parametrize("degrees, hflip", sorted(_TURNS))
+def test_rotated_video_is_read_upright(tmp_path, suffix, degrees, hflip):
+    stored = _pattern(4, 32, 48)
+    path = _write_rotated(tmp_path / f"phone{suffix}", stored, degrees, hflip)
+    shown = [_TURNS[degrees, hflip](f) for f in stored]
+    info = V.probe(path)
+    assert (info.height, info.width) == shown[0].shape[:2]
+    assert info.rotation == (degrees if not hflip or degrees else 180)  # FFmpeg reads a mirror as a half turn
+    decoded = list(V.iter_frames(path))
+    assert len(decoded) == 4
+    for got, want in zip(decoded, shown):
+        assert got.image.shape == want.shape and got.image.flags["C_CONTIGUOUS"]
+        assert _psnr(got.image, want) > 30.0
+    # the one reader every tool opens inputs with (interp, repair, pose)
+    src = V.open_frames(path, as_tensor=True)
+    assert (src.info.width, src.info.height) == (info.width, info.height)
+    assert next(iter(src)).image.shape == (3, *shown[0].shape[:2])
+
+
+def test_rotate_tag_is_honoured(tmp_path):
+    stored = _pattern(3, 32, 48)
+    path = _write_rotated(tmp_path / "tagged.mkv", stored, 0, tag=90)  # clockwise, the tag's convention
+    assert (V.probe(path).width, V.probe(path).height) == (32, 48)
+    for got, want in zip(V.iter_frames(path), stored):
+        assert _psnr(got.image, np.rot90(want, -1)) > 30.0
+
+
+def test_unrotated_video_keeps_its_frames(tmp_path):
+    frames = _pattern(3, 32, 48)
+    path = _write(tmp_path / "plain.mp4", frames, 25)
+    assert V.probe(path).rotation == 0
+    assert all(_psnr(g.image, w) > 30.0 for g, w in zip(V.iter_frames(path), frames))
+
+
+# ----------------------------------------------------------------------------- the end of a video
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov"])
+def test_writer_end_at_stretches_the_last_frame(tmp_path, suffix):
+    frames = _pattern(12, 32, 32)  # moving: the encoder uses B-frames
+    path = tmp_path / f"end{suffix}"
+    with V.VideoWriter(path, 50) as writer:
+        for frame in frames:
+            writer.write(frame)
+        writer.end_at(12 / 50 + 0.1)  # the last frame is shown for 0.12 s instead of 0.02 s
+    for exact in (False, True):
+        info = V.probe(path, exact=exact)
+        assert info.duration == pytest.approx(0.34, abs=1e-3)
+        assert info.fps == 50 and not info.is_vfr  # one longer frame at the end is still 50 fps
+    assert info.n_frames == 12
+    decoded = list(V.iter_frames(path))
+    assert [f.time for f in decoded] == pytest.approx([i / 50 for i in range(12)], abs=1e-3)
+    assert V.frame_end(decoded[-1], 50) == pytest.approx(0.34, abs=1e-3)
+    with pytest.raises(ValueError, match="cannot end"):
+        with V.VideoWriter(tmp_path / f"bad{suffix}", 50) as writer:
+            writer.write(frames[0], time=0.1)
+            writer.end_at(0.1)
+
+
+def test_frames_know_how_long_they_are_shown(tmp_path):
+    path = _write(tmp_path / "d.mp4", _pattern(3, 16, 16), 25, times=[0.0, 0.04, 0.2])
+    assert [f.duration for f in V.iter_frames(path)][:2] == pytest.approx([0.04, 0.16], abs=1e-6)
+    V.write_frames_folder(tmp_path / "dir", _pattern(2, 8, 8))
+    assert [f.duration for f in V.read_frames_folder(tmp_path / "dir", fps=10)] == pytest.approx([0.1, 0.1])
+
+
 # ----------------------------------------------------------------------------- real video
 
 

@@ -371,6 +371,28 @@ def test_upconvert_file_video_round_trip(tmp_path):
     np.testing.assert_allclose(times, np.arange(11) / 50, atol=1e-4)
 
 
+@pytest.mark.parametrize("in_fps", [Fraction(24), Fraction(25), Fraction(30000, 1001)])
+@pytest.mark.parametrize("request_", [{"factor": 2}, {"factor": 3}, {"fps": 60.0}])
+def test_upconverted_video_spans_the_input(tmp_path, in_fps, request_):
+    """The output lasts as long as the input, the last input frame's display time included."""
+    n = round(2 * in_fps)  # 2 s (2.002 s at 29.97 fps)
+    src = tmp_path / "in.mp4"
+    with VideoWriter(src, in_fps) as w:
+        for f in clip(n, fps=float(in_fps), h=32, w=48):
+            w.write(f.image)
+    length = n / float(in_fps)
+    assert probe(src).duration == pytest.approx(length, abs=1e-6)
+    for suffix in (".mp4", ".mkv", ".mov"):
+        out = tmp_path / f"out{suffix}"
+        summary = upconvert_file(src, out, blend, **request_)
+        period = 1.0 / summary.out_fps
+        info = probe(out)
+        assert info.duration == pytest.approx(length, abs=period / 2), suffix
+        assert summary.n_output == expected_output_count(n, float(in_fps), **request_)
+        # still a constant frame rate: only the last frame is shown longer
+        assert not info.is_vfr and float(info.fps) == pytest.approx(summary.out_fps)
+
+
 def test_upconvert_file_folder_output_and_refusals(tmp_path):
     from vivid.core.fileio import write_image
 

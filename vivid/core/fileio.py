@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -12,6 +13,8 @@ import numpy as np
 import torch
 
 from vivid.core.errors import VividError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -67,16 +70,59 @@ def refuse_existing(path: str | os.PathLike, overwrite: bool = False) -> None:
         raise VividError(f"output {path} exists; pass --overwrite to replace it")
 
 
+# Pillow modes that hold more than 8 bits per sample, and the value that means full scale in
+# each: 16-bit greyscale, 32-bit integers (taken as 16-bit data, which is what PNG and TIFF
+# readers put in them), 32-bit float (taken as 0..1).
+_WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
+
+# Files whose dropped alpha channel was already reported (said once per file, not per read).
+_ALPHA_REPORTED: set[str] = set()
+
+
+def _has_alpha(im) -> bool:
+    return "A" in im.getbands() or "a" in im.getbands() or "transparency" in im.info
+
+
+def _to_rgb8(im) -> np.ndarray:
+    """A Pillow image in any mode -> uint8 (H, W, 3) RGB, full scale kept."""
+    if im.mode in _WIDE_MODES:
+        # Pillow's own conversion clips these at 255 (a 16-bit grey image turns white).
+        grey = np.nan_to_num(np.asarray(im, dtype=np.float64)) * (255.0 / _WIDE_MODES[im.mode])
+        grey = np.rint(np.clip(grey, 0.0, 255.0)).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if im.mode != "RGB":
+        # Pillow converts a few modes (PA, La, ...) to RGB only through RGBA.
+        try:
+            im = im.convert("RGB")
+        except ValueError:
+            im = im.convert("RGBA").convert("RGB")
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB. Returns uint8 array (H, W, 3)."""
-    from PIL import Image, UnidentifiedImageError
+    """Read an image file as upright RGB. Returns uint8 array (H, W, 3).
+
+    - The EXIF orientation (any of the 8) is applied, so the array is what a viewer shows.
+    - Every mode reads to full-scale 8-bit RGB: bilevel (1), greyscale (L), palette (P), CMYK
+      (Pillow's plain conversion; embedded colour profiles are not applied), 16-bit greyscale
+      (I;16, scaled by 255/65535 and rounded), 32-bit integer (I, taken as 16-bit data) and
+      float (F, taken as 0..1). 16-bit RGB(A) PNG/TIFF come through Pillow as their high byte
+      (within one grey level of the rounded value).
+    - An alpha channel (RGBA, LA, PA, or a transparent colour) is dropped, keeping the stored
+      colours; a warning says so once per file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.exists():
         raise VividError(f"image {path} does not exist")
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+            ImageOps.exif_transpose(im, in_place=True)
+            if _has_alpha(im) and str(path.resolve()) not in _ALPHA_REPORTED:
+                _ALPHA_REPORTED.add(str(path.resolve()))
+                log.warning("%s has an alpha channel (mode %s); it is dropped and the stored colours are used", path, im.mode)
+            return _to_rgb8(im)
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise VividError(f"cannot read image {path}: {err}") from err
 

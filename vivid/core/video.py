@@ -14,6 +14,18 @@ writer therefore pads an odd width or height by one pixel, replicating the last 
 reading such a file back gives the padded (even) size, with the original image in the top-left
 corner (e.g. 33x17 is written and read back as 34x18).
 
+Orientation: a video's rotation (the display matrix of phone video, or an older ``rotate``
+tag) is applied on decode, so frames come out upright, as a player shows them, in every tool
+that reads video; ``probe`` reports the upright size. Written video is upright and carries no
+rotation. (Images get their EXIF orientation applied the same way, see
+:func:`vivid.core.fileio.read_image`.)
+
+Audio and tags: a video made from another one (``VideoWriter(..., source=...)``) keeps the
+source's container tags (title, date, ...) and every audio stream, its packets copied as they
+are where the output format takes the codec, otherwise encoded to AAC. Audio keeps its own
+timestamps, shifted with the video (the source's first video frame is time 0), so it stays in
+sync with video written at the source's frame times.
+
 For the command-line tools: :func:`open_clip` opens an input clip (a video or a folder of at
 least 2 frames), :func:`check_output` checks an output path before any work, and
 :class:`FrameSink` writes a video or a folder of PNGs atomically.
@@ -21,6 +33,8 @@ least 2 frames), :func:`check_output` checks an output path before any work, and
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import os
@@ -62,6 +76,7 @@ __all__ = [
     "check_output",
     "FrameSink",
     "VIDEO_SUFFIXES",
+    "frame_end",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +103,9 @@ class VideoInfo:
     codec: decoder name (e.g. "h264"), or "images" for a folder.
     is_vfr: the timestamps are not evenly spaced (from the stream's declared rates, or from the
         timestamps themselves with ``probe(..., exact=True)``).
+    rotation: the display rotation the file asks for, degrees counter-clockwise (FFmpeg's
+        convention; 0 when none). It is applied on decode (flips too), and ``width`` and
+        ``height`` are the upright size.
     """
 
     width: int
@@ -99,6 +117,7 @@ class VideoInfo:
     codec: str
     is_vfr: bool
     n_frames_exact: bool
+    rotation: int = 0
 
 
 @dataclass
@@ -109,12 +128,20 @@ class Frame:
     pts: timestamp in units of the source's ``time_base``.
     time: seconds since the start of the stream.
     index: 0-based position in decoding (display) order.
+    duration: how long the frame is shown, seconds (None: not known; one nominal interval).
     """
 
     image: np.ndarray | torch.Tensor
     pts: int
     time: float
     index: int
+    duration: float | None = None
+
+
+def frame_end(frame: Frame, fps: float | Fraction) -> float:
+    """When ``frame`` stops being shown: its time plus its duration (one interval at ``fps``
+    when it has none). For the last frame of a clip, the clip's end."""
+    return frame.time + (frame.duration if frame.duration else 1.0 / float(fps))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -155,13 +182,87 @@ def _rates(stream: av.video.stream.VideoStream) -> tuple[Fraction | None, Fracti
     return avg, guessed
 
 
+# A display matrix as the signs of its 2x2 part (a, b, c, d): FFmpeg maps a stored pixel
+# (x, y) to the shown one (a x + c y, b x + d y), up to a shift.
+Orientation = tuple[int, int, int, int]
+_UPRIGHT: Orientation = (1, 0, 0, 1)
+# The older ``rotate`` tag: clockwise degrees -> display matrix signs.
+_ROTATE_TAG: dict[int, Orientation] = {0: _UPRIGHT, 90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}
+
+
+def _orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, path: Path) -> tuple[Orientation | None, int]:
+    """How to turn ``stream``'s decoded pictures upright, from the display matrix that the
+    decoder attaches to ``frame`` (or the stream's ``rotate`` tag): the orientation (None when
+    none is needed) and the rotation in degrees counter-clockwise."""
+    matrix = next((bytes(sd) for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX"), None)
+    if matrix is not None:
+        m = np.frombuffer(matrix[:36], dtype=np.int32).astype(np.float64)
+        abcd = m[[0, 1, 3, 4]] / 65536.0  # 16.16 fixed point
+        rotation = int(frame.rotation) if frame.rotation != -180 else 180
+    else:
+        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), None)  # ROTATE in Matroska
+        try:
+            degrees = int(tag) % 360 if tag is not None else 0
+        except ValueError:
+            degrees = 0
+        if degrees not in _ROTATE_TAG:
+            log.warning("%s: rotate tag %r is not a multiple of 90 degrees; frames are read as stored", path, tag)
+            return None, 0
+        abcd = np.asarray(_ROTATE_TAG[degrees], dtype=np.float64)
+        rotation = -degrees if degrees < 180 else 360 - degrees
+    orient = tuple(int(v) for v in np.rint(abcd))
+    a, b, c, d = orient
+    turns = (a != 0 and d != 0 and b == c == 0) or (a == d == 0 and b != 0 and c != 0)
+    if not turns or np.abs(abcd - orient).max() > 0.01 or max(map(abs, orient)) > 1:
+        log.warning("%s: its display rotation (%d degrees) is not a multiple of 90; frames are read as stored", path, rotation)
+        return None, 0
+    return (None if orient == _UPRIGHT else orient), rotation
+
+
+def _upright(image: np.ndarray, orient: Orientation | None) -> np.ndarray:
+    """A stored (H, W, 3) picture as players show it (see :data:`Orientation`)."""
+    if orient is None:
+        return image
+    a, b, c, d = orient
+    if a == 0:  # the axes swap: shown row from stored x, shown column from stored y
+        image = image.transpose(1, 0, 2)
+        flip_rows, flip_cols = b < 0, c < 0
+    else:
+        flip_rows, flip_cols = d < 0, a < 0
+    if flip_rows:
+        image = image[::-1]
+    if flip_cols:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image)
+
+
+def _irregular(ticks: np.ndarray) -> bool:
+    """Whether sorted timestamps are unevenly spaced (beyond one tick of rounding, or 1%)."""
+    steps = np.diff(np.asarray(ticks, dtype=np.int64))
+    return bool(len(steps) > 1 and steps.max() - steps.min() > max(1, 0.01 * np.median(steps)))
+
+
+def _indexed_constant_rate(stream: av.video.stream.VideoStream, rate: Fraction, tb: Fraction) -> bool:
+    """Whether the container's index (MP4, MOV: every frame's decoding time, read at open)
+    shows frames evenly spaced at ``rate``."""
+    entries = stream.index_entries
+    n = len(entries) if entries is not None else 0
+    if n < 3 or n != stream.frames:
+        return False
+    ticks = np.sort(np.fromiter((e.timestamp for e in entries), dtype=np.int64, count=n))
+    measured = Fraction(n - 1) / (Fraction(int(ticks[-1] - ticks[0])) * tb) if ticks[-1] > ticks[0] else None
+    return not _irregular(ticks) and measured is not None and abs(float(measured / rate) - 1.0) <= 0.01
+
+
 def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
-    """Read a video's size, frame rate, length and codec without decoding pixels.
+    """Read a video's size, frame rate, length and codec, decoding only the first frame (for
+    the rotation the decoder reports, see :attr:`VideoInfo.rotation`).
 
     Args:
         path: video file.
-        exact: also read every packet's timestamp (demuxing only, no decoding; costs a pass
-            over the file) to count frames exactly and detect variable frame rate.
+        exact: also read every packet's timestamp (demuxing only, no decoding past the first
+            frame; costs a pass over the file) to count frames exactly and detect variable
+            frame rate.
     Returns:
         :class:`VideoInfo`.
     Raises:
@@ -183,16 +284,31 @@ def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
         # average is frames / duration; they differ when timestamps are irregular.
         if avg and guessed and abs(float(avg) / float(guessed) - 1.0) < 0.005:
             fps, is_vfr = guessed, False
+        elif avg and guessed and _indexed_constant_rate(stream, guessed, tb):
+            # MP4 and MOV give frames / length as the average rate, which a longer last frame
+            # (an up-converted video that ends when its input does) lowers.
+            fps, is_vfr = guessed, False
         else:
             fps = avg or guessed or Fraction(0)
             is_vfr = bool(avg and guessed)
         n_frames = int(stream.frames or 0)
         n_exact = n_frames > 0
+        first, pts = None, []
+        for packet in container.demux(stream):
+            if first is None:
+                first = next(iter(packet.decode()), None)
+            if exact and packet.pts is not None and packet.size > 0:
+                pts.append(packet.pts)
+            elif not exact and first is not None:
+                break
+        orient, rotation = _orientation(first, stream, path) if first is not None else (None, 0)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if orient is not None and orient[0] == 0:
+            width, height = height, width
         if exact:
-            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0)
+            pts.sort()
             n_frames, n_exact = len(pts), True
-            steps = np.diff(np.asarray(pts, dtype=np.int64))
-            is_vfr = bool(len(steps) > 1 and steps.max() - steps.min() > max(1, 0.01 * np.median(steps)))
+            is_vfr = _irregular(pts)
             if len(pts) > 1:
                 measured = Fraction(len(pts) - 1) / (Fraction(int(pts[-1] - pts[0])) * tb)
                 # Keep the exact declared rate when the timestamps agree with it (a 1 ms time
@@ -204,8 +320,8 @@ def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
         elif n_frames == 0 and duration > 0 and fps:
             n_frames = max(1, round(duration * float(fps)))
         return VideoInfo(
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=width,
+            height=height,
             fps=fps,
             n_frames=n_frames,
             duration=duration,
@@ -213,6 +329,7 @@ def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
             codec=stream.codec_context.name,
             is_vfr=is_vfr,
             n_frames_exact=n_exact,
+            rotation=rotation,
         )
     except av.FFmpegError as err:
         raise VividError(f"cannot read video {path}: it is truncated or corrupt ({_why(err)})") from err
@@ -228,7 +345,8 @@ def iter_frames(path: str | os.PathLike, *, as_tensor: bool = False) -> Iterator
     """Decode a video frame by frame (constant memory).
 
     Each frame keeps its own timestamp (``time`` in seconds from the start of the stream), so
-    variable-frame-rate video keeps its timing.
+    variable-frame-rate video keeps its timing. A rotated video's frames come out upright (see
+    the module docstring).
 
     Args:
         path: video file.
@@ -258,6 +376,8 @@ def iter_frames(path: str | os.PathLike, *, as_tensor: bool = False) -> Iterator
             declared_duration = 0.0
         index = 0
         last_time = 0.0
+        orient = None
+        held: Frame | None = None  # one frame behind, to learn whether it is the last
         try:
             for frame in container.decode(stream):
                 if frame.pts is not None and tb is not None:
@@ -266,15 +386,28 @@ def iter_frames(path: str | os.PathLike, *, as_tensor: bool = False) -> Iterator
                 else:  # raw streams without timestamps: assume the nominal rate
                     pts = index
                     time = index / float(rate)
+                duration = float(frame.duration * tb) if frame.duration and tb is not None else None
+                if index == 0:
+                    orient, _ = _orientation(frame, stream, path)
+                image = _upright(frame.to_ndarray(format="rgb24"), orient)
                 last_time = time
-                yield Frame(image=_image(frame.to_ndarray(format="rgb24"), as_tensor), pts=pts, time=time, index=index)
+                if held is not None:
+                    yield held
+                held = Frame(image=_image(image, as_tensor), pts=pts, time=time, index=index, duration=duration)
                 index += 1
         except av.FFmpegError as err:
             raise VividError(
                 f"video {path} is truncated or corrupt: decoding failed after {index} frames ({_why(err)})"
             ) from err
-        if index == 0:
+        if held is None:
             raise VividError(f"video {path} contains no frames; give a video with at least one frame")
+        # MP4 gives a longer last frame to the last frame in decoding order, which need not be
+        # the one shown last; the stream's own length says when the last one ends.
+        if stream.duration is not None and tb is not None:
+            shown_until = float(stream.duration * tb) - held.time
+            if shown_until > (held.duration or 0.0):
+                held.duration = shown_until
+        yield held
         short_frames = declared_frames > 1 and index < _TRUNCATION_SHARE * declared_frames
         covered = last_time + 1.0 / float(rate)
         short_time = (
@@ -288,6 +421,123 @@ def iter_frames(path: str | os.PathLike, *, as_tensor: bool = False) -> Iterator
             raise VividError(f"video {path} is truncated: it ends after {what}; re-export or re-download it")
     finally:
         container.close()
+
+
+# ----------------------------------------------------------------------------- what a new video keeps
+
+
+# Container tags about the file itself (its muxer, its length), not its content: a new file
+# writes its own.
+_FILE_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder", "duration")
+
+
+def _content_tags(tags: dict) -> dict:
+    return {k: v for k, v in tags.items() if not k.lower().startswith(_FILE_TAGS)}
+
+
+def _copyable(source: Path, index: int, fmt: str) -> bool:
+    """Whether the container format ``fmt`` takes the packets of ``source``'s stream ``index``
+    as they are; tried in memory with the stream's first packet, up to the trailer (FFmpeg's
+    codec tables accept pairs that the muxers then refuse, e.g. FLAC in .mov, or PCM of no
+    named channel layout in .mp4)."""
+    with av.open(str(source), mode="r") as src:
+        stream = src.streams[index]
+        trial = av.open(io.BytesIO(), mode="w", format=fmt)
+        try:
+            out = trial.add_stream_from_template(stream)
+            packet = next((p for p in src.demux(stream) if p.size > 0 and p.dts is not None), None)
+            if packet is not None:
+                packet.stream = out
+                trial.mux(packet)
+            trial.close()
+            return True
+        except (ValueError, av.FFmpegError):
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                trial.close()
+
+
+def _named_layout(layout: av.AudioLayout) -> av.AudioLayout:
+    """``layout``, or the usual one for its channel count when the file names none (an
+    encoder needs one)."""
+    return layout if layout.name != f"{layout.nb_channels} channels" else av.AudioLayout(f"{layout.nb_channels}c")
+
+
+class _SourceMedia:
+    """What a video written from ``source`` keeps of it: the container tags and, with ``audio``,
+    every audio stream, muxed in step with the new video (see the module docstring)."""
+
+    def __init__(self, source: Path, fmt: str, audio: bool) -> None:
+        try:
+            self._input = av.open(str(source), mode="r")
+        except av.FFmpegError as err:
+            raise VividError(f"cannot read the audio and tags of {source}: {_why(err)}") from err
+        self.source = source
+        self.fmt = fmt
+        self.tags = _content_tags(dict(self._input.metadata))
+        video = self._input.streams.video[0] if self._input.streams.video else None
+        start = video.start_time if video is not None and video.start_time and video.time_base else 0
+        # The source's first video frame is time 0 of the new video; audio moves with it.
+        self._offset = Fraction(start) * Fraction(video.time_base) if start else Fraction(0)
+        self._streams = list(self._input.streams.audio) if audio else []
+        self._routes: dict[int, tuple] = {}  # source stream index -> (output stream, re-encode?)
+        self._packets: Iterator[av.Packet] = iter(())
+        self._next: av.Packet | None = None
+        self._output = None
+
+    def add_streams(self, output: av.container.OutputContainer) -> None:
+        """Add the audio streams to ``output`` (after its video stream, before any packet)."""
+        self._output = output
+        for s in self._streams:
+            if _copyable(self.source, s.index, self.fmt):
+                out, encode = output.add_stream_from_template(s), False
+            else:
+                out, encode = output.add_stream("aac", rate=s.rate, layout=_named_layout(s.layout)), True
+                name = s.codec_context.name
+                log.info("%s: its %s audio cannot be copied into %s; encoding it to AAC", self.source, name, self.fmt)
+            out.metadata.update(_content_tags(dict(s.metadata)))
+            self._routes[s.index] = (out, encode)
+        if self._streams:
+            self._packets = self._input.demux(*self._streams)
+
+    def mux_until(self, time: float | None) -> None:
+        """Mux the audio that starts up to ``time`` seconds into the new video (all when None)."""
+        while True:
+            if self._next is None:
+                self._next = next(self._packets, None)
+                if self._next is None:
+                    return
+            packet = self._next
+            if time is not None and packet.pts is not None and packet.pts * packet.time_base - self._offset > time:
+                return
+            self._next = None
+            self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        out, encode = self._routes[packet.stream.index]
+        if not encode:
+            if packet.size == 0:  # the end-of-stream marker of the demuxer
+                return
+            shift = round(self._offset / packet.time_base)
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+            packet.stream = out
+            self._output.mux(packet)
+            return
+        for frame in packet.decode():  # the empty end-of-stream packet drains the decoder
+            if frame.pts is not None:
+                frame.pts -= round(self._offset / frame.time_base)
+            self._output.mux(out.encode(frame))
+        if packet.size == 0:
+            self._output.mux(out.encode(None))
+
+    def close(self) -> None:
+        if self._input is not None:
+            self._input.close()
+            self._input = None
 
 
 # ----------------------------------------------------------------------------- writing
@@ -350,12 +600,16 @@ class VideoWriter:
         size: (width, height) of the frames; taken from the first frame when None.
         crf: x264 constant rate factor (0 lossless .. 51 worst; 18 is visually lossless).
         codec: FFmpeg encoder name.
+        source: the video this one is made from: its container tags are kept and, with
+            ``audio``, its audio streams (see the module docstring).
+        audio: keep the audio of ``source`` (False drops it).
 
     Example::
 
-        with VideoWriter("out.mp4", fps=info.fps) as writer:
+        with VideoWriter("out.mp4", fps=info.fps, source="in.mp4") as writer:
             for frame in iter_frames("in.mp4"):
                 writer.write(frame.image, time=frame.time)   # keeps VFR timing
+            writer.end_at(frame_end(frame, info.fps))        # and the length
     """
 
     def __init__(
@@ -366,6 +620,8 @@ class VideoWriter:
         size: tuple[int, int] | None = None,
         crf: int = 18,
         codec: str = "libx264",
+        source: str | os.PathLike | None = None,
+        audio: bool = True,
     ) -> None:
         self.path = Path(path)
         fmt = VIDEO_SUFFIXES.get(self.path.suffix.lower())
@@ -378,13 +634,20 @@ class VideoWriter:
         self.size = size
         self.crf = int(crf)
         self.codec = codec
+        self.source = Path(source) if source is not None else None
+        self.audio = bool(audio)
         self.time_base = _time_base_for(self.fps)
         self.frames_written = 0
         self._step = int(Fraction(1) / (self.fps * self.time_base))  # ticks per nominal frame
         self._atomic = None
         self._container = None
         self._stream = None
+        self._media: _SourceMedia | None = None
         self._last_pts: int | None = None
+        self._end_pts: int | None = None
+        # Packets from the one shown last onwards (in decoding order), held back so that the
+        # end of the video can still be set on them.
+        self._held: list[av.Packet] = []
 
     # -- context management
 
@@ -392,10 +655,18 @@ class VideoWriter:
         self._atomic = atomic_write(self.path)
         tmp = self._atomic.__enter__()
         try:
+            if self.source is not None:
+                self._media = _SourceMedia(self.source, self.format, self.audio)
             self._container = av.open(str(tmp), mode="w", format=self.format)
-        except av.FFmpegError as err:
+        except (av.FFmpegError, VividError) as err:
+            if self._media is not None:
+                self._media.close()
             self._atomic.__exit__(type(err), err, err.__traceback__)
+            if isinstance(err, VividError):
+                raise
             raise VividError(f"cannot create video {self.path}: {_why(err)}") from err
+        if self._media is not None:
+            self._container.metadata.update(self._media.tags)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -415,6 +686,8 @@ class VideoWriter:
         return False
 
     def _safe_close(self) -> None:
+        if self._media is not None:
+            self._media.close()
         try:
             self._container.close()
         except Exception as err:  # the original error matters more than a failing trailer
@@ -424,8 +697,11 @@ class VideoWriter:
         if self.frames_written == 0:
             self._safe_close()
             raise ValueError(f"no frames were written to {self.path}; nothing saved")
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        self._mux_video(self._stream.encode())
+        self._release_held()
+        if self._media is not None:
+            self._media.mux_until(None)
+            self._media.close()
         self._container.close()
 
     # -- writing
@@ -439,6 +715,37 @@ class VideoWriter:
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
         self._stream = stream
+        if self._media is not None:
+            self._media.add_streams(self._container)
+
+    def _mux_video(self, packets: Iterable[av.Packet]) -> None:
+        for packet in packets:
+            if self._held and packet.pts is not None and packet.pts > self._held[0].pts:
+                # A frame shown later than all held ones: those can go.
+                self._container.mux(self._held)
+                self._held = []
+            self._held.append(packet)
+
+    def _release_held(self) -> None:
+        """Mux the held packets, first stretching the last-shown frame to the end time."""
+        last = self._held[0] if self._held else None
+        extra = 0 if self._end_pts is None or last is None else self._end_pts - (last.pts + (last.duration or self._step))
+        if extra:
+            # The frame shown last sets the end in Matroska, the last one in decoding order in MP4.
+            for packet in [last] if len(self._held) == 1 else [last, self._held[-1]]:
+                packet.duration = max(1, (packet.duration or self._step) + extra)
+        self._container.mux(self._held)
+        self._held = []
+
+    def end_at(self, time: float) -> None:
+        """End the video at ``time`` seconds: the last frame is shown until then (by default
+        for one nominal interval). Call after the last :meth:`write`."""
+        if self._last_pts is None:
+            raise RuntimeError("end_at() comes after the last write()")
+        end = round(Fraction(time).limit_denominator(10**9) / self.time_base)
+        if end <= self._last_pts:
+            raise ValueError(f"the video cannot end at {time} s: its last frame is not before that")
+        self._end_pts = end
 
     def write(self, frame: np.ndarray | torch.Tensor | Frame, time: float | None = None) -> None:
         """Append one frame.
@@ -467,8 +774,9 @@ class VideoWriter:
         out = av.VideoFrame.from_ndarray(_pad_even(image), format="rgb24")
         out.pts = pts
         out.time_base = self.time_base
-        for packet in self._stream.encode(out):
-            self._container.mux(packet)
+        self._mux_video(self._stream.encode(out))
+        if self._media is not None:
+            self._media.mux_until(float(pts * self.time_base))
         self._last_pts = pts
         self.frames_written += 1
 
@@ -519,7 +827,7 @@ def read_frames_folder(
                 f"{file} is {image.shape[1]}x{image.shape[0]} but the first frame is "
                 f"{first_shape[1]}x{first_shape[0]}; all frames must have one size"
             )
-        yield Frame(image=_image(image, as_tensor), pts=index, time=float(index / rate), index=index)
+        yield Frame(image=_image(image, as_tensor), pts=index, time=float(index / rate), index=index, duration=float(1 / rate))
 
 
 def write_frames_folder(
@@ -653,25 +961,51 @@ def check_output(out: str | os.PathLike, source: str | os.PathLike | None = None
     return kind
 
 
+def _video_file(path: str | os.PathLike | None) -> Path | None:
+    """``path`` when it names a video file (not a folder or an image), else None."""
+    if path is None:
+        return None
+    path = Path(path)
+    return path if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES else None
+
+
+def _has_audio(path: Path) -> bool:
+    try:
+        with av.open(str(path), mode="r") as container:
+            return bool(container.streams.audio)
+    except av.FFmpegError:
+        return False
+
+
 class FrameSink:
     """Writes frames to a video file (by suffix, e.g. ``.mp4``) or to a folder of PNGs.
 
     Atomic: a video goes through the video writer's temporary file; a folder is filled under a
     temporary name next to it and renamed at the end. An existing non-empty output folder is
-    refused, and so is an output that is the input. ``write(image (H, W, 3) uint8, time)``.
+    refused, and so is an output that is the input. ``write(image (H, W, 3) uint8, time)``;
+    ``end_at(time)`` after the last frame sets the video's end (see :meth:`VideoWriter.end_at`).
+
+    A video made from a video ``source`` keeps its tags and, with ``audio``, its audio (see
+    :class:`VideoWriter`); a folder of frames holds no audio, which a warning says.
     """
 
-    def __init__(self, out: str | os.PathLike, fps: float | Fraction, *, source: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, out: str | os.PathLike, fps: float | Fraction, *, source: str | os.PathLike | None = None, audio: bool = True
+    ) -> None:
         self.out = Path(out)
         self.fps = fps
         self.kind = check_output(self.out, source)
+        self.source = _video_file(source)
+        self.audio = audio
         self.count = 0
         self._writer = None
         self._tmp_dir: Path | None = None
+        if self.kind == "folder" and audio and self.source is not None and _has_audio(self.source):
+            log.warning("the audio of %s is not kept: a folder of frames holds no audio", self.source)
 
     def __enter__(self) -> "FrameSink":
         if self.kind == "video":
-            self._writer = VideoWriter(self.out, self.fps)
+            self._writer = VideoWriter(self.out, self.fps, source=self.source, audio=self.audio)
             self._writer.__enter__()
         else:
             self._tmp_dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
@@ -683,6 +1017,10 @@ class FrameSink:
         else:
             write_image(self._tmp_dir / f"frame_{self.count:06d}.png", image)
         self.count += 1
+
+    def end_at(self, time: float) -> None:
+        if self.kind == "video":
+            self._writer.end_at(time)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.kind == "video":

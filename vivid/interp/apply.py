@@ -30,7 +30,7 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import ensure_distinct, read_image, refuse_existing, to_tensor, to_uint8, write_image
-from vivid.core.video import Frame, FrameSink, check_output, open_clip
+from vivid.core.video import Frame, FrameSink, check_output, frame_end, open_clip
 from vivid.interp.interpolator import (
     DEFAULT_MODEL,
     ENSEMBLE_SIZES,
@@ -142,11 +142,14 @@ def upconvert_file(
     input_fps: float | None = None,
     scene_cuts: SceneCutDetector | None = SceneCutDetector(),
     advance: Callable[[int], None] | None = None,
+    audio: bool = True,
 ) -> UpconvertSummary:
     """Up-convert a video or frame folder ``inp`` into ``out`` (video by suffix, else a folder).
 
-    ``advance(n)`` is called after each written output frame (for a progress bar). See
-    :func:`upconvert` for the output grid, scene cuts and batching.
+    The output video lasts as long as the input: its last frame (the last input frame) is
+    shown until the input's last frame ends. It keeps the input's tags and, with ``audio``,
+    its audio. ``advance(n)`` is called after each written output frame (for a progress bar).
+    See :func:`upconvert` for the output grid, scene cuts and batching.
     """
     ensure_distinct(inp, out)
     src = open_clip(inp, fps=input_fps)
@@ -155,17 +158,20 @@ def upconvert_file(
     out_fps = Fraction(in_fps) * int(factor) if factor is not None else fps
     counts = {"input": 0, "interpolated": 0, "cut": 0}
     n_in = 0
+    last: Frame | None = None
 
     def counted(frames: Iterable[Frame]) -> Iterator[Frame]:
-        nonlocal n_in
+        nonlocal n_in, last
         for f in frames:
             n_in += 1
+            last = f
             yield f
 
-    with FrameSink(out, out_fps, source=inp) as sink:
+    with FrameSink(out, out_fps, source=inp, audio=audio) as sink:
         for o in upconvert(counted(src), interpolate, factor=factor, fps=fps, batch_size=batch_size, scene_cuts=scene_cuts):
             sink.write(o.image, time=o.time)
             counts[o.kind] += 1
             if advance is not None:
                 advance(1)
+        sink.end_at(frame_end(last, in_fps))
     return UpconvertSummary(n_in, sink.count, float(in_fps), float(out_rate), counts["interpolated"], counts["cut"])

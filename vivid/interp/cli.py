@@ -59,6 +59,7 @@ class InterpOptions:
     )
     scene_cuts: bool = _option(True, "--scene-cuts/--no-scene-cuts", help="Repeat the nearest frame across scene cuts.")
     input_fps: Optional[float] = _option(None, "--input-fps", help="Frame rate of a folder of frames (default 25).")
+    no_audio: bool = _option(False, "--no-audio", help="Drop the input's audio (by default every audio stream is kept).")
     overwrite: bool = _option(False, "--overwrite", help="Replace an existing output file.")
     quiet: bool = _option(False, "--quiet", "-q", help="No progress bar.")
 
@@ -182,7 +183,7 @@ def interp_cmd(
     with progress(total, "interpolating", quiet=opts.quiet, unit="frame") as bar:
         summary = upconvert_file(
             inp, out, interp, factor=factor, fps=fps, batch_size=opts.batch, input_fps=opts.input_fps,
-            scene_cuts=opts.scene_cut_detector(), advance=bar.advance,
+            scene_cuts=opts.scene_cut_detector(), advance=bar.advance, audio=not opts.no_audio,
         )  # fmt: skip
     typer.echo(
         f"wrote {out}: {summary.n_output} frames at {out_fps:g} fps from {summary.n_input} at {summary.in_fps:g} fps "
@@ -219,6 +220,7 @@ def repair_cmd(
         res = repair_file(
             inp, out, interp, threshold=threshold, report=report, max_run=max_run, batch_size=opts.batch,
             input_fps=opts.input_fps, scene_cuts=opts.scene_cut_detector(), advance=bar.advance,
+            audio=not opts.no_audio,
         )  # fmt: skip
     kept = f"; {len(res.skipped)} run(s) left as they were" if res.skipped else ""
     typer.echo(

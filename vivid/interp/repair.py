@@ -32,7 +32,7 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import atomic_write, ensure_distinct, to_tensor, to_uint8
-from vivid.core.video import Frame, FrameSink, open_clip
+from vivid.core.video import Frame, FrameSink, frame_end, open_clip
 from vivid.interp.interpolator import Interpolate
 from vivid.interp.scenecut import SceneCutDetector, mean_abs_difference, thumbnail
 
@@ -184,7 +184,7 @@ def _fill_run(
     res.runs.append({"start": run[0].index, "length": k})
     for fr, im in zip(run, images):
         res.repaired.append(fr.index)
-        yield Frame(image=im, pts=fr.pts, time=fr.time, index=fr.index)
+        yield Frame(image=im, pts=fr.pts, time=fr.time, index=fr.index, duration=fr.duration)
     run.clear()
 
 
@@ -213,10 +213,12 @@ def repair_file(
     input_fps: float | None = None,
     scene_cuts: SceneCutDetector | None = SceneCutDetector(),
     advance: Callable[[int], None] | None = None,
+    audio: bool = True,
 ) -> RepairResult:
     """Repair the stutter of a video or frame folder ``inp`` into ``out`` (same frame count,
-    frame rate and timestamps). With ``threshold="auto"`` the clip is read twice: once for
-    its difference statistics, once to repair. ``report`` receives the result as JSON."""
+    frame rate, timestamps and length, so the kept audio stays in sync; ``audio=False`` drops
+    it). With ``threshold="auto"`` the clip is read twice: once for its difference
+    statistics, once to repair. ``report`` receives the result as JSON."""
     ensure_distinct(inp, out)
     if report is not None:
         ensure_distinct(inp, report)
@@ -231,7 +233,7 @@ def repair_file(
         diffs = frame_differences(src)
         thr = auto_threshold(diffs)
         log.info("auto threshold %.3f from %d differences (median %.3f)", thr, diffs.size, float(np.median(diffs)))
-    with FrameSink(out, src.info.fps, source=inp) as sink:
+    with FrameSink(out, src.info.fps, source=inp, audio=audio) as sink:
         for f in repair_frames(
             src, interpolate, threshold=thr, max_run=max_run, batch_size=batch_size, scene_cuts=scene_cuts, result=res
         ):
@@ -240,6 +242,7 @@ def repair_file(
                 advance(1)
         if res.n_frames < 2:  # inside the block: nothing is written
             raise VividError(f"{inp} has {res.n_frames} frame(s); at least 2 are needed")
+        sink.end_at(frame_end(f, src.info.fps))
     if report is not None:
         payload = {"input": str(inp), "output": str(out), **asdict(res)}
         with atomic_write(report) as tmp:

@@ -287,8 +287,12 @@ def sh_to_camera(sh: np.ndarray, R: np.ndarray) -> np.ndarray:
 
 
 def load_photos(folder: str | os.PathLike, max_side: int = 512) -> list[np.ndarray]:
-    """Read the images in ``folder`` (user-supplied backgrounds) as uint8 (H, W, 3) arrays."""
+    """Read the images in ``folder`` (user-supplied backgrounds) as uint8 (H, W, 3) arrays,
+    upright and in 8-bit RGB whatever their EXIF orientation or mode (see
+    :func:`vivid.core.fileio.read_image`), at most ``max_side`` pixels on a side."""
     from PIL import Image
+
+    from vivid.core.fileio import read_image
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -298,12 +302,11 @@ def load_photos(folder: str | os.PathLike, max_side: int = 512) -> list[np.ndarr
         if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
             continue
         try:
-            with Image.open(p) as im:
-                im = im.convert("RGB")
-                im.thumbnail((max_side, max_side))
-                out.append(np.asarray(im, dtype=np.uint8).copy())
-        except OSError as err:
-            raise VividError(f"cannot read background image {p}: {err}") from err
+            im = Image.fromarray(read_image(p))
+        except VividError as err:
+            raise VividError(f"cannot read background image {p}: {err.__cause__ or err}") from err
+        im.thumbnail((max_side, max_side))
+        out.append(np.asarray(im, dtype=np.uint8).copy())
     if not out:
         raise VividError(f"background folder {folder} holds no images (png/jpg/webp/bmp)")
     return out
