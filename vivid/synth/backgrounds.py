@@ -59,12 +59,14 @@ class PanoramaBank:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.files = hdr_files(folder)
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._peaks: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self.files)
 
     def get(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Panorama ``j``: radiance (Hp, Wp, 3) float16 and its (32, 64, 3) float32 box average."""
+        """Panorama ``j``: radiance as :func:`panorama.pad_panorama` gives it (1, 3, Hp, Wp + 2) and
+        its (32, 64, 3) box average, float32."""
         if j not in self._cache:
             rad = torch.from_numpy(read_hdr(self.files[j]))
             Hp, Wp, _ = rad.shape
@@ -73,11 +75,13 @@ class PanoramaBank:
                     f"{self.files[j]} is {Wp}x{Hp}: an equirectangular panorama is twice as wide as high, "
                     "with a height that is a multiple of 32"
                 )
-            # float16 halves the memory; its range (6.5e4) holds all but the hottest sun pixels,
-            # which the small copy (made first, in float32) keeps for the lighting
-            small = pano.downsample_panorama(rad, 32)
-            self._cache[j] = (rad.clamp(max=6.0e4).half(), small)
+            self._cache[j] = (pano.pad_panorama(rad), pano.downsample_panorama(rad, 32))
         return self._cache[j]
+
+    def warm_up(self) -> None:
+        """Read every panorama now (about 0.2 s each)."""
+        for j in range(len(self)):
+            self.get(j)
 
     def draw(self, rng: np.random.Generator) -> PanoramaDraw:
         """A random panorama, turn and exposure key."""
@@ -87,7 +91,9 @@ class PanoramaBank:
         """Display SH lighting (9, 3) float64 in the frame of world-to-camera ``R`` (3, 3), and the
         exposure (the same for every camera of a draw: it depends on the panorama, not the view)."""
         sh = pano.panorama_sh(self.get(d.index)[1], R, d.yaw)
-        lit, exposure = pano.exposed_lighting(sh, d.key)
+        if d.index not in self._peaks:  # the same for every rotation: once per panorama
+            self._peaks[d.index] = pano.peak_irradiance(sh)
+        lit, exposure = pano.exposed_lighting(sh, d.key, self._peaks[d.index])
         return lit.numpy(), exposure
 
     def view(

@@ -44,6 +44,8 @@ class SceneGenerator:
         """Fill the appearance banks now (otherwise they fill lazily over the first samples)."""
         for j in range(self.BANK):
             self._background_entry(j)
+        if self.panoramas is not None:
+            self.panoramas.warm_up()
 
     def generate(self, i: int) -> Sample:
         """Sample ``i`` (see :mod:`vivid.synth.samples` for the type of each kind)."""

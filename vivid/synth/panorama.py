@@ -26,6 +26,7 @@ the highlights and the person's shadows are a little darker than the tone-mapped
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -35,11 +36,13 @@ from vivid.core.render import sh_basis
 __all__ = [
     "SH_BAND_FACTORS",
     "equirect_directions",
+    "pad_panorama",
     "panorama_view",
     "tone_map",
     "panorama_sh",
     "downsample_panorama",
     "luminance",
+    "peak_irradiance",
     "exposed_lighting",
 ]
 
@@ -58,9 +61,10 @@ def _yaw_matrix(yaw: float) -> torch.Tensor:
     return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
 
 
+@lru_cache(maxsize=8)
 def equirect_directions(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Unit directions (H, W, 3) float64 (panorama frame) of a panorama's pixel centres and
-    their solid angles (H, W) (summing to 4 pi)."""
+    their solid angles (H, W) (summing to 4 pi). Cached: do not modify the results."""
     lat = math.pi / 2 - math.pi * (torch.arange(height, dtype=torch.float64) + 0.5) / height
     lon = math.pi - 2 * math.pi * (torch.arange(width, dtype=torch.float64) + 0.5) / width
     la, lo = torch.meshgrid(lat, lon, indexing="ij")
@@ -120,31 +124,32 @@ def _view_coords(R: torch.Tensor, K: torch.Tensor, height: int, width: int, yaw:
     return fine[0].reshape(-1), fine[1].reshape(-1)
 
 
+def pad_panorama(radiance: torch.Tensor) -> torch.Tensor:
+    """(Hp, Wp, 3) panorama -> (1, 3, Hp, Wp + 2) float32 with one wrapped column on each side,
+    the form :func:`panorama_view` samples (prepare it once per panorama)."""
+    x = radiance.float().permute(2, 0, 1)
+    return torch.cat([x[:, :, -1:], x, x[:, :, :1]], -1)[None].contiguous()
+
+
 def panorama_view(
     radiance: torch.Tensor, R: torch.Tensor, K: torch.Tensor, height: int, width: int, yaw: float = 0.0
 ) -> torch.Tensor:
-    """The panorama (Hp, Wp, 3) (any float dtype) seen by a camera: (height, width, 3) float32
-    radiance (bilinear, wrapping in longitude).
+    """The panorama seen by a camera: (height, width, 3) float32 radiance (bilinear, wrapping in
+    longitude).
 
     Args:
+        radiance: (Hp, Wp, 3) panorama, or its :func:`pad_panorama` form (1, 3, Hp, Wp + 2).
         R: (3, 3) world-to-camera rotation; K: (3, 3) intrinsics of the view (pixel centres at
             integers); yaw: turn of the panorama about the world z axis, radians.
     """
-    Hp, Wp, _ = radiance.shape
+    padded = radiance if radiance.ndim == 4 else pad_panorama(radiance)
+    Hp, Wp = padded.shape[2], padded.shape[3] - 2
     u, v = _view_coords(R, K, height, width, yaw, Hp, Wp)
-    u = torch.remainder(u, Wp)
-    v = v.clamp(0, Hp - 1)
-    u0, v0 = u.floor().long().clamp(max=Wp - 1), v.floor().long()
-    fu, fv = (u - u0)[:, None], (v - v0)[:, None]
-    u1, v1 = (u0 + 1) % Wp, (v0 + 1).clamp(max=Hp - 1)
-    flat = radiance.reshape(-1, 3)
-
-    def tap(vv: torch.Tensor, uu: torch.Tensor) -> torch.Tensor:
-        return flat.index_select(0, vv * Wp + uu).float()
-
-    top = tap(v0, u0) * (1 - fu) + tap(v0, u1) * fu
-    bottom = tap(v1, u0) * (1 - fu) + tap(v1, u1) * fu
-    return (top * (1 - fv) + bottom * fv).reshape(height, width, 3)
+    gx = (torch.remainder(u, Wp) + 1) * (2.0 / (Wp + 1)) - 1
+    gy = v * (2.0 / (Hp - 1)) - 1
+    grid = torch.stack([gx, gy], -1).reshape(1, height, width, 2)
+    out = torch.nn.functional.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out[0].permute(1, 2, 0)
 
 
 def tone_map(radiance: torch.Tensor, exposure: float, gamma: float = 2.2) -> torch.Tensor:
@@ -153,14 +158,20 @@ def tone_map(radiance: torch.Tensor, exposure: float, gamma: float = 2.2) -> tor
     return (radiance.float() * exposure).clamp(0, 1).pow(1.0 / gamma).permute(2, 0, 1).contiguous()
 
 
-def exposed_lighting(sh: torch.Tensor, key: float) -> tuple[torch.Tensor, float]:
-    """Display lighting (9, 3) and the exposure for irradiance SH ``sh`` (9, 3): the exposure
-    makes a white Lambertian surface facing the brightest direction show ``key``
-    (``max_n lum(E(n)) / pi * exposure = key``); the lighting is ``sh * exposure / pi``."""
+def peak_irradiance(sh: torch.Tensor) -> float:
+    """The largest luminance of the irradiance ``E(n)`` of SH ``sh`` (9, 3) over directions
+    (sampled on a 16 x 32 grid); a rotation of the light leaves it unchanged."""
     d, _ = equirect_directions(16, 32)
     E = sh_basis(d.reshape(-1, 3)) @ sh.double()  # (N, 3)
-    peak = float(luminance(E).max().clamp(min=1e-12))
-    exposure = key * math.pi / peak
+    return float(luminance(E).max().clamp(min=1e-12))
+
+
+def exposed_lighting(sh: torch.Tensor, key: float, peak: float | None = None) -> tuple[torch.Tensor, float]:
+    """Display lighting (9, 3) and the exposure for irradiance SH ``sh`` (9, 3): the exposure
+    makes a white Lambertian surface facing the brightest direction show ``key``
+    (``max_n lum(E(n)) / pi * exposure = key``); the lighting is ``sh * exposure / pi``.
+    ``peak``: :func:`peak_irradiance` of ``sh`` when already known."""
+    exposure = key * math.pi / (peak if peak is not None else peak_irradiance(sh))
     return sh * exposure / math.pi, exposure
 
 
