@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["OccluderConfig", "Occlusion", "shape_occluder", "apply_occlusion", "mask_box"]
+__all__ = ["OccluderConfig", "Occlusion", "shape_occluder", "occlude_labels", "apply_occlusion", "mask_box"]
 
 SHAPES = ("ellipse", "rectangle", "polygon", "pole")
 
@@ -112,23 +112,27 @@ def shape_occluder(
     return Occlusion(texture * shade * alpha[None], alpha)
 
 
-def apply_occlusion(
-    image: torch.Tensor, occ: Occlusion, labels: dict[str, np.ndarray], joint_keys=(("joints2d", "visibility"), ("coco2d", "coco_visibility"))
-) -> torch.Tensor:
-    """Composite ``occ`` over ``image`` (3, H, W) and update the numpy labels in place: joints
-    (``joint_keys``: pairs of 2D joints (J, 2) and visibility (J,)) under an alpha >= 0.5 become
-    invisible; ``mask``, ``parts``, ``garment_mask`` and ``depth`` are cleared there. Returns
-    the composite (3, H, W)."""
-    covered = (occ.alpha >= 0.5).numpy()
+def occlude_labels(
+    covered: np.ndarray, labels: dict[str, np.ndarray], joint_keys=(("joints2d", "visibility"), ("coco2d", "coco_visibility"))
+) -> None:
+    """Update numpy labels in place for a (H, W) bool ``covered`` region: joints (``joint_keys``:
+    pairs of 2D joints (J, 2) and visibility (J,)) whose pixel is covered become invisible;
+    ``mask``, ``parts``, ``garment_mask`` and ``depth`` are cleared there."""
     H, W = covered.shape
     for xy_key, vis_key in joint_keys:
         if xy_key not in labels:
             continue
         xy = labels[xy_key]
-        u = np.clip(np.round(xy[:, 0]).astype(int), 0, W - 1)
-        v = np.clip(np.round(xy[:, 1]).astype(int), 0, H - 1)
+        u = np.clip(np.round(xy[..., 0]).astype(int), 0, W - 1)
+        v = np.clip(np.round(xy[..., 1]).astype(int), 0, H - 1)
         labels[vis_key] = np.where(covered[v, u], 0.0, labels[vis_key]).astype(np.float32)
     for key, empty in (("mask", False), ("garment_mask", False), ("parts", 0), ("depth", 0.0)):
         if key in labels:
             labels[key] = np.where(covered, empty, labels[key]).astype(labels[key].dtype)
+
+
+def apply_occlusion(image: torch.Tensor, occ: Occlusion, labels: dict[str, np.ndarray]) -> torch.Tensor:
+    """Composite ``occ`` over ``image`` (3, H, W) and update the labels (:func:`occlude_labels`)
+    where its alpha is at least 0.5. Returns the composite (3, H, W)."""
+    occlude_labels((occ.alpha >= 0.5).numpy(), labels)
     return occ.rgb + (1 - occ.alpha[None]) * image
