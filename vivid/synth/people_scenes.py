@@ -146,7 +146,10 @@ class PeopleScenes(PersonScenes):
                 shift = spot - torch.tensor([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
                 placed_v.append(world_to_camera(v + shift, R, t))
                 placed_j.append(world_to_camera(j + shift, R, t))
-            image, labels, depths = self._render_people(rng, placed_v, placed_j, looks, K, sh, bg)
+            order = sorted(range(n), key=lambda k: float(placed_v[k][:, 2].median()))  # near to far
+            image, labels, depths = self._render_people(
+                rng, [placed_v[k] for k in order], [placed_j[k] for k in order], [looks[k] for k in order], K, sh, bg
+            )
         else:
             d = draw_effects(rng, c.effects)
             image = to_uint8(sensor_effects(d, optical_effects(d, bg, bg, torch.zeros(H, W))))
