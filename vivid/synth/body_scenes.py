@@ -231,7 +231,9 @@ class BodyScenes(PersonScenes):
     def _realism(self, rngs, fr: Frames, bgs: torch.Tensor, vc: torch.Tensor, cams: Camera, shs, labels) -> None:
         """Occluders and camera effects on a rendered batch, in place on ``labels`` (the arrays
         of each frame: the image and, under occluders, mask, parts, garment, depth and joint
-        visibility). Each image's draws come from its own stream after the scene's."""
+        visibility: the person's labels say what is seen, so the occluded region is where the
+        mask of the same sample without occluders is set and this one is not). Each image's
+        draws come from its own stream after the scene's."""
         c = self.cfg
         effects = [draw_effects(r, c.effects) for r in rngs]
         fronts = self._people_in_front(rngs, fr, vc, cams, shs)
@@ -249,13 +251,8 @@ class BodyScenes(PersonScenes):
                 for _ in range(int(r.integers(1, occ.max_count + 1))):
                     depth = focus * float(r.uniform(0.3, 0.8))
                     layers.append((shape_occluder(r, self._background(r, c.height, c.width), box, occ.size), depth))
-            occluded = np.zeros((c.height, c.width), dtype=bool)
             for layer, depth in sorted(layers, key=lambda x: -x[1]):  # far to near
-                layer = _defocused(layer, d, depth, focus)
-                img = apply_occlusion(img, layer, labels[b])
-                occluded |= (layer.alpha >= 0.5).numpy()
-            if occ.enabled():
-                labels[b]["occluder_mask"] = occluded
+                img = apply_occlusion(img, _defocused(layer, d, depth, focus), labels[b])
             labels[b]["image"] = to_uint8(sensor_effects(d, img))
 
     def _people_in_front(self, rngs, fr: Frames, vc: torch.Tensor, cams: Camera, shs) -> dict[int, tuple[Occlusion, float]]:

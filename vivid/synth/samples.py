@@ -122,10 +122,6 @@ class BodySample(BodyParams, FrameLabels):
 
     partial: np.ndarray
     """bool (): whether the camera crops the body."""
-    occluder_mask: np.ndarray | None = None
-    """bool (H, W): pixels where an occluder (a shape or another person) hides the scene behind
-    it; the person's mask, parts, garment mask and depth are cleared there (only with
-    ``SceneConfig.occluders`` on)."""
 
 
 @dataclass(kw_only=True, eq=False)
