@@ -145,22 +145,11 @@ def register(app: typer.Typer) -> None:
             raise VividError(f"--threads must be at least 1, got {threads}")
         if preview is not None and preview.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise VividError(f"--preview {preview} must be a .png or .jpg file")
+        ranges = {"phenotype_low": phenotype_low, "phenotype_high": phenotype_high, "skin_tones": skin_tones}
+        folders = {"backgrounds": backgrounds, "hdri": hdri, "fabrics": fabrics}
         cfg = build_config(
-            kind,
-            size,
-            seed,
-            frames=frames,
-            phenotype_low=phenotype_low,
-            phenotype_high=phenotype_high,
-            skin_tones=skin_tones,
-            motion_sources=motion_sources,
-            mocap=mocap,
-            garments=garments,
-            backgrounds=backgrounds,
-            hdri=hdri,
-            fabrics=fabrics,
-            vertices=vertices,
-            supersample=supersample,
+            kind, size, seed, frames=frames, motion_sources=motion_sources, mocap=mocap, garments=garments,
+            vertices=vertices, supersample=supersample, **ranges, **folders,
         )
         import torch
 
