@@ -1,7 +1,10 @@
 """Benchmark of the synthetic data engine: frames per second with all labels, peak memory, and
 where the time goes.
 
-For each scene kind (body, video, face) at 256x256 (``--size``):
+For each scene kind (body, video, face) at 256x256 (``--size``), and for ``body-realism`` (the body
+kind with the training recipes' realism: the shared data's HDR panoramas, photos and garment photos
+when ``../shared/data`` exists, camera effects and occluders on; see
+:func:`vivid.synth.assets.realistic_config`):
 
 - *one process*: a fresh process with one torch thread generates ``--frames`` frames in batches
   (the appearance banks and the first batch are warmed up first and not timed); every stage of
@@ -44,7 +47,18 @@ STAGES = {
     "render": ("vivid.synth.body_scenes,vivid.synth.face_scenes", ["render"]),
     "labels": ("vivid.synth.body_scenes,vivid.synth.video_scenes", ["frame_labels"]),
     "optical flow": ("self", ["_flows"]),
+    "occluders and camera effects": ("self", ["_realism", "_clip_effects"]),
 }
+
+
+def scene_config(kind: str, size: int, seed: int):
+    """The config of a benchmark row: ``KIND`` or ``KIND-realism``."""
+    from vivid.synth.assets import realistic_config, shared_render_assets
+    from vivid.synth.scenes import SceneConfig
+
+    base, _, variant = kind.partition("-")
+    cfg = SceneConfig(kind=base, height=size, width=size, seed=seed)
+    return realistic_config(cfg, shared_render_assets("train")) if variant == "realism" else cfg
 
 
 def _timed(obj, name: str, bucket: dict, stage: str) -> None:
@@ -71,7 +85,8 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
     torch.set_num_threads(1)
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
-    cfg = scenes.SceneConfig(kind=kind, height=size, width=size, seed=123)
+    cfg = scene_config(kind, size, 123)
+    name, kind = kind, cfg.kind
     gen = scenes.make_generator(cfg)
     build = time.perf_counter() - t0
     gen.warm_up()
@@ -104,7 +119,7 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
     made = n_samples * per_sample
     bucket["other (camera, light, sampling, glue)" if kind != "video" else "other"] = seconds - sum(bucket.values())
     return {
-        "kind": kind,
+        "kind": name,
         "size": size,
         "frames": made,
         "seconds": seconds,
@@ -118,10 +133,11 @@ def child_generate(kind: str, size: int, frames: int) -> dict:
 
 def child_shards(kind: str, size: int, frames: int, workers: int) -> dict:
     """``vivid synth`` end to end with worker processes and shard writing."""
-    from vivid.synth.scenes import GeneratorFactory, SceneConfig
+    from vivid.synth.scenes import GeneratorFactory
     from vivid.synth.storage import write_shards
 
-    cfg = SceneConfig(kind=kind, height=size, width=size, seed=321)
+    cfg = scene_config(kind, size, 321)
+    kind = cfg.kind
     per_sample = cfg.frames if kind == "video" else 1
     n = max(workers, frames // per_sample)
     shard = max(1, n // (4 * workers))
@@ -242,7 +258,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--frames", type=int, default=192, help="frames per measurement")
-    ap.add_argument("--kinds", default="body,video,face")
+    ap.add_argument("--kinds", default="body,video,face,body-realism")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--child", choices=["generate", "shards"], help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)

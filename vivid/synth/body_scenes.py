@@ -8,15 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vivid.core.fileio import to_uint8
 from vivid.core.geometry import world_to_camera
 from vivid.core.render import Rasterization, rasterize, render
 from vivid.synth import appearance as app
-from vivid.synth.cameras import bounding_sphere, sample_camera
+from vivid.synth.camera_effects import EffectDraw, draw_effects, gaussian_blur, optical_effects, sensor_effects
+from vivid.synth.cameras import Camera, bounding_sphere, sample_camera
 from vivid.synth.config import SceneConfig
+from vivid.synth.fabrics import FABRIC_KIND, FabricBank
 from vivid.synth.generator import SceneGenerator
 from vivid.synth.kit import BodyKit
 from vivid.synth.labels import frame_labels, rotvec
 from vivid.synth.motion import MotionSampler, procedural_motion
+from vivid.synth.occluders import Occlusion, apply_occlusion, mask_box, shape_occluder
 from vivid.synth.samples import BodySample
 
 __all__ = ["Look", "Frames", "PersonScenes", "BodyScenes"]
@@ -59,7 +63,12 @@ class PersonScenes(SceneGenerator):
 
     Garment textures come from a bank like the backgrounds (entry ``j`` from
     ``default_rng([seed, 1, j])``), each use recoloured by a channel permutation and gains.
+    With ``fabrics_dir`` the bank holds :data:`FABRIC_BANK` entries, a share ``fabric_prob``
+    of them patches of real garment photos (:class:`vivid.synth.fabrics.FabricBank`, decided by
+    ``default_rng([seed, 4, j])``), the rest procedural as before.
     """
+
+    FABRIC_BANK = 256
 
     def __init__(self, cfg: SceneConfig, *, device: str = "cpu") -> None:
         super().__init__(cfg, device=device)
@@ -71,18 +80,23 @@ class PersonScenes(SceneGenerator):
             fps=cfg.fps,
         )
         self._tex_bank: dict[int, tuple[torch.Tensor, str]] = {}
+        self.fabrics = FabricBank(cfg.fabrics_dir, cfg.seed) if cfg.fabrics_dir else None
+        self._tex_bank_size = self.FABRIC_BANK if self.fabrics is not None else self.BANK
 
     def warm_up(self) -> None:
         """Fill the appearance banks now and load what procedural motion needs."""
         if "procedural" in self.cfg.motion_sources:
             procedural_motion(np.random.default_rng(0), self.kit.rig, 2)
-        for j in range(self.BANK):
+        for j in range(self._tex_bank_size):
             self._garment_entry(j)
         super().warm_up()
 
     # -- random draws
 
     def _garment_entry(self, j: int) -> tuple[torch.Tensor, str]:
+        if j not in self._tex_bank and self.fabrics is not None:
+            if np.random.default_rng([int(self.cfg.seed), 4, j]).random() < self.cfg.fabric_prob:
+                self._tex_bank[j] = (self.fabrics.patch(j), FABRIC_KIND)
         if j not in self._tex_bank:
             kinds = tuple(self.cfg.garment_kinds)
             self._tex_bank[j] = app.garment_texture(
@@ -92,7 +106,7 @@ class PersonScenes(SceneGenerator):
 
     def _garment(self, rng: np.random.Generator) -> tuple[torch.Tensor, str]:
         """A garment texture (3, S, S) from the bank, recoloured, and its kind."""
-        tex, kind = self._garment_entry(int(rng.integers(self.BANK)))
+        tex, kind = self._garment_entry(int(rng.integers(self._tex_bank_size)))
         perm = torch.from_numpy(rng.permutation(3))
         gain = torch.from_numpy(rng.uniform(0.7, 1.2, 3).astype(np.float32))[:, None, None]
         return (tex[perm] * gain).clamp(0, 1), kind
@@ -182,12 +196,12 @@ class BodyScenes(PersonScenes):
         for b, r in enumerate(rngs):
             centre, radius = bounding_sphere(verts[b])
             cam, part = sample_camera(r, centre, radius, c.height, c.width, c.camera)
-            sh_world, _ = app.random_sh(r)
+            bg, sh = self._backdrop(r, cam.R, cam.K, c.height, c.width)
             Ks.append(cam.K)
             Rs.append(cam.R)
             ts.append(cam.t)
-            shs.append(app.sh_to_camera(sh_world, cam.R.double().numpy()))
-            bgs.append(self._background(r, c.height, c.width))
+            shs.append(sh)
+            bgs.append(bg)
             partial.append(part)
         K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
         vc = world_to_camera(verts, R, t)
@@ -195,9 +209,12 @@ class BodyScenes(PersonScenes):
         fr = self._render(vc, K, albedo, [look.texture for look in looks], np.stack(shs), torch.stack(bgs))
         jc, cc = world_to_camera(h36m, R, t), world_to_camera(coco, R, t)
         rotvecs = rotvec(deltas).astype(np.float32)  # one call for the batch
+        labels = [frame_labels(fr, b, vc, jc, cc, K, R, t, kit, vertices=c.vertices).to_arrays() for b in range(len(rngs))]
+        if c.effects.enabled() or c.occluders.enabled():
+            self._realism(rngs, fr, torch.stack(bgs), vc, Camera(K, R, t, 0.0), shs, labels)
         return [
             BodySample(
-                **frame_labels(fr, b, vc, jc, cc, K, R, t, kit, vertices=c.vertices).to_arrays(),
+                **labels[b],
                 phenotype=phens[b].astype(np.float32),
                 pose=rotvecs[b],
                 joint_angles=motions[b].angles[0].astype(np.float32),
@@ -208,3 +225,80 @@ class BodyScenes(PersonScenes):
             )
             for b in range(len(indices))
         ]
+
+    # -- realism: occluders and camera effects (pixels and visibility only)
+
+    def _realism(self, rngs, fr: Frames, bgs: torch.Tensor, vc: torch.Tensor, cams: Camera, shs, labels) -> None:
+        """Occluders and camera effects on a rendered batch, in place on ``labels`` (the arrays
+        of each frame: the image and, under occluders, mask, parts, garment, depth and joint
+        visibility: the person's labels say what is seen, so the occluded region is where the
+        mask of the same sample without occluders is set and this one is not). Each image's
+        draws come from its own stream after the scene's."""
+        c = self.cfg
+        effects = [draw_effects(r, c.effects) for r in rngs]
+        fronts = self._people_in_front(rngs, fr, vc, cams, shs)
+        occ = c.occluders
+        for b, r in enumerate(rngs):
+            d = effects[b]
+            alpha = fr.triangle_id[b] >= 0
+            img = optical_effects(d, fr.rgb[b], bgs[b], alpha.float())
+            focus = float(fr.depth[b][alpha].median()) if alpha.any() else 0.0
+            layers: list[tuple[Occlusion, float]] = []
+            if b in fronts:
+                layers.append(fronts[b])
+            box = mask_box(alpha)
+            if occ.prob > 0 and box is not None and r.random() < occ.prob:
+                for _ in range(int(r.integers(1, occ.max_count + 1))):
+                    depth = focus * float(r.uniform(0.3, 0.8))
+                    layers.append((shape_occluder(r, self._background(r, c.height, c.width), box, occ.size), depth))
+            for layer, depth in sorted(layers, key=lambda x: -x[1]):  # far to near
+                img = apply_occlusion(img, _defocused(layer, d, depth, focus), labels[b])
+            labels[b]["image"] = to_uint8(sensor_effects(d, img))
+
+    def _people_in_front(self, rngs, fr: Frames, vc: torch.Tensor, cams: Camera, shs) -> dict[int, tuple[Occlusion, float]]:
+        """Another person between the camera and the person of each image that draws one
+        (``occluders.person_prob``): posed, dressed and lit like the first, nearer (45-80 % of
+        its depth) and to one side, so that it hides a part of it; rendered in one batch.
+        Returns image index -> (occluding layer, its depth)."""
+        c, kit = self.cfg, self.kit
+        if c.occluders.person_prob <= 0:
+            return {}
+        chosen = [b for b, r in enumerate(rngs) if r.random() < c.occluders.person_prob]
+        if not chosen:
+            return {}
+        rs = [rngs[b] for b in chosen]
+        phens = np.stack([self._phenotype(r) for r in rs])
+        motions = [self.motions.pose(r) for r in rs]
+        looks = [self._look(r) for r in rs]
+        verts = kit.pose(np.concatenate([m.deltas(kit.rig) for m in motions]), phens)[0]
+        placed = []
+        for k, (b, r) in enumerate(zip(chosen, rs)):
+            main = vc[b].mean(0)
+            v = world_to_camera(verts[k : k + 1], cams.R[b : b + 1], cams.t[b : b + 1])[0]
+            centre, radius = v.mean(0), float(bounding_sphere(v)[1])
+            z = float(main[2]) * float(r.uniform(0.45, 0.8))
+            side = float(r.choice([-1.0, 1.0])) * float(r.uniform(0.2, 0.7)) * radius
+            target = torch.tensor([float(main[0]) * z / float(main[2]) + side, float(main[1]) * z / float(main[2]), z])
+            placed.append(v - centre + target)
+        vo = torch.stack(placed)
+        idx = torch.tensor(chosen)
+        zeros = torch.zeros(len(chosen), 3, c.height, c.width)
+        fo = self._render(vo, cams.K[idx], torch.stack([self._albedo(lk) for lk in looks]), [lk.texture for lk in looks],
+                          np.stack([shs[b] for b in chosen]), zeros)
+        out = {}
+        for k, b in enumerate(chosen):
+            seen = fo.triangle_id[k] >= 0
+            main_depth = fr.depth[b]
+            alpha = (seen & ((main_depth <= 0) | (fo.depth[k] < main_depth))).float()
+            z = float(fo.depth[k][seen].median()) if seen.any() else 0.0
+            out[b] = (Occlusion(fo.rgb[k] * alpha[None], alpha), z)
+        return out
+
+
+def _defocused(layer: Occlusion, d: EffectDraw | None, depth: float, focus: float) -> Occlusion:
+    """An occluding layer blurred for its depth (thin lens, as :func:`optical_effects`)."""
+    if d is None or not d.defocus or focus <= 0:
+        return layer
+    sigma = d.sigma_at(depth, focus)
+    both = gaussian_blur(torch.cat([layer.rgb, layer.alpha[None]]), sigma)
+    return Occlusion(both[:3], both[3].clamp(0, 1))

@@ -65,6 +65,16 @@ def build_config(kind: str, size: str, seed: int, **opts):
 
         load_photos(opts["backgrounds"])
         cfg.backgrounds_dir = str(Path(opts["backgrounds"]).resolve())
+    if opts.get("hdri"):
+        from vivid.synth.backgrounds import hdr_files
+
+        hdr_files(opts["hdri"])
+        cfg.hdri_dir = str(Path(opts["hdri"]).resolve())
+    if opts.get("fabrics"):
+        from vivid.synth.fabrics import image_files
+
+        image_files(opts["fabrics"])
+        cfg.fabrics_dir = str(Path(opts["fabrics"]).resolve())
     cfg.vertices = bool(opts.get("vertices"))
     if opts.get("supersample"):
         cfg.supersample = opts["supersample"]
@@ -111,6 +121,12 @@ def register(app: typer.Typer) -> None:
         backgrounds: Optional[Path] = typer.Option(
             None, "--backgrounds", help="Folder of photos to use as backgrounds."
         ),
+        hdri: Optional[Path] = typer.Option(
+            None, "--hdri", help="Folder of equirectangular .hdr panoramas: backdrops seen by the camera, and their light."
+        ),
+        fabrics: Optional[Path] = typer.Option(
+            None, "--fabrics", help="Folder of garment photos (searched recursively) to cut garment textures from."
+        ),
         vertices: bool = typer.Option(False, "--vertices", help="Also store mesh vertices."),
         supersample: int = typer.Option(1, "--supersample", help="Anti-aliasing factor."),
         device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
@@ -129,20 +145,11 @@ def register(app: typer.Typer) -> None:
             raise VividError(f"--threads must be at least 1, got {threads}")
         if preview is not None and preview.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise VividError(f"--preview {preview} must be a .png or .jpg file")
+        ranges = {"phenotype_low": phenotype_low, "phenotype_high": phenotype_high, "skin_tones": skin_tones}
+        folders = {"backgrounds": backgrounds, "hdri": hdri, "fabrics": fabrics}
         cfg = build_config(
-            kind,
-            size,
-            seed,
-            frames=frames,
-            phenotype_low=phenotype_low,
-            phenotype_high=phenotype_high,
-            skin_tones=skin_tones,
-            motion_sources=motion_sources,
-            mocap=mocap,
-            garments=garments,
-            backgrounds=backgrounds,
-            vertices=vertices,
-            supersample=supersample,
+            kind, size, seed, frames=frames, motion_sources=motion_sources, mocap=mocap, garments=garments,
+            vertices=vertices, supersample=supersample, **ranges, **folders,
         )
         import torch
 

@@ -9,7 +9,9 @@ import numpy as np
 
 from vivid.core.errors import VividError
 from vivid.synth import appearance as app
+from vivid.synth.camera_effects import CameraEffects
 from vivid.synth.cameras import CameraConfig
+from vivid.synth.occluders import OccluderConfig
 
 __all__ = ["KINDS", "SceneConfig"]
 
@@ -33,7 +35,15 @@ class SceneConfig:
         mocap: BVH files for mocap motion (None: none; motion is procedural or static).
         garment_kinds, background_kinds: subsets of the appearance kinds.
         backgrounds_dir: folder of user photos to use as backgrounds (optional).
+        hdri_dir: folder of equirectangular ``.hdr`` panoramas (optional): a share ``hdri_prob``
+            of the scenes is seen in front of a view of one and lit by its SH lighting
+            (:mod:`vivid.synth.backgrounds`); the others use the photos or procedural backdrops.
+        fabrics_dir: folder of garment photos (optional, searched recursively): a share
+            ``fabric_prob`` of the garment textures is cut from them (:mod:`vivid.synth.fabrics`).
         camera: camera ranges (see :class:`CameraConfig`).
+        effects: camera effects (:class:`vivid.synth.camera_effects.CameraEffects`; off by default).
+        occluders: occluders in front of the person (:class:`vivid.synth.occluders.OccluderConfig`;
+            off by default).
         vertices: also store the mesh vertices (camera frame).
         supersample: anti-aliasing factor of the renderer.
     """
@@ -52,7 +62,13 @@ class SceneConfig:
     garment_kinds: tuple[str, ...] = app.GARMENT_KINDS
     background_kinds: tuple[str, ...] = app.BACKGROUND_KINDS
     backgrounds_dir: str | None = None
+    hdri_dir: str | None = None
+    hdri_prob: float = 1.0
+    fabrics_dir: str | None = None
+    fabric_prob: float = 0.7
     camera: CameraConfig = field(default_factory=CameraConfig)
+    effects: CameraEffects = field(default_factory=CameraEffects)
+    occluders: OccluderConfig = field(default_factory=OccluderConfig)
     vertices: bool = False
     supersample: int = 1
 
@@ -90,6 +106,13 @@ class SceneConfig:
             raise VividError(f"camera field of view range {cam.fov_deg} must satisfy 1 <= min <= max < 179 degrees")
         if min(cam.distance_factor + cam.partial_distance_factor) <= 0 or not 0 <= cam.partial_prob <= 1:
             raise VividError("camera distance factors must be positive and partial_prob within [0, 1]")
+        if not 0 <= self.hdri_prob <= 1 or not 0 <= self.fabric_prob <= 1:
+            raise VividError("hdri_prob and fabric_prob must lie within [0, 1]")
+        probs = [v for k, v in asdict(self.effects).items() if k.endswith("_prob")]
+        if any(not 0 <= p <= 1 for p in probs + [self.occluders.prob, self.occluders.person_prob]):
+            raise VividError("effect and occluder probabilities must lie within [0, 1]")
+        if self.occluders.max_count < 1:
+            raise VividError(f"occluders.max_count must be >= 1, got {self.occluders.max_count}")
         if self.supersample < 1:
             raise VividError(f"supersample must be >= 1, got {self.supersample}")
         return self
@@ -101,10 +124,19 @@ class SceneConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "SceneConfig":
         d = dict(d)
-        cam = CameraConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("camera", {}).items()})
+        nested = {}
+        for key, sub_cls in _NESTED.items():
+            sub = d.pop(key, {})
+            unknown = set(sub) - {f.name for f in fields(sub_cls)}
+            if unknown:
+                raise VividError(f"unknown scene config keys: {', '.join(f'{key}.{k}' for k in sorted(unknown))}")
+            nested[key] = sub_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()})
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
             raise VividError(f"unknown scene config keys: {', '.join(sorted(unknown))}")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(camera=cam, **d)
+        return cls(**nested, **d)
+
+
+_NESTED = {"camera": CameraConfig, "effects": CameraEffects, "occluders": OccluderConfig}

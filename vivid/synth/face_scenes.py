@@ -12,7 +12,7 @@ import torch
 from vivid.core.fileio import to_uint8
 from vivid.core.geometry import euler_to_matrix, intrinsics_from_fov, look_at, world_to_camera
 from vivid.core.render import render
-from vivid.synth import appearance as app
+from vivid.synth.camera_effects import draw_effects, optical_effects, sensor_effects
 from vivid.synth.cameras import bounding_sphere, framing_distance
 from vivid.synth.config import SceneConfig
 from vivid.synth.generator import SceneGenerator
@@ -84,9 +84,9 @@ class FaceScenes(SceneGenerator):
             Ks.append(K)
             Rs.append(R.float())
             ts.append(t.float())
-            sh_world, _ = app.random_sh(r)
-            shs.append(app.sh_to_camera(sh_world, R.numpy()))
-            bgs.append(self._background(r, c.height, c.width))
+            bg, sh = self._backdrop(r, R, K, c.height, c.width)
+            shs.append(sh)
+            bgs.append(bg)
         K, R, t = torch.stack(Ks), torch.stack(Rs), torch.stack(ts)
         vc = world_to_camera(verts, R, t)
         lc = world_to_camera(lms, R, t)
@@ -107,9 +107,13 @@ class FaceScenes(SceneGenerator):
         for b in range(len(rngs)):
             parts, depth = rend.labels[b], rend.depth[b]
             uv, vis = landmark_labels(lc[b], K[b], depth)
+            d = draw_effects(rngs[b], c.effects)  # None (and no draws) with the effects off
+            image = rend.rgb[b]
+            if d is not None:
+                image = sensor_effects(d, optical_effects(d, image, bgs[b], (parts > 0).float()))
             samples.append(
                 FaceSample(
-                    image=to_uint8(rend.rgb[b]),
+                    image=to_uint8(image),
                     mask=torch.isin(parts, face_ids).numpy(),
                     head_mask=(parts > 0).numpy(),
                     parts=parts.numpy().astype(np.uint8),

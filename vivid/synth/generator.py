@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from vivid.synth import appearance as app
+from vivid.synth.backgrounds import PanoramaBank, PanoramaDraw
 from vivid.synth.config import SceneConfig
 from vivid.synth.samples import Sample
 
@@ -21,7 +22,9 @@ class SceneGenerator:
     Background images come from a bank of ``BANK`` procedural images per generator (entry ``j``
     made from ``default_rng([seed, 2, j])``, so the data still depend only on the seed), and each
     use is varied by a random crop, flip, channel permutation and gains: drawing a fresh
-    procedural image per frame would cost more than rendering the body.
+    procedural image per frame would cost more than rendering the body. With ``hdri_dir`` a
+    share of the scenes is set in an HDR panorama instead (:meth:`_backdrop`): the view behind
+    the scene camera and SH lighting from the same panorama.
 
     Args:
         cfg: the scene config (validated here).
@@ -34,12 +37,15 @@ class SceneGenerator:
         self.cfg = cfg.validate()
         self.device = torch.device(device)
         self.photos = app.load_photos(cfg.backgrounds_dir) if cfg.backgrounds_dir else None
+        self.panoramas = PanoramaBank(cfg.hdri_dir) if cfg.hdri_dir else None
         self._bg_bank: dict[int, torch.Tensor] = {}
 
     def warm_up(self) -> None:
         """Fill the appearance banks now (otherwise they fill lazily over the first samples)."""
         for j in range(self.BANK):
             self._background_entry(j)
+        if self.panoramas is not None:
+            self.panoramas.warm_up()
 
     def generate(self, i: int) -> Sample:
         """Sample ``i`` (see :mod:`vivid.synth.samples` for the type of each kind)."""
@@ -93,3 +99,24 @@ class SceneGenerator:
         perm = torch.from_numpy(rng.permutation(3))
         gain = torch.from_numpy(rng.uniform(0.75, 1.2, 3).astype(np.float32))[:, None, None]
         return (out[perm] * gain).clamp(0, 1).contiguous()
+
+    def _panorama(self, rng: np.random.Generator) -> PanoramaDraw | None:
+        """A panorama draw for a scene (a share ``hdri_prob`` of them), else None. Draws no
+        random number without panoramas, so procedural scenes stay as they were."""
+        if self.panoramas is None or rng.random() >= self.cfg.hdri_prob:
+            return None
+        return self.panoramas.draw(rng)
+
+    def _backdrop(
+        self, rng: np.random.Generator, R: torch.Tensor, K: torch.Tensor, height: int, width: int
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Background (3, height, width) and camera-frame SH lighting (9, 3) of a still camera
+        (``R`` world-to-camera, ``K``: (3, 3)): from a panorama, or random light and a
+        photo or procedural background."""
+        d = self._panorama(rng)
+        if d is not None:
+            sh, exposure = self.panoramas.lighting(d, R)
+            return self.panoramas.view(d, R, K, height, width, exposure), sh
+        sh_world, _ = app.random_sh(rng)
+        sh = app.sh_to_camera(sh_world, R.double().numpy())
+        return self._background(rng, height, width), sh

@@ -165,7 +165,8 @@ class TryonSample(BodyParams, FrameLabels):
     background: np.ndarray
     """uint8 (T, H, W, 3): the background behind the person."""
     garment_kinds: np.ndarray
-    """int64 (2,): indices of garments A and B in :data:`vivid.synth.appearance.GARMENT_KINDS`."""
+    """int64 (2,): indices of garments A and B in :data:`vivid.synth.appearance.GARMENT_KINDS`
+    (5: a texture cut from a garment photo, :data:`vivid.synth.fabrics.FABRIC_KIND`)."""
 
 
 @dataclass(kw_only=True, eq=False)

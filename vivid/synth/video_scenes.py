@@ -13,7 +13,9 @@ from vivid.core.geometry import project, world_to_camera
 from vivid.core.render import Rasterization
 from vivid.synth import appearance as app
 from vivid.synth.body_scenes import Frames, Look, PersonScenes
+from vivid.synth.camera_effects import EffectDraw, draw_effects, flow_motion_blur, h264_roundtrip, optical_effects, sensor_effects
 from vivid.synth.cameras import Camera, bounding_sphere, sample_camera_path
+from vivid.synth.fabrics import FABRIC_KIND
 from vivid.synth.flow import surface_flow
 from vivid.synth.labels import body_params, frame_labels
 from vivid.synth.motion import Motion
@@ -48,6 +50,9 @@ class Clip:
     shifts: torch.Tensor
 
 
+_KIND_INDEX = app.GARMENT_KINDS + (FABRIC_KIND,)  # a real-fabric garment is kind 5
+
+
 def _single(r: Rasterization, b: int) -> Rasterization:
     return Rasterization(r.triangle_id[b : b + 1], r.barycentric[b : b + 1], r.depth[b : b + 1], r.height, r.width)
 
@@ -69,8 +74,13 @@ class VideoScenes(PersonScenes):
         centres = np.stack([c for c, _ in spheres])
         radius = max(r for _, r in spheres)
         cam, moving = sample_camera_path(rng, centres, radius, c.height, c.width, c.fps, c.camera)
-        sh_world, _ = app.random_sh(rng)
-        sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[k].double().numpy()) for k in range(c.frames)])
+        panorama = self._panorama(rng)
+        if panorama is not None:  # light from the panorama, in each frame's camera
+            lit = [self.panoramas.lighting(panorama, cam.R[k]) for k in range(c.frames)]
+            sh_cam, exposure = np.stack([sh for sh, _ in lit]), lit[0][1]
+        else:
+            sh_world, _ = app.random_sh(rng)
+            sh_cam = np.stack([app.sh_to_camera(sh_world, cam.R[k].double().numpy()) for k in range(c.frames)])
         # The background is a distant backdrop: a wider image shifted by the image motion of the
         # direction the first camera looks along (integer pixels, so its flow is exact).
         fwd = cam.R[0].double().T @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
@@ -86,7 +96,12 @@ class VideoScenes(PersonScenes):
         )
         shifts = shifts - shifts[0].clone()
         m = int(shifts.abs().max()) + 1
-        pano = self._background(rng, c.height + 2 * m, c.width + 2 * m)
+        if panorama is not None:  # the first camera's view, wider by m pixels on each side
+            Kw = cam.K[0].clone()
+            Kw[:2, 2] += m
+            pano = self.panoramas.view(panorama, cam.R[0], Kw, c.height + 2 * m, c.width + 2 * m, exposure)
+        else:
+            pano = self._background(rng, c.height + 2 * m, c.width + 2 * m)
         bgs = torch.stack(
             [pano[:, m - int(s[1]) : m - int(s[1]) + c.height, m - int(s[0]) : m - int(s[0]) + c.width] for s in shifts]
         )
@@ -126,15 +141,36 @@ class VideoScenes(PersonScenes):
         }
 
     def generate(self, i: int) -> VideoSample:
-        clip = self._clip(self._rng(i))
+        rng = self._rng(i)
+        clip = self._clip(rng)
         labels, fr, vc = self._render_clip(clip, clip.look.texture)
+        flows = self._flows(fr, vc, clip.camera.K, clip.shifts)
+        draw = draw_effects(rng, self.cfg.effects)
+        if draw is not None:
+            labels.image = self._clip_effects(draw, fr, clip, flows)
         return VideoSample(
             **labels.to_arrays(),
             **body_params(clip.motion, clip.deltas, clip.phenotype, clip.sh).to_arrays(),
-            **self._flows(fr, vc, clip.camera.K, clip.shifts),
+            **flows,
             moving_camera=np.array(clip.moving),
             fps=np.array(clip.motion.fps, dtype=np.float32),
         )
+
+
+    def _clip_effects(self, d: EffectDraw, fr: Frames, clip: Clip, flows: dict[str, np.ndarray]) -> np.ndarray:
+        """Camera effects on a clip (one draw for all frames): defocus per frame, motion blur
+        along the true optical flow, exposure, white balance and noise, then H.264 (or, without
+        it, JPEG per frame). Returns (T, H, W, 3) uint8."""
+        still = EffectDraw(np.zeros(2), np.zeros(2), 0.0, d.defocus, d.gains, d.noise, d.jpeg, d.crf, d.seed)
+        frames = torch.stack(
+            [optical_effects(still, fr.rgb[k], clip.backgrounds[k], (fr.triangle_id[k] >= 0).float()) for k in range(len(fr.rgb))]
+        )
+        if d.shutter > 0:
+            fw, bw = torch.from_numpy(flows["flow_fw"]), torch.from_numpy(flows["flow_bw"])
+            frames = flow_motion_blur(frames, fw, bw, d.shutter)
+        frames = sensor_effects(d, frames, jpeg=d.crf is None)
+        out = to_uint8(frames)
+        return h264_roundtrip(out, d.crf, self.cfg.fps) if d.crf is not None else out
 
 
 class TryonScenes(VideoScenes):
@@ -162,5 +198,5 @@ class TryonScenes(VideoScenes):
             flat_garment_b=to_uint8(fbi),
             flat_garment_b_mask=mb.numpy(),
             background=to_uint8(clip.backgrounds),
-            garment_kinds=np.array([app.GARMENT_KINDS.index(clip.look.garment_kind), app.GARMENT_KINDS.index(kind_b)]),
+            garment_kinds=np.array([_KIND_INDEX.index(clip.look.garment_kind), _KIND_INDEX.index(kind_b)]),
         )
