@@ -3,7 +3,8 @@
 Every task of the task table (:data:`vivid.core.tasks.TASKS`) adds its commands through its
 ``cli_module``'s ``register(app)`` and its demo section through ``demo_module``'s ``run_demo``;
 ``vivid train`` and ``vivid models`` read the same table. User errors (``VividError``) end with
-one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
+one line on stderr and exit status 2; ``--debug`` shows the traceback instead. Ctrl-C and
+SIGTERM end a command with one line (exit status 130 and 143), temporary files removed.
 """
 
 from __future__ import annotations
@@ -25,16 +26,23 @@ from vivid.core.tasks import TASKS, Task
 
 
 class _Group(TyperGroup):
-    """Turns user errors into one line on stderr and a non-zero exit."""
+    """Turns user errors into one line on stderr and a non-zero exit; SIGTERM ends a command
+    like Ctrl-C (temporary files removed), with the exit status a shell gives it (143)."""
 
     def invoke(self, ctx):
+        from vivid.core.cli_utils import Terminated, terminate_as_interrupt
+
         try:
-            return super().invoke(ctx)
+            with terminate_as_interrupt():
+                return super().invoke(ctx)
         except VividError as err:
             if ctx.meta.get("vivid.debug"):
                 raise
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
+        except Terminated:
+            typer.echo("terminated; outputs under their final names are complete or absent", err=True)
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; outputs under their final names are complete or absent", err=True)
             raise typer.Exit(130) from None
