@@ -136,25 +136,50 @@ def _train_command(tasks: list[Task]):
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
-        from vivid.core.train import load_config, parse_task_config, train
+        from vivid.core.train import check_resume, check_trainer_options, load_config, parse_task_config, train, with_max_steps
 
         _check_task(task, tasks, trainable=True)
         cfg = parse_task_config(task, load_config(task, config, overrides or []))
-        earlier_run = (out / "model.safetensors").exists() or (out / "checkpoints").is_dir()
-        # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
-        resumes_here = resume is not None and out.resolve() in resume.resolve().parents
-        if earlier_run and not resumes_here and not overwrite:
-            raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
-        n_devices: int | str = int(devices) if devices.isdigit() else devices
+        if max_steps is not None:
+            cfg = with_max_steps(cfg, max_steps)
+        n_devices = check_trainer_options(
+            devices=devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator, precision=precision
+        )
+        _check_run_folder(out, cfg, resume=resume, overwrite=overwrite)
+        if resume is not None:
+            check_resume(resume)
         command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         path = train(
             task, cfg, out_dir=out, devices=n_devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator,
-            precision=precision, max_steps=max_steps, resume=resume, seed=seed, quiet=quiet, command=command,
+            precision=precision, resume=resume, seed=seed, quiet=quiet, command=command,
         )
         if path is not None:
             typer.echo(f"exported {path}")
 
     return train_cmd
+
+
+# What vivid.core.train.train leaves in its folder, with atomic_write's temporaries.
+_RUN_FILES = ("model.safetensors", "model.json", "config.yaml", "checkpoints", "logs", "finished_rank*.json", ".*.tmp*")
+
+
+def _check_run_folder(out: Path, cfg, *, resume: Path | None, overwrite: bool) -> None:
+    """A training run's folder: new, empty or a run's own (refused when it holds an earlier run,
+    unless ``--resume`` continues it or ``--overwrite``); ``export.path`` must be writable too."""
+    from vivid.core.fileio import check_output_folder
+
+    own = list(_RUN_FILES)
+    export = Path(cfg.export.path) if cfg.export.path else None
+    if export is not None:
+        check_output_folder(export.parent)
+        if export.parent.resolve() == out.resolve():
+            own.append(f"{export.stem}.*")
+    names = check_output_folder(out, own=own)
+    earlier_run = "model.safetensors" in names or (out / "checkpoints").is_dir()
+    # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
+    resumes_here = resume is not None and out.resolve() in resume.resolve().parents
+    if earlier_run and not resumes_here and not overwrite:
+        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
 
 
 def _check_task(name: str, tasks: list[Task], *, trainable: bool) -> None:
@@ -175,7 +200,7 @@ def _demo_command(tasks: list[Task]):
     ) -> None:
         """Run every capability on bundled inputs and write demo_out/report.html."""
         from vivid.core.cli_utils import resolve_device, seed_everything
-        from vivid.core.fileio import refuse_existing
+        from vivid.core.fileio import check_output_folder, refuse_existing
         from vivid.core.report import Report
 
         rows = [t for t in tasks if t.demo_module]
@@ -185,8 +210,9 @@ def _demo_command(tasks: list[Task]):
             if unknown:
                 raise VividError(f"--only: no demo section {', '.join(unknown)}; sections: {', '.join(t.name for t in rows)}")
             rows = [t for t in rows if t.name in wanted]
-        dev = resolve_device(device)
+        check_output_folder(out)
         refuse_existing(out / "report.html", overwrite)
+        dev = resolve_device(device)
         seed_everything(seed)
         out.mkdir(parents=True, exist_ok=True)
         report = Report("vivid demo")
