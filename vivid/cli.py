@@ -3,7 +3,8 @@
 Every task of the task table (:data:`vivid.core.tasks.TASKS`) adds its commands through its
 ``cli_module``'s ``register(app)`` and its demo section through ``demo_module``'s ``run_demo``;
 ``vivid train`` and ``vivid models`` read the same table. User errors (``VividError``) end with
-one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
+one line on stderr and exit status 2; ``--debug`` shows the traceback instead. Ctrl-C and
+SIGTERM end a command with one line (exit status 130 and 143), temporary files removed.
 """
 
 from __future__ import annotations
@@ -25,16 +26,23 @@ from vivid.core.tasks import TASKS, Task
 
 
 class _Group(TyperGroup):
-    """Turns user errors into one line on stderr and a non-zero exit."""
+    """Turns user errors into one line on stderr and a non-zero exit; SIGTERM ends a command
+    like Ctrl-C (temporary files removed), with the exit status a shell gives it (143)."""
 
     def invoke(self, ctx):
+        from vivid.core.cli_utils import Terminated, terminate_as_interrupt
+
         try:
-            return super().invoke(ctx)
+            with terminate_as_interrupt():
+                return super().invoke(ctx)
         except VividError as err:
             if ctx.meta.get("vivid.debug"):
                 raise
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
+        except Terminated:
+            typer.echo("terminated; outputs under their final names are complete or absent", err=True)
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; outputs under their final names are complete or absent", err=True)
             raise typer.Exit(130) from None
@@ -139,25 +147,50 @@ def _train_command(tasks: list[Task]):
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
-        from vivid.core.train import load_config, parse_task_config, train
+        from vivid.core.train import check_resume, check_trainer_options, load_config, parse_task_config, train, with_max_steps
 
         _check_task(task, tasks, trainable=True)
         cfg = parse_task_config(task, load_config(task, config, overrides or []))
-        earlier_run = (out / "model.safetensors").exists() or (out / "checkpoints").is_dir()
-        # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
-        resumes_here = resume is not None and out.resolve() in resume.resolve().parents
-        if earlier_run and not resumes_here and not overwrite:
-            raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
-        n_devices: int | str = int(devices) if devices.isdigit() else devices
+        if max_steps is not None:
+            cfg = with_max_steps(cfg, max_steps)
+        n_devices = check_trainer_options(
+            devices=devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator, precision=precision
+        )
+        _check_run_folder(out, cfg, resume=resume, overwrite=overwrite)
+        if resume is not None:
+            check_resume(resume)
         command = "vivid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         path = train(
             task, cfg, out_dir=out, devices=n_devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator,
-            precision=precision, max_steps=max_steps, resume=resume, seed=seed, quiet=quiet, command=command,
+            precision=precision, resume=resume, seed=seed, quiet=quiet, command=command,
         )
         if path is not None:
             typer.echo(f"exported {path}")
 
     return train_cmd
+
+
+# What vivid.core.train.train leaves in its folder, with atomic_write's temporaries.
+_RUN_FILES = ("model.safetensors", "model.json", "config.yaml", "checkpoints", "logs", "finished_rank*.json", ".*.tmp*")
+
+
+def _check_run_folder(out: Path, cfg, *, resume: Path | None, overwrite: bool) -> None:
+    """A training run's folder: new, empty or a run's own (refused when it holds an earlier run,
+    unless ``--resume`` continues it or ``--overwrite``); ``export.path`` must be writable too."""
+    from vivid.core.fileio import check_output_folder
+
+    own = list(_RUN_FILES)
+    export = Path(cfg.export.path) if cfg.export.path else None
+    if export is not None:
+        check_output_folder(export.parent)
+        if export.parent.resolve() == out.resolve():
+            own.append(f"{export.stem}.*")
+    names = check_output_folder(out, own=own)
+    earlier_run = "model.safetensors" in names or (out / "checkpoints").is_dir()
+    # Resuming continues the run in its own folder; any other run's folder is kept unless --overwrite.
+    resumes_here = resume is not None and out.resolve() in resume.resolve().parents
+    if earlier_run and not resumes_here and not overwrite:
+        raise VividError(f"output folder {out} holds an earlier run; give a new -o, --resume its own state or pass --overwrite")
 
 
 def _check_task(name: str, tasks: list[Task], *, trainable: bool) -> None:
@@ -178,7 +211,7 @@ def _demo_command(tasks: list[Task]):
     ) -> None:
         """Run every capability on bundled inputs and write demo_out/report.html."""
         from vivid.core.cli_utils import resolve_device, seed_everything
-        from vivid.core.fileio import refuse_existing
+        from vivid.core.fileio import check_output_folder, refuse_existing
         from vivid.core.report import Report
 
         rows = [t for t in tasks if t.demo_module]
@@ -188,8 +221,9 @@ def _demo_command(tasks: list[Task]):
             if unknown:
                 raise VividError(f"--only: no demo section {', '.join(unknown)}; sections: {', '.join(t.name for t in rows)}")
             rows = [t for t in rows if t.name in wanted]
-        dev = resolve_device(device)
+        check_output_folder(out)
         refuse_existing(out / "report.html", overwrite)
+        dev = resolve_device(device)
         seed_everything(seed)
         out.mkdir(parents=True, exist_ok=True)
         report = Report("vivid demo")

@@ -6,7 +6,21 @@ import torch
 from PIL import Image
 
 from vivid.core.errors import VividError
-from vivid.core.fileio import atomic_write, ensure_distinct, read_image, to_tensor, to_uint8, write_image
+from vivid.core.fileio import (
+    atomic_write,
+    check_output_file,
+    check_output_folder,
+    check_writable,
+    ensure_distinct,
+    read_image,
+    to_tensor,
+    to_uint8,
+    write_image,
+)
+
+# A folder no one can create files in, root included (permission bits do not stop root).
+UNWRITABLE = "/proc"
+needs_proc = pytest.mark.skipif(not os.path.isdir(UNWRITABLE), reason="no /proc here")
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -221,3 +235,55 @@ def test_opaque_rgb_reads_silently(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="vivid.core.fileio"):
         assert np.array_equal(read_image(tmp_path / "rgb.png"), _stored())
     assert caplog.records == []
+def test_check_output_file_refuses_each_problem_before_any_work(tmp_path):
+    src = tmp_path / "in.png"
+    src.write_bytes(b"input")
+    ok = check_output_file(tmp_path / "out.png", suffixes=[".png", ".jpg"], inputs=[src])
+    assert ok == tmp_path / "out.png" and sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]  # probe removed
+    cases = [
+        (tmp_path, "is a folder"),
+        (tmp_path / "out.gif", "must be a .png or .jpg file"),
+        (tmp_path / "." / "in.png", "is the input"),
+        (tmp_path / "nodir" / "out.png", "nodir does not exist"),
+        (src / "out.png", "is not a folder"),
+    ]
+    for path, words in cases:
+        with pytest.raises(VividError, match=words):
+            check_output_file(path, suffixes=[".png", ".jpg"], inputs=[src])
+    (tmp_path / "old.png").write_bytes(b"old")
+    with pytest.raises(VividError, match="--overwrite"):
+        check_output_file(tmp_path / "old.png", suffixes=[".png"])
+    check_output_file(tmp_path / "old.png", suffixes=[".png"], overwrite=True)
+    check_output_file(tmp_path / "new" / "sheet.png", suffixes=[".png"], in_new_folder=True)
+    assert (tmp_path / "old.png").read_bytes() == b"old" and not (tmp_path / "new").exists()
+
+
+@needs_proc
+def test_writability_is_tried_not_read_from_permission_bits(tmp_path):
+    check_writable(tmp_path, like="x.mp4")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(VividError, match="cannot write x.mp4 in /proc"):
+        check_writable(UNWRITABLE, like="x.mp4")
+    with pytest.raises(VividError, match="cannot write"):
+        check_output_file(f"{UNWRITABLE}/x.json", suffixes=[".json"])
+    with pytest.raises(VividError, match="cannot create output folder /proc/x/y"):
+        check_output_folder(f"{UNWRITABLE}/x/y")
+
+
+def test_check_output_folder_new_empty_or_own(tmp_path):
+    assert check_output_folder(tmp_path / "a" / "b") == [] and not (tmp_path / "a").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    assert check_output_folder(run, own=["index.json"]) == []
+    (run / "index.json").write_text("{}")
+    (run / "shard-000000.npz").write_bytes(b"")
+    assert check_output_folder(run, own=["index.json", "shard-*.npz"]) == ["index.json", "shard-000000.npz"]
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(VividError, match=r"holds other files \(notes.txt\); give a new or empty folder"):
+        check_output_folder(run, own=["index.json", "shard-*.npz"])
+    assert check_output_folder(run) == ["index.json", "notes.txt", "shard-000000.npz"]  # any content
+    with pytest.raises(VividError, match="is a file"):
+        check_output_folder(run / "notes.txt")
+    with pytest.raises(VividError, match="cannot create output folder .*notes.txt is not a folder"):
+        check_output_folder(run / "notes.txt" / "sub")
+    assert sorted(p.name for p in run.iterdir()) == ["index.json", "notes.txt", "shard-000000.npz"]

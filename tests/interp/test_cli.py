@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -196,3 +201,55 @@ def test_demo_section(tmp_path):
     assert json.loads(synth["detected"]) == SYNTH_REPEATS
     assert synth["PSNR vivid (dB)"] > synth["PSNR left stuttered (dB)"]
     report.save(tmp_path / "report.html")
+
+
+def test_outputs_are_checked_before_the_model_or_any_frame(tmp_path, tiny_ckpt):
+    """A bad output path is reported first: "--model nope" would fail the moment the model is read."""
+    a, b = frames(2)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", b)
+    src = write_video(tmp_path / "in.mp4", frames(3))
+    pair = ("interp", tmp_path / "a.png", tmp_path / "b.png", "--model", "nope", "-o")
+    assert_one_line_error(run(*pair, tmp_path / "nodir" / "x.png"), "nodir does not exist")
+    assert_one_line_error(run(*pair, tmp_path / "x.gif"), "must be a")
+    assert_one_line_error(run(*pair, tmp_path), "is a folder")
+    assert_one_line_error(run("interp", src, "-o", tmp_path / "nodir" / "x.mp4", "--factor", "2", "--model", "nope"), "nodir")
+    stutter = write_video(tmp_path / "stutter.mp4", [a, a, b])
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    for report, needle in ((report_dir, "--report"), (tmp_path / "nodir" / "r.json", "nodir"), (tmp_path / "r.txt", ".json")):
+        res = run("repair", stutter, "-o", tmp_path / "fixed.mp4", "--report", report, "--model", tiny_ckpt, "-q")
+        assert_one_line_error(res, needle)
+        assert not (tmp_path / "fixed.mp4").exists()  # nothing written
+    assert list(report_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc here")
+def test_an_unwritable_place_is_found_by_creating_the_temporary_file(tmp_path):
+    """Root may write anywhere the permission bits say, but not into /proc: the check creates
+    (and removes) the temporary file the writer will use."""
+    a, b = frames(2)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", b)
+    src = write_video(tmp_path / "in.mp4", frames(3))
+    assert_one_line_error(run("interp", src, "-o", "/proc/x.mp4", "--factor", "2", "--model", "nope"), "/proc")
+    assert_one_line_error(run("repair", src, "-o", "/proc/x.mp4", "--model", "nope"), "/proc")
+    assert_one_line_error(run("interp", tmp_path / "a.png", tmp_path / "b.png", "-o", "/proc/x.png", "--model", "nope"), "/proc")
+
+
+def test_sigterm_removes_temporary_files_and_exits_143(tmp_path, tiny_ckpt):
+    """kill, timeout and job schedulers send SIGTERM: it ends the run like Ctrl-C, with one line."""
+    src = write_video(tmp_path / "in.mp4", frames(40, 64, 96))
+    cmd = [sys.executable, "-m", "vivid.cli", "interp", str(src), "-o", str(tmp_path / "up.mp4"), "--factor", "8",
+           "--model", str(tiny_ckpt), "-q", "--device", "cpu"]  # fmt: skip
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["terminated; outputs under their final names are complete or absent"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no hidden temporary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -102,6 +103,29 @@ def test_cli_option_errors(tmp_path, photo):
     r = run_cli("pose", str(path), "-o", str(tmp_path / "kept.json"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--overwrite" in r.stderr
     assert (tmp_path / "kept.json").read_text() == "{}"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc here")
+def test_cli_outputs_are_checked_before_the_model_is_read(tmp_path, photo):
+    """"--model nope" would fail the moment the model is read: each output problem comes first."""
+    from typer.testing import CliRunner
+
+    from vivid.cli import app
+
+    path, _ = photo
+    (tmp_path / "clip.mp4").mkdir()
+    cases = [
+        (["-o", str(tmp_path / "o.json"), "--overlay", str(tmp_path / "nodir" / "o.mp4")], "nodir does not exist"),
+        (["-o", str(tmp_path / "o.json"), "--overlay", str(tmp_path / "clip.mp4")], "--overlay"),
+        (["-o", str(tmp_path / "o.json"), "--overlay", str(tmp_path / "o.avi")], "--overlay"),
+        (["-o", str(tmp_path / "o.json"), "--overlay", "/proc/o.mp4"], "/proc"),
+        (["-o", "/proc/o.json"], "/proc"),
+    ]
+    for args, needle in cases:
+        r = CliRunner().invoke(app, ["pose", str(path), *args, "--model", "nope"])
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
 def test_cli_image_and_folder_with_coaching(tmp_path, tiny_ckpt, photo):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -85,3 +90,65 @@ def test_generate_preview_and_rerun(tmp_path, kit):
 
     ds = SynthDataset(out)
     assert ds[0]["image"].shape == (3, 48, 40) and np.isfinite(ds[1]["joints3d"].numpy()).all()
+
+
+def test_size_beyond_the_memory_limit_is_refused_up_front(tmp_path):
+    result = _run("body", "--n", 2, "--size", "100000x100000", "-o", tmp_path / "o")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --size 100000x100000 needs about") and "GB per worker" in lines[0]
+    assert not (tmp_path / "o").exists()  # no index.json that would bind the folder to this size
+
+
+def test_memory_estimate_grows_with_the_data_held(tmp_path):
+    from vivid.synth.cli import WORKER_MEMORY_LIMIT, build_config, estimate_worker_bytes
+
+    small = estimate_worker_bytes(build_config("body", "64x64", 0), n=100, shard_size=64)
+    assert estimate_worker_bytes(build_config("body", "128x128", 0), n=100, shard_size=64) == 4 * small
+    assert estimate_worker_bytes(build_config("body", "64x64", 0), n=100, shard_size=8) < small
+    video = estimate_worker_bytes(build_config("video", "64x64", 0, frames=8), n=100, shard_size=64)
+    assert video > 8 * 64 * 64 * 64 * 20  # 64 clips of 8 frames with flow
+    # the defaults fit easily
+    assert estimate_worker_bytes(build_config("video", "256x256", 0), n=10_000, shard_size=64) < WORKER_MEMORY_LIMIT / 2
+
+
+def test_output_folder_must_be_new_empty_or_an_earlier_run(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = _run("body", "--n", 2, "--size", "32x32", "-o", out)
+    assert result.exit_code == 2 and "holds other files (notes.txt)" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    (tmp_path / "sheet.png").write_bytes(b"a picture")
+    result = _run("body", "--n", 2, "--size", "32x32", "-o", tmp_path / "new", "--preview", tmp_path / "sheet.png")
+    assert result.exit_code == 2 and "--overwrite" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "sheet.png").read_bytes() == b"a picture" and not (tmp_path / "new").exists()
+    result = _run("body", "--n", 2, "--size", "32x32", "-o", tmp_path / "new", "--preview", tmp_path / "nodir" / "s.png")
+    assert result.exit_code == 2 and "nodir does not exist" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc here")
+def test_unwritable_place_is_found_before_the_body_model_is_built(tmp_path):
+    result = _run("body", "--n", 2, "--size", "32x32", "-o", "/proc/x")
+    assert result.exit_code == 2 and "cannot create output folder /proc/x" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_leaves_complete_shards_only(tmp_path, kit):
+    """SIGTERM ends the run like Ctrl-C: exit 143, one line, no temporaries; the run continues later."""
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "vivid.cli", "synth", "body", "--n", "4000", "--size", "32x32", "--shard-size", "2",
+           "--motion-sources", "static", "-q", "-o", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline and not (out / "shard-000001.npz").exists():
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "terminated; outputs under their final names are complete or absent"
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".")] and "index.json" in names
+    index = json.loads((out / "index.json").read_text())
+    assert not index["complete"] and {f"shard-{s['shard']:06d}.npz" for s in index["shards"]} == set(names) - {"index.json"}

@@ -1,14 +1,14 @@
-"""Small helpers shared by the command-line tools: progress bars, devices, seeding."""
+"""Small helpers shared by the command-line tools: progress bars, devices, seeding, SIGTERM."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import random
-from typing import Iterator
+import signal
+import threading
+from typing import TYPE_CHECKING, Iterator
 
-import numpy as np
-import torch
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +20,9 @@ from rich.progress import (
 )
 
 from vivid.core.errors import VividError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ def progress(total: float | None, description: str, *, quiet: bool = False, unit
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a user error."""
+    import torch  # here, not at the top: the entry point imports this module before any work
+
     device = device.lower()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -97,6 +102,32 @@ def resolve_device(device: str) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, job schedulers) raised as an interrupt, so that the same
+    clean-up runs as for Ctrl-C: ``finally`` blocks remove temporary files."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``); the previous
+    handler comes back on leaving. Signals reach the main thread only, so elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

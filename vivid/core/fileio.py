@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import fnmatch
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -97,6 +98,89 @@ def _to_rgb8(im) -> np.ndarray:
         except ValueError:
             im = im.convert("RGBA").convert("RGB")
     return np.asarray(im, dtype=np.uint8).copy()
+def check_writable(folder: str | os.PathLike, *, like: str | os.PathLike | None = None, what: str | None = None) -> None:
+    """Create and remove a temporary file in ``folder``, as :func:`atomic_write` will for ``like``.
+
+    Permission bits do not tell (root may write anywhere they say, yet not into ``/proc``, a
+    read-only mount or a full disk), so the only sure check is the creation itself. ``what``
+    says in the message what could not be done (default: write ``like``'s name).
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    name = Path(like).name if like is not None else "vivid"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=folder)
+    except OSError as err:
+        what = what or (f"write {name}" if like is not None else "write output files")
+        raise VividError(f"cannot {what} in {folder}: {err.strerror or err}; choose a writable place") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_file(
+    path: str | os.PathLike,
+    *,
+    suffixes: Iterable[str],
+    inputs: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
+    what: str = "output",
+    in_new_folder: bool = False,
+) -> Path:
+    """Check an output file before any work: not a folder, a supported suffix, none of the
+    ``inputs``, absent unless ``overwrite``, and its folder exists and takes a new file.
+
+    ``what`` names the option in messages (``"--report"``, ``"--overlay"``); ``in_new_folder``:
+    the file goes into an output folder that the command makes (checked with
+    :func:`check_output_folder`), which need not exist yet. Returns ``path``.
+    """
+    path = Path(path)
+    suffixes = list(suffixes)
+    kinds = " or ".join(filter(None, [", ".join(suffixes[:-1]), suffixes[-1]]))
+    if path.is_dir():
+        raise VividError(f"{what} {path} is a folder; give a file name ({kinds})")
+    if path.suffix.lower() not in suffixes:
+        raise VividError(f"{what} {path} must be a {kinds} file")
+    for inp in inputs:
+        ensure_distinct(inp, path)
+    refuse_existing(path, overwrite)
+    parent = path.parent if str(path.parent) else Path(".")
+    if in_new_folder and not parent.exists():
+        return path
+    if not parent.is_dir():
+        problem = "is not a folder" if parent.exists() else "does not exist; create it first"
+        raise VividError(f"output folder {parent} {problem}")
+    check_writable(parent, like=path)
+    return path
+
+
+def check_output_folder(folder: str | os.PathLike, *, own: Iterable[str] | None = None) -> list[str]:
+    """Check an output folder before any work: a folder (or nothing yet) that can be written.
+
+    A missing folder is created later with its parents, so the nearest folder that exists must
+    take a new file. ``own`` (glob patterns) are the names an earlier run of the same command
+    leaves there: with ``own`` given, a folder holding anything else is refused (an output
+    folder must be new, empty or the command's own). Returns the names found in the folder.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise VividError(f"output folder {folder} is a file; give a folder name")
+    if not folder.exists():
+        base = folder.parent
+        while not base.exists() and base != base.parent:
+            base = base.parent
+        if not base.is_dir():
+            raise VividError(f"cannot create output folder {folder}: {base} is not a folder; choose another place")
+        check_writable(base, what=f"create output folder {folder}")
+        return []
+    names = sorted(p.name for p in folder.iterdir())
+    if own is not None:
+        patterns = list(own)
+        foreign = [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise VividError(f"output folder {folder} holds other files ({shown}); give a new or empty folder")
+    check_writable(folder)
+    return names
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -49,6 +49,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 from lightning_fabric.plugins.io.checkpoint_io import CheckpointIO
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -61,6 +62,7 @@ from vivid.core.tasks import get_task
 log = logging.getLogger(__name__)
 
 STATE_SUFFIX = ".state.safetensors"
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16", "bf16", "64")
 
 
 @dataclass
@@ -299,6 +301,20 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
+def _state_skeleton(path: Path) -> Any:
+    """The JSON skeleton of a training state file (read from its header; no tensors are loaded)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise VividError(f"cannot read training state {path}: {err}") from err
+    if "vivid_training_state" not in meta:
+        raise VividError(f"{path} is not a vivid training state (use the *{STATE_SUFFIX} file from a run's checkpoints/)")
+    return json.loads(meta["vivid_training_state"])
+
+
 class SafetensorsCheckpointIO(CheckpointIO):
     """Lightning training state (weights, optimiser, loops, callbacks) as one safetensors file.
 
@@ -317,23 +333,62 @@ class SafetensorsCheckpointIO(CheckpointIO):
             save_file(tensors, str(tmp), metadata={"vivid_training_state": json.dumps(skeleton)})
 
     def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict[str, Any]:
-        from safetensors import safe_open
-
         path = Path(path)
         if not path.exists():
             raise VividError(f"training state {path} does not exist")
+        skeleton = _state_skeleton(path)
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
             tensors = load_file(str(path), device="cpu")
         except (SafetensorError, OSError) as err:
             raise VividError(f"cannot read training state {path}: {err}") from err
-        if "vivid_training_state" not in meta:
-            raise VividError(f"{path} is not a vivid training state (use the *{STATE_SUFFIX} file from a run's checkpoints/)")
-        return _unflatten(json.loads(meta["vivid_training_state"]), tensors)
+        return _unflatten(skeleton, tensors)
 
     def remove_checkpoint(self, path) -> None:
         Path(path).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------- options
+
+
+def check_trainer_options(
+    *, devices: int | str, num_nodes: int, strategy: str, accelerator: str, precision: str
+) -> int | str:
+    """The Lightning options of :func:`train`, checked before anything is built or written
+    (VividError naming the option); returns ``devices`` as Lightning takes it (a count, -1,
+    ``"auto"`` or a string of GPU indices such as ``"0,1"``)."""
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    text = str(devices).strip()
+    if text == "-1" or (text.isdigit() and int(text) >= 1):
+        devices = int(text)
+    elif text == "auto" or ("," in text and all(p.strip().isdigit() for p in text.split(",") if p.strip())):
+        devices = text
+    else:
+        raise VividError(f"--devices {text!r} must be a number of devices (at least 1), -1 (all), auto or GPU indices like 0,1")
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1:
+        raise VividError(f"--num-nodes must be a number of machines (at least 1), got {num_nodes!r}")
+    accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
+    if accelerator not in accelerators:
+        raise VividError(f"--accelerator {accelerator!r} is not one of {', '.join(accelerators)}")
+    if strategy != "auto" and strategy not in StrategyRegistry.available_strategies():
+        raise VividError(f"--strategy {strategy!r} is not a Lightning strategy; use auto, ddp, ddp_spawn, fsdp, deepspeed, ...")
+    if str(precision) not in PRECISIONS:
+        raise VividError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return devices
+
+
+def check_resume(path: str | os.PathLike) -> None:
+    """A ``--resume`` file that exists and is a vivid training state (its header only is read)."""
+    if not Path(path).exists():
+        raise VividError(f"--resume {path} does not exist")
+    _state_skeleton(Path(path))
+
+
+def with_max_steps(cfg: TrainConfig, max_steps: int) -> TrainConfig:
+    """``cfg`` with ``trainer.max_steps`` replaced, checked as a config override is (at least 1)."""
+    trainer = parse_config(TrainerConfig, {**config_to_dict(cfg.trainer), "max_steps": max_steps}, "trainer")
+    return dataclasses.replace(cfg, trainer=trainer)
 
 
 # ------------------------------------------------------------------------------- training
@@ -366,13 +421,15 @@ def train(
     out_dir = Path(out_dir)
     typed = cfg if isinstance(cfg, TrainConfig) else parse_task_config(task, cfg)
     if max_steps is not None:
-        typed = dataclasses.replace(typed, trainer=dataclasses.replace(typed.trainer, max_steps=max_steps))
+        typed = with_max_steps(typed, max_steps)
     tcfg = typed.trainer
-    if resume is not None and not Path(resume).exists():
-        raise VividError(f"--resume {resume} does not exist")
+    devices = check_trainer_options(
+        devices=devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator, precision=precision
+    )
+    if resume is not None:
+        check_resume(resume)
     pl.seed_everything(seed, workers=True, verbose=False)
     recipe = build_recipe(task, typed)  # reports bad settings before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
     steps = tcfg.max_steps
     ckpt_cb = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
@@ -393,27 +450,33 @@ def train(
 
         callbacks.append(EMAWeightAveraging(decay=tcfg.ema_decay))
     with _quiet_lightning(quiet):
-        trainer = pl.Trainer(
-            accelerator=accelerator,
-            devices=devices,
-            num_nodes=num_nodes,
-            strategy=strategy,
-            precision=precision,
-            max_steps=steps,
-            max_epochs=-1,
-            val_check_interval=tcfg.val_check_interval or max(1, steps // 4),
-            check_val_every_n_epoch=None,
-            limit_val_batches=tcfg.limit_val_batches,
-            log_every_n_steps=tcfg.log_every_n_steps,
-            num_sanity_val_steps=0,
-            logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
-            callbacks=callbacks,
-            plugins=[SafetensorsCheckpointIO()],
-            default_root_dir=out_dir,
-            enable_progress_bar=not quiet,
-            enable_model_summary=not quiet,
-            use_distributed_sampler=tcfg.use_distributed_sampler,
-        )
+        try:  # before the folder is made: Lightning refuses options that this machine cannot run
+            trainer = pl.Trainer(
+                accelerator=accelerator,
+                devices=devices,
+                num_nodes=num_nodes,
+                strategy=strategy,
+                precision=precision,
+                max_steps=steps,
+                max_epochs=-1,
+                val_check_interval=tcfg.val_check_interval or max(1, steps // 4),
+                check_val_every_n_epoch=None,
+                limit_val_batches=tcfg.limit_val_batches,
+                log_every_n_steps=tcfg.log_every_n_steps,
+                num_sanity_val_steps=0,
+                logger=[CSVLogger(out_dir, name="logs", version=""), TensorBoardLogger(out_dir, name="logs", version="")],
+                callbacks=callbacks,
+                plugins=[SafetensorsCheckpointIO()],
+                default_root_dir=out_dir,
+                enable_progress_bar=not quiet,
+                enable_model_summary=not quiet,
+                use_distributed_sampler=tcfg.use_distributed_sampler,
+            )
+        except (MisconfigurationException, ValueError) as err:
+            asked = f"--accelerator {accelerator} --devices {devices} --num-nodes {num_nodes} --strategy {strategy}"
+            asked += f" --precision {precision}"
+            raise VividError(f"{asked}: {str(err).strip().splitlines()[0]}") from err
+        out_dir.mkdir(parents=True, exist_ok=True)
         if trainer.is_global_zero:
             with atomic_write(out_dir / "config.yaml") as tmp:
                 tmp.write_text(yaml.safe_dump(config_to_dict(typed), sort_keys=False))

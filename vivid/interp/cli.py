@@ -140,6 +140,16 @@ def _chosen_flow_settings(opts: InterpOptions, meta: dict) -> FlowSettings | Non
     return flow_preset(opts.flow_preset or "quality", meta).parse(opts.flow_setting)
 
 
+def _check_clip_output(out: Path, inp: Path, *, overwrite: bool) -> None:
+    """A video or frames-folder output, checked before any frame is decoded (see
+    :func:`vivid.core.video.check_output`), and its folder takes a new file."""
+    from vivid.core.fileio import check_writable
+    from vivid.core.video import check_output
+
+    check_output(out, inp, overwrite=overwrite)
+    check_writable(out.parent, like=out)
+
+
 @_shared_options
 def interp_cmd(
     inputs: list[Path] = typer.Argument(
@@ -155,7 +165,8 @@ def interp_cmd(
     """Interpolate frames: `vivid interp A.png B.png -o MID.png [--t 0.5]` or
     `vivid interp IN -o OUT (--factor N | --fps F)`."""
     from vivid.core.cli_utils import progress
-    from vivid.core.video import check_output, open_clip
+    from vivid.core.fileio import IMAGE_SUFFIXES, check_output_file
+    from vivid.core.video import open_clip
     from vivid.interp.apply import interpolate_images, upconvert_file
     from vivid.interp.upconvert import check_rate, check_request, expected_output_count
 
@@ -164,6 +175,7 @@ def interp_cmd(
         if factor is not None or fps is not None:
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
         a, b = inputs
+        check_output_file(out, suffixes=sorted(IMAGE_SUFFIXES), inputs=inputs, overwrite=opts.overwrite)
         interpolate_images(a, b, out, interp, t=0.5 if t is None else t, overwrite=opts.overwrite)
         typer.echo(f"wrote {out}")
         return
@@ -175,9 +187,9 @@ def interp_cmd(
     if inp.is_file() and inp.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
         raise VividError(f"{inp} is a single image; give two images (A B) or a video / folder of frames")
     check_request(factor=factor, fps=fps)
+    _check_clip_output(out, inp, overwrite=opts.overwrite)
     src = open_clip(inp, fps=opts.input_fps)
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
-    check_output(out, inp, overwrite=opts.overwrite)
     interp.check()
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
     with progress(total, "interpolating", quiet=opts.quiet, unit="frame") as bar:
@@ -205,16 +217,15 @@ def repair_cmd(
 ) -> None:
     """Repair stutter: replace repeated frames by interpolated ones (frame count and timing kept)."""
     from vivid.core.cli_utils import progress
-    from vivid.core.fileio import ensure_distinct, refuse_existing
-    from vivid.core.video import check_output, open_clip
+    from vivid.core.fileio import check_output_file
+    from vivid.core.video import open_clip
     from vivid.interp.repair import parse_threshold, repair_file
 
     parse_threshold(threshold)  # fail early on a bad value
-    src = open_clip(inp, fps=opts.input_fps)
-    check_output(out, inp, overwrite=opts.overwrite)
+    _check_clip_output(out, inp, overwrite=opts.overwrite)
     if report is not None:
-        ensure_distinct(inp, report)
-        refuse_existing(report, opts.overwrite)
+        check_output_file(report, suffixes=[".json"], inputs=[inp], overwrite=opts.overwrite, what="--report")
+    src = open_clip(inp, fps=opts.input_fps)
     interp = _LazyInterpolator(opts).check()
     with progress(src.info.n_frames, "repairing", quiet=opts.quiet, unit="frame") as bar:
         res = repair_file(

@@ -26,24 +26,17 @@ def run_pose(
 ) -> dict:
     """Estimate the pose in every frame of ``inp`` and write the JSON to ``out`` (see :func:`build_report`)."""
     from vivid.core.cli_utils import progress, resolve_device
-    from vivid.core.fileio import atomic_write, ensure_distinct, refuse_existing
+    from vivid.core.fileio import atomic_write, check_output_file
     from vivid.core.video import VideoWriter, open_frames
     from vivid.pose3d.angles import angles_to_floats, joint_angles
     from vivid.pose3d.apply import PoseEstimator, camera_matrix, draw_skeleton
     from vivid.pose3d.bones import JOINT_NAMES
     from vivid.pose3d.coach import coach_pose, coach_sequence, load_rules
 
-    if out.suffix.lower() != ".json":
-        raise VividError(f"output {out} must be a .json file")
-    ensure_distinct(inp, out)
-    refuse_existing(out, overwrite)
+    check_output_file(out, suffixes=[".json"], inputs=[inp], overwrite=overwrite)
     if overlay is not None:
-        if overlay.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-            raise VividError(f"overlay {overlay} must be a video file (.mp4)")
-        ensure_distinct(inp, overlay)
-        refuse_existing(overlay, overwrite)
-    if not out.parent.exists():
-        raise VividError(f"output folder {out.parent} does not exist; create it first")
+        videos = [".mp4", ".m4v", ".mov", ".mkv"]
+        check_output_file(overlay, suffixes=videos, inputs=[inp], overwrite=overwrite, what="--overlay")
     camera_matrix(64, 64, fov_deg=fov, focal=focal)
     exercise = load_rules(coach) if coach else None
     source = open_frames(inp)  # raises VividError for a missing, unreadable or unsupported input

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +12,15 @@ import typer
 from vivid.core.errors import VividError
 
 log = logging.getLogger(__name__)
+
+PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg")
+WORKER_MEMORY_LIMIT = 4 * 10**9  # bytes one worker may hold, so that the machine stays usable
+
+# Bytes a stored sample holds per pixel of each frame (vivid.synth.samples: image 3, mask, part
+# labels and garment mask 1 each, depth 4; video adds forward and backward flow with validity,
+# tryon a second clip and the background), and per frame for the optional mesh vertices.
+_STORED_BYTES_PER_PIXEL = {"body": 10, "face": 11, "video": 26, "tryon": 18}
+_VERTEX_BYTES = 14_000 * 3 * 4
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -25,6 +35,35 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(nums) != 2 or min(nums) <= 0:
         raise VividError(f"--size {text!r} must be two positive integers HxW, e.g. 256x256")
     return nums[0], nums[1]
+
+
+def estimate_worker_bytes(cfg, *, n: int, shard_size: int) -> int:
+    """Memory one worker needs for ``cfg`` (a SceneConfig): the samples of one shard, held until
+    the shard is written, plus the renderer's buffers for one batch (measured: about 100 + 40 s^2
+    bytes per output pixel at supersampling s)."""
+    from vivid.synth.storage import BATCH
+
+    frames = cfg.frames if cfg.kind in ("video", "tryon") else 1
+    pixels = cfg.height * cfg.width
+    stored = frames * (_STORED_BYTES_PER_PIXEL[cfg.kind] * pixels + (_VERTEX_BYTES if cfg.vertices else 0))
+    rendering = min(BATCH, n) * (100 + 40 * cfg.supersample**2) * pixels
+    return min(shard_size, n) * stored + rendering
+
+
+def check_memory(cfg, *, n: int, shard_size: int, workers: int) -> None:
+    """Refuse a run whose estimated memory (:func:`estimate_worker_bytes`) would not fit."""
+    need = estimate_worker_bytes(cfg, n=n, shard_size=shard_size)
+    limit = WORKER_MEMORY_LIMIT
+    try:
+        limit = min(limit, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4 // workers)
+    except (ValueError, OSError, AttributeError):  # no sysconf here: the fixed limit alone
+        pass
+    if need > limit:
+        raise VividError(
+            f"--size {cfg.height}x{cfg.width} needs about {need / 1e9:,.1f} GB per worker ({min(shard_size, n)} samples "
+            f"per shard, {workers} worker(s)), more than the {limit / 1e9:.1f} GB allowed; use a smaller --size, "
+            "--shard-size or --frames"
+        )
 
 
 def _floats(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
@@ -130,12 +169,16 @@ def register(app: typer.Typer) -> None:
         vertices: bool = typer.Option(False, "--vertices", help="Also store mesh vertices."),
         supersample: int = typer.Option(1, "--supersample", help="Anti-aliasing factor."),
         device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace an existing --preview picture (a data folder is continued, never replaced)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Generate synthetic human data with every label, as shards plus an index JSON."""
         from vivid.core.cli_utils import progress, resolve_device
+        from vivid.core.fileio import check_output_file, check_output_folder
         from vivid.synth.scenes import GeneratorFactory
-        from vivid.synth.storage import SynthDataset, write_shards
+        from vivid.synth.storage import INDEX_NAME, OWN_FILES, SynthDataset, write_shards
 
         if n <= 0:
             raise VividError(f"--n must be a positive number of samples, got {n}")
@@ -143,14 +186,26 @@ def register(app: typer.Typer) -> None:
             raise VividError(f"--workers must be at least 1, got {workers}")
         if threads <= 0:
             raise VividError(f"--threads must be at least 1, got {threads}")
-        if preview is not None and preview.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            raise VividError(f"--preview {preview} must be a .png or .jpg file")
+        continues = (out / INDEX_NAME).is_file()
+        own = list(OWN_FILES)
+        if preview is not None:
+            inside = preview.parent.resolve() == out.resolve()
+            # The preview of a run being continued is drawn again from the same samples.
+            check_output_file(
+                preview, suffixes=PREVIEW_SUFFIXES, overwrite=overwrite or continues, what="--preview", in_new_folder=inside
+            )
+            if inside:
+                own.append(preview.name)
+        check_output_folder(out, own=own)
         ranges = {"phenotype_low": phenotype_low, "phenotype_high": phenotype_high, "skin_tones": skin_tones}
         folders = {"backgrounds": backgrounds, "hdri": hdri, "fabrics": fabrics}
         cfg = build_config(
             kind, size, seed, frames=frames, motion_sources=motion_sources, mocap=mocap, garments=garments,
             vertices=vertices, supersample=supersample, **ranges, **folders,
         )
+        if shard_size <= 0:
+            raise VividError(f"--shard-size must be positive, got {shard_size}")
+        check_memory(cfg, n=n, shard_size=shard_size, workers=workers)
         import torch
 
         dev = str(resolve_device(device))

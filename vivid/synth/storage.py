@@ -27,21 +27,19 @@ Reading, and training without disk::
     loader = torch.utils.data.DataLoader(stream, batch_size=32, num_workers=2)
 
 Safety: every shard is written under a temporary name and renamed when complete; the index is
-rewritten atomically after each shard. An interrupted run therefore leaves only complete shards
-under final names, and running the same command again continues where it stopped (it refuses
-to continue a folder made with a different kind, size, seed or config).
+written atomically after each finished shard (never before the first). An interrupted run
+therefore leaves only complete shards under final names, and running the same command again
+continues where it stopped (it refuses to continue a folder made with a different kind, size,
+seed or config; an index without shards holds nothing to continue and is replaced).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import multiprocessing as mp
 import os
 import re
-import signal
-import threading
 import zipfile
 from collections import OrderedDict
 
@@ -60,6 +58,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "INDEX_NAME",
+    "OWN_FILES",
     "write_shards",
     "read_index",
     "SynthDataset",
@@ -71,6 +70,8 @@ __all__ = [
 ]
 
 INDEX_NAME = "index.json"
+# What a run leaves in its folder (with atomic_write's temporaries): nothing else may be there.
+OWN_FILES = (INDEX_NAME, "shard-*.npz", ".shard-*.tmp.npz", ".index.*.tmp.json")
 FORMAT = "vivid-synth"
 VERSION = 1
 _SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
@@ -230,6 +231,7 @@ def write_shards(
     # build the generator before touching the disk, so that a bad config leaves nothing behind
     gen = make_generator() if workers == 1 else None
     root = Path(root)
+    made_root = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -246,8 +248,8 @@ def write_shards(
         "config": config,
     }
     done: dict[int, int] = {}
-    if (root / INDEX_NAME).exists():
-        old = read_index(root)
+    old = read_index(root) if (root / INDEX_NAME).exists() else None
+    if old is not None and old["shards"]:
         diff = [k for k in head if json.dumps(old.get(k), sort_keys=True) != json.dumps(head[k], sort_keys=True)]
         if diff:
             raise VividError(
@@ -256,7 +258,7 @@ def write_shards(
             )
         done = {int(s["shard"]): int(s["count"]) for s in old["shards"]}
     elif any(_SHARD_RE.match(p.name) for p in root.iterdir()):
-        raise VividError(f"{root} holds shards but no {INDEX_NAME}; use an empty output folder")
+        raise VividError(f"{root} holds shards but no {INDEX_NAME} listing them; use an empty output folder")
     # leftovers of an interrupted writer (atomic_write temporaries) are never under final names
     for p in root.glob(".shard-*.tmp.npz"):
         p.unlink()
@@ -279,21 +281,39 @@ def write_shards(
         complete = sum(c for c in done.values()) == n and len(done) == n_shards
         return {**head, "n": int(n), "complete": complete, "shards": shards}
 
-    _write_index(root, index_now())
-    if on_progress is not None and done:
-        on_progress(sum(done.values()))
-    if todo and gen is not None:
-        for _, k, first, count in todo:
-            save_shard(root / shard_name(k), _generate(gen, first, count))
-            done[k] = count
-            _write_index(root, index_now())
-            if on_progress is not None:
-                on_progress(count)
-    elif todo:
-        ctx = mp.get_context("spawn")
-        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    # The index is written once a shard exists: an index alone would bind the folder to these
+    # settings with nothing in it to continue.
+    if done:
+        _write_index(root, index_now())
+        if on_progress is not None:
+            on_progress(sum(done.values()))
+    try:
+        if todo and gen is not None:
+            for _, k, first, count in todo:
+                save_shard(root / shard_name(k), _generate(gen, first, count))
+                done[k] = count
+                _write_index(root, index_now())
+                if on_progress is not None:
+                    on_progress(count)
+        elif todo:
+            _write_in_workers(root, make_generator, todo, done, index_now, workers, threads, on_progress)
+    except BaseException:
+        if made_root and not any(root.iterdir()):
+            root.rmdir()  # nothing was generated: leave no trace of this run
+        raise
+    return index_now()
+
+
+def _write_in_workers(root, make_generator, todo, done, index_now, workers, threads, on_progress) -> None:
+    """The shards of ``todo`` from a pool of worker processes (each builds its own generator)."""
+    from vivid.core.cli_utils import terminate_as_interrupt
+
+    ctx = mp.get_context("spawn")
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    try:
+        # SIGTERM is taken like Ctrl-C, so that the pool stops its workers too.
         with (
-            _terminate_as_interrupt(),
+            terminate_as_interrupt(),
             ctx.Pool(workers, initializer=_worker_init, initargs=(make_generator, threads)) as pool,
         ):
             for k, count in pool.imap_unordered(_worker_shard, todo):
@@ -301,24 +321,11 @@ def write_shards(
                 _write_index(root, index_now())
                 if on_progress is not None:
                     on_progress(count)
-    return index_now()
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """Treat SIGTERM like Ctrl-C while workers run, so that the pool stops its workers too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    except BaseException:
+        # Workers are stopped without running their clean-up: remove their temporaries here.
+        for p in root.glob(".shard-*.tmp.npz"):
+            p.unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------- reading
