@@ -3,7 +3,7 @@
 Files, one step of the method each:
 
 - ``model.py``: Pose3DNet, a small encoder-decoder with J=17 heatmap and J depth-map channels
-  (registry: ``pose3d_tiny``, ``pose3d_default``, ``pose3d_large``);
+  (registry: ``pose3d_tiny``, ``pose3d_small96``, ``pose3d_default``, ``pose3d_large``);
 - ``coords.py``: soft-argmax (or argmax) 2D joints, heatmap-weighted depth read-out, root depth
   from reference bone lengths, back-projection with K, root-relative joints;
 - ``bones.py``: the H36M-17 skeleton, bone sets of the geometric loss, reference bone lengths;
