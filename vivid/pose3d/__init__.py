@@ -11,6 +11,10 @@ Files, one step of the method each:
 - ``data.py``: synthetic crops (with the 2D-only flag), Human3.6M (VideoPose3D npz), COCO JSON;
 - ``module.py`` / ``recipe.py`` / ``presets/``: training (``vivid train pose3d``);
 - ``angles.py`` / ``coach.py`` / ``rules/``: action parameters and YAML coaching rules;
-- ``apply.py`` / ``cli.py``: inference and ``vivid pose IN -o OUT.json [--coach squat] [--overlay OUT.mp4]``;
+- ``presence.py``: the person confidence (is there a person?) and its threshold;
+- ``people.py``: the optional person detector and tracker (:mod:`vivid.people`), boxes, ``--person``;
+- ``smoothing.py``: the one-euro filter along each person's track on video;
+- ``apply.py`` / ``cli.py``: inference and ``vivid pose IN -o OUT.json [--coach squat] [--overlay OUT.mp4]
+  [--person N | --box x0,y0,x1,y1] [--no-smooth]``;
 - ``demo.py``: the ``vivid demo`` section.
 """
