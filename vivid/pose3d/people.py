@@ -24,9 +24,10 @@ Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) pixels
 
 @dataclass
 class PersonBox:
-    """A person to estimate in one frame: ``box`` (x0, y0, x1, y1) pixels, where it came from
-    (``source``: "detector", "tracker" or "given"), the track ``id`` on video (None on images)
-    and the detector's ``score`` (None when there is none for this frame)."""
+    """A person in one frame: ``box`` (x0, y0, x1, y1) pixels, where it came from (``source``:
+    "detector", "tracker", "given", or "joints" for the extent of the joints found without a
+    box), the track ``id`` on video (None on images) and the detector's ``score`` (None when
+    there is none for this frame: the pose network's person confidence then decides)."""
 
     box: Box
     source: str
