@@ -6,10 +6,17 @@ test set whose seeds, body weights (phenotype) and mocap clips differ from train
 CMU clips split by whole takes, when ``../shared/data/mocap`` is there; else procedural motion):
 
 - (a) ``3d_only_5pct``: 3D-only training on the 5 % of training images that are 3D-labelled;
-- (b) ``mixed_5pct_*``: the method, the same 5 % 3D plus the other 95 % as 2D-only images;
-  strict vs depth-informed geometric loss, with and without 2D pre-training, and without the
-  geometric loss (ablation);
+- (b) ``mixed_5pct_*``: the method, the same 5 % 3D plus the other 95 % as 2D-only images. The
+  method's settings (``mixed_5pct_strict``): alternating batches, strict reading, one mean
+  bone-length ratio over the batch against Human3.6M's mean bone lengths. Variants: the
+  depth-informed reading, 2D pre-training, no geometric loss (ablation), mixed batches instead
+  of alternating ones, and the per-image bone-set geometric loss against the training data's
+  means;
 - (c) ``3d_full``: 3D labels on all training images (upper reference).
+
+Every variant spells out its training order and geometric-loss settings, so that a row means
+what its label says whatever the preset's defaults are; kept weights (``benchmarks/weights``)
+count for a variant only when their recorded training command holds all of its settings.
 
 Metrics (millimetres, pelvis-relative): MPJPE with the root depth estimated from the model's
 reference bone lengths (what ``vivid pose`` outputs), MPJPE with the true root depth, PA-MPJPE,
@@ -39,9 +46,11 @@ import torch  # noqa: E402
 
 from vivid.core import metrics  # noqa: E402
 from vivid.core.checkpoints import load_checkpoint, read_meta, save_checkpoint  # noqa: E402
+from vivid.pose3d.apply import PoseEstimator  # noqa: E402
 from vivid.pose3d.bones import ROOT  # noqa: E402
 from vivid.pose3d.coords import decode  # noqa: E402
 from vivid.pose3d.data import CachedPoseDataset, build_synth_cache  # noqa: E402
+from vivid.pose3d.presence import calibrate_person_threshold  # noqa: E402
 from vivid.synth.mocap_library import describe_mocap, resolve_mocap  # noqa: E402
 
 log = logging.getLogger("bench.pose3d")
@@ -55,18 +64,41 @@ SIZES = {"train": 4000, "val": 300, "test": 600}
 MOCAP = resolve_mocap("auto")
 BUNDLED = REPO / "vivid" / "weights" / "pose3d-default.safetensors"
 
+# The settings every variant spells out (the method's), and each variant's own on top.
+METHOD = ["data.mix=alternate", "loss.geo_mode=strict", "loss.geo_variant=batch", "loss.geo_reference=h36m", "data.batch_size=32"]
+FIVE = ["data.three_d_fraction=0.05"]
+
+
+def _with(*overrides: str) -> list[str]:
+    """METHOD with ``overrides`` replacing its settings of the same keys."""
+    keys = {o.split("=")[0] for o in overrides}
+    return [o for o in METHOD if o.split("=")[0] not in keys] + list(overrides)
+
+
 # name -> (description, overrides of the default preset)
 VARIANTS = {
-    "3d_only_5pct": ("(a) 3D-only, 5 % 3D-labelled", ["data.three_d_fraction=0.05", "data.use_2d=false", "data.batch_size=32"]),
-    "mixed_5pct_depth": ("(b) mixed 5 % 3D + 95 % 2D, depth-informed", ["data.three_d_fraction=0.05", "loss.geo_mode=depth", "data.batch_size=32", "data.ratio_2d=0.75"]),
-    "mixed_5pct_strict": ("(b) mixed 5 % 3D + 95 % 2D, strict", ["data.three_d_fraction=0.05", "loss.geo_mode=strict", "data.batch_size=32", "data.ratio_2d=0.75"]),
-    "3d_full": ("(c) 3D-only, 100 % 3D-labelled", ["data.three_d_fraction=1.0", "data.use_2d=false", "data.batch_size=32"]),
-    "mixed_5pct_depth_pre": ("(b) mixed, depth-informed, 2D pre-training", ["data.three_d_fraction=0.05", "loss.geo_mode=depth", "loss.pretrain_steps=PRE", "data.batch_size=32", "data.ratio_2d=0.75"]),
-    "mixed_5pct_strict_pre": ("(b) mixed, strict, 2D pre-training", ["data.three_d_fraction=0.05", "loss.geo_mode=strict", "loss.pretrain_steps=PRE", "data.batch_size=32", "data.ratio_2d=0.75"]),
-    "mixed_5pct_nogeo": ("(b) mixed, no geometric loss (ablation)", ["data.three_d_fraction=0.05", "loss.lambda_geo=0", "data.batch_size=32", "data.ratio_2d=0.75"]),
-    "mixed_5pct_depth_b64": ("(b) mixed, 32 3D + 32 2D per batch, depth-informed", ["data.three_d_fraction=0.05", "loss.geo_mode=depth", "data.batch_size=64", "data.ratio_2d=0.5"]),
-    "mixed_5pct_strict_b64": ("(b) mixed, 32 3D + 32 2D per batch, strict", ["data.three_d_fraction=0.05", "loss.geo_mode=strict", "data.batch_size=64", "data.ratio_2d=0.5"]),
+    "3d_only_5pct": ("(a) 3D-only, 5 % 3D-labelled", _with(*FIVE, "data.use_2d=false")),
+    "mixed_5pct_strict": ("(b) the method: 5 % 3D + 95 % 2D, alternating batches, strict", _with(*FIVE)),
+    "mixed_5pct_depth": ("(b) alternating batches, depth-informed", _with(*FIVE, "loss.geo_mode=depth")),
+    "mixed_5pct_strict_pre": ("(b) alternating batches, strict, 2D pre-training", _with(*FIVE, "loss.pretrain_steps=PRE")),
+    "mixed_5pct_depth_pre": ("(b) alternating batches, depth-informed, 2D pre-training", _with(*FIVE, "loss.geo_mode=depth", "loss.pretrain_steps=PRE")),
+    "mixed_5pct_nogeo": ("(b) alternating batches, no geometric loss (ablation)", _with(*FIVE, "loss.lambda_geo=0")),
+    "mixed_5pct_strict_sets": ("(b) alternating batches, strict, per-image bone sets vs training-set means", _with(*FIVE, "loss.geo_variant=per_image_sets", "loss.geo_reference=train")),
+    "mixed_5pct_strict_mixbatch": ("(b) mixed batches, 8 3D + 24 2D, strict", _with(*FIVE, "data.mix=mix", "data.ratio_2d=0.75")),
+    "mixed_5pct_depth_mixbatch": ("(b) mixed batches, 8 3D + 24 2D, depth-informed", _with(*FIVE, "data.mix=mix", "data.ratio_2d=0.75", "loss.geo_mode=depth")),
+    "mixed_5pct_strict_b64": ("(b) mixed batches, 32 3D + 32 2D, strict", _with(*FIVE, "data.mix=mix", "data.batch_size=64", "data.ratio_2d=0.5")),
+    "mixed_5pct_depth_b64": ("(b) mixed batches, 32 3D + 32 2D, depth-informed", _with(*FIVE, "data.mix=mix", "data.batch_size=64", "data.ratio_2d=0.5", "loss.geo_mode=depth")),
+    "3d_full": ("(c) 3D-only, 100 % 3D-labelled", _with("data.three_d_fraction=1.0", "data.use_2d=false")),
 }
+
+
+def default_input_size() -> int:
+    """The input size of the default preset's model (the crops the variants train on)."""
+    from vivid.core.registry import create_model
+    from vivid.core.train import load_config
+
+    cfg = load_config("pose3d", "default")
+    return create_model(cfg["model"], **cfg.get("model_config", {})).input_size
 
 
 def set_cache(folder: Path, n_train: int) -> None:
@@ -90,11 +122,20 @@ def ensure_caches(size: int, splits=tuple(SIZES)) -> None:
             build_synth_cache(path, split, n, size=size, mocap=MOCAP)
 
 
-def variant_weights(name: str) -> Path | None:
-    """A variant's weights: this run's, else the copy kept in benchmarks/weights (None if neither)."""
+def variant_weights(name: str, size: int, pre: int) -> Path | None:
+    """A variant's weights at input ``size``: this run's, else the copy kept in benchmarks/weights
+    when its recorded command holds every setting of the variant (None if neither)."""
+    settings = [o.replace("PRE", str(pre)) for o in VARIANTS[name][1]]
     for path in (RUNS / name / "model.safetensors", REPO / "benchmarks" / "weights" / f"pose3d-{name}.safetensors"):
-        if path.exists():
+        if not path.exists():
+            continue
+        meta = read_meta(path)
+        if meta["model_config"].get("input_size") != size:
+            log.info("%s: %s is for %s px crops, not %d px; skipped", name, path.name, meta["model_config"].get("input_size"), size)
+        elif path.parent.name != "weights" or all(s in (meta.get("command") or "").split() for s in settings):
             return path
+        else:
+            log.info("%s: %s was trained with other settings than the variant's; skipped", name, path.name)
     return None
 
 
@@ -180,12 +221,13 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), help="subset of variants to train")
     ap.add_argument("--skip-training", action="store_true", help="evaluate existing runs only")
     ap.add_argument("--bundle", default=None, help="copy this variant's weights (or 'auto': the bundled_variant rule) to vivid/weights/pose3d-default")
-    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--size", type=int, default=None, help="crop size (default: the default preset's model input size)")
     ap.add_argument("--cache", type=Path, default=CACHE, help="folder of the synthetic crop caches and runs")
     ap.add_argument("--n-train", type=int, default=SIZES["train"])
     args = ap.parse_args()
     set_cache(args.cache, args.n_train)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args.size = args.size or default_input_size()
     ensure_caches(args.size, ("test",) if args.skip_training else tuple(SIZES))
     took = {}
     if not args.skip_training:
@@ -193,7 +235,7 @@ def main() -> None:
     test = CachedPoseDataset(cache_file("test", args.size), limit=SIZES["test"])
     results = {}
     for name in VARIANTS:
-        weights = variant_weights(name)
+        weights = variant_weights(name, args.size, args.pretrain)
         if weights is None:
             continue
         meta = read_meta(weights)
@@ -203,11 +245,14 @@ def main() -> None:
             results[name]["train_seconds"] = round(took[name])
         log.info("%s: %s", name, results[name])
     out = {"test_images": len(test), "input_size": args.size, "motion": describe_mocap(MOCAP), "variants": results}
-    if read_meta(BUNDLED)["model_config"].get("input_size") == args.size:
-        out["bundled"] = {"description": "bundled pose3d-default", **evaluate(BUNDLED, test),
-                          "steps": read_meta(BUNDLED)["metrics"].get("global_step")}
-        out["mpjpe_bundled"] = out["bundled"]["mpjpe"]
-        log.info("bundled: %s", out["bundled"])
+    # The bundled model on the same test renders cropped at its own input size.
+    bundled_size = read_meta(BUNDLED)["model_config"].get("input_size")
+    ensure_caches(bundled_size, ("test",))
+    bundled_test = test if bundled_size == args.size else CachedPoseDataset(cache_file("test", bundled_size), limit=SIZES["test"])
+    out["bundled"] = {"description": f"bundled pose3d-default ({bundled_size} px)", **evaluate(BUNDLED, bundled_test),
+                      "steps": read_meta(BUNDLED)["metrics"].get("global_step")}
+    out["mpjpe_bundled"] = out["bundled"]["mpjpe"]
+    log.info("bundled: %s", out["bundled"])
     if "3d_only_5pct" in results:
         out["mpjpe_3d_only_5pct"] = results["3d_only_5pct"]["mpjpe"]
     mixed = {k: v for k, v in results.items() if k.startswith("mixed_5pct") and k != "mixed_5pct_nogeo"}
@@ -226,12 +271,14 @@ def main() -> None:
     if "3d_full" in results:
         out["mpjpe_3d_full"] = results["3d_full"]["mpjpe"]
     best = out.get("best_mixed_variant")
-    speed_ref = variant_weights(best) if best else BUNDLED
+    speed_ref = variant_weights(best, args.size, args.pretrain) if best else BUNDLED
     out["inference_images_per_s"] = {
         "batch1_1thread": inference_speed(speed_ref, 1, 1),
+        "batch8_1thread": inference_speed(speed_ref, 1, 8),
         "batch32_1thread": inference_speed(speed_ref, 1, 32),
         "batch32_2threads": inference_speed(speed_ref, 2, 32),
     }
+    out["inference_input_size"] = read_meta(speed_ref)["model_config"]["input_size"]
     out["cpu"] = f"{os.cpu_count()} cores shared with other jobs; load average at the end {os.getloadavg()[0]:.1f}"
     (REPO / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
     (REPO / "benchmarks" / "results" / "pose3d.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -269,16 +316,23 @@ def markdown(out: dict, args) -> str:
             if "3d_only_5pct" in out["variants"] else f"Bundled as pose3d-default: `{out['bundled_variant']}`."
         )
     v = out["variants"]
-    pairs = [(a, b) for a, b in (("mixed_5pct_depth", "mixed_5pct_strict"), ("mixed_5pct_depth_b64", "mixed_5pct_strict_b64"),
-                                 ("mixed_5pct_depth_pre", "mixed_5pct_strict_pre")) if a in v and b in v]
+    pairs = [(a, b) for a, b in (("mixed_5pct_depth", "mixed_5pct_strict"), ("mixed_5pct_depth_mixbatch", "mixed_5pct_strict_mixbatch"),
+                                 ("mixed_5pct_depth_b64", "mixed_5pct_strict_b64"), ("mixed_5pct_depth_pre", "mixed_5pct_strict_pre"))
+             if a in v and b in v]
     if pairs:
         text = "; ".join(f"`{a}` {v[a]['mpjpe']} mm (true root {v[a]['mpjpe_gt_root']}) vs `{b}` {v[b]['mpjpe']} mm (true root {v[b]['mpjpe_gt_root']})" for a, b in pairs)
         lines.append(f"Geometric-loss readings at equal settings: {text}.")
-    if "mixed_5pct_nogeo" in v and "mixed_5pct_depth" in v:
+    if "mixed_5pct_nogeo" in v:
         lines.append(f"Without the geometric loss (lambda_geo 0): {v['mixed_5pct_nogeo']['mpjpe']} mm.")
+    if "mixed_5pct_strict" in v and "mixed_5pct_strict_mixbatch" in v:
+        lines.append(f"Training order: alternating batches {v['mixed_5pct_strict']['mpjpe']} mm vs mixed batches "
+                     f"{v['mixed_5pct_strict_mixbatch']['mpjpe']} mm (strict reading).")
+    if "mixed_5pct_strict" in v and "mixed_5pct_strict_sets" in v:
+        lines.append(f"Geometric loss: batch-wide ratio vs Human3.6M means {v['mixed_5pct_strict']['mpjpe']} mm, per-image bone sets "
+                     f"vs training-set means {v['mixed_5pct_strict_sets']['mpjpe']} mm.")
     sp = out["inference_images_per_s"]
     lines.append(
-        f"Inference (network + decoding, {out['input_size']}x{out['input_size']}): {sp['batch1_1thread']} images/s at batch 1 on one thread, "
+        f"Inference (network + decoding, {out['inference_input_size']} px): {sp['batch1_1thread']} images/s at batch 1 on one thread, {sp['batch8_1thread']} at batch 8, "
         f"{sp['batch32_1thread']} at batch 32 on one thread, {sp['batch32_2threads']} at batch 32 on two threads ({out['cpu']})."
     )
     lines.append("")
@@ -307,10 +361,16 @@ def bundle(name: str, results: dict, args) -> None:
         f"vivid train pose3d --config default --seed 0 trainer.max_steps={args.steps} "
         + " ".join(o.replace("PRE", str(args.pretrain)) for o in VARIANTS[name][1])
     )
+    # The person-confidence threshold of this model, set on synthetic validation renders against
+    # empty images (vivid.pose3d.presence); vivid pose reads it from the sidecar.
+    presence = calibrate_person_threshold(PoseEstimator(str(src)))
+    log.info("%s: person threshold %.4f (recall %.2f, false positives %.2f)", name, presence["threshold"], presence["recall"],
+             presence["false_positive_rate"])  # fmt: skip
     dst = REPO / "vivid" / "weights" / "pose3d-default"
     save_checkpoint(
         dst, model, task="pose3d", model_name=meta["model_name"], command=command, data=meta.get("data"),
-        metrics={"test": results[name], **meta.get("metrics", {})}, extra={**meta.get("extra", {}), "benchmark_variant": name},
+        metrics={"test": results[name], **meta.get("metrics", {}), "person_presence": {k: presence[k] for k in ("recall", "false_positive_rate")}},
+        extra={**meta.get("extra", {}), "benchmark_variant": name, "person_threshold": round(presence["threshold"], 4)},
     )  # fmt: skip
     log.info("bundled %s as %s", name, dst)
 

@@ -132,20 +132,23 @@ def test_cli_image_and_folder_with_coaching(tmp_path, tiny_ckpt, photo):
     from vivid.pose3d.cli import run_pose
 
     path, img = photo
-    report = run_pose(path, tmp_path / "one.json", coach="squat", model=str(tiny_ckpt), device="cpu", quiet=True)
+    # An untrained model finds no person with any real threshold: 0 keeps every prediction.
+    report = run_pose(path, tmp_path / "one.json", coach="squat", model=str(tiny_ckpt), device="cpu", quiet=True, person_threshold=0.0)
     saved = json.loads((tmp_path / "one.json").read_text())
     assert saved["kind"] == "image" and len(saved["frames"]) == 1
-    assert len(saved["frames"][0]["joints3d"]) == 17 and "knee_l" in saved["frames"][0]["angles"]
-    assert saved["coach"]["exercise"] == "squat" and report["frames"][0]["index"] == 0
+    (one,) = saved["frames"][0]["people"]
+    assert len(one["joints3d"]) == 17 and "knee_l" in one["angles"] and one["id"] is None and len(one["box"]) == 4
+    assert saved["coach"]["exercise"] == "squat" and report["frames"][0]["index"] == 0 and saved["coach"]["ignored_frames"] == 0
     folder = tmp_path / "frames"
     folder.mkdir()
     from PIL import Image
 
     for i in range(3):
         Image.fromarray(np.roll(img, 5 * i, axis=1)).save(folder / f"{i:03d}.png")
-    run_pose(folder, tmp_path / "seq.json", coach="squat", overlay=tmp_path / "seq.mp4", model=str(tiny_ckpt), device="cpu", quiet=True)
+    run_pose(folder, tmp_path / "seq.json", coach="squat", overlay=tmp_path / "seq.mp4", model=str(tiny_ckpt), device="cpu", quiet=True,
+             person_threshold=0.0)  # fmt: skip
     seq = json.loads((tmp_path / "seq.json").read_text())
-    assert len(seq["frames"]) == 3 and "rep_count" in seq["coach"]
+    assert len(seq["frames"]) == 3 and "rep_count" in seq["coach"] and all(len(f["people"]) == 1 for f in seq["frames"])
     assert (tmp_path / "seq.mp4").stat().st_size > 0
 
 
@@ -187,7 +190,8 @@ def test_cli_joints_match_the_labels_of_renders(tmp_path, body_renders):
     assert r.exit_code == 0, r.output
     frames = json.loads(out.read_text())["frames"]
     assert [f["index"] for f in frames] == [0, 1, 2]
-    joints = np.array([f["joints2d"] for f in frames])
+    assert [len(f["people"]) for f in frames] == [1, 1, 1]  # a person found in every render
+    joints = np.array([f["people"][0]["joints2d"] for f in frames])
     assert joints.shape == labels.shape
     err = np.linalg.norm(joints - labels, axis=-1)  # (3, 17) pixels
     # The bundled model: mean 5.8 px and 84 % of joints within 0.1 x size on these three (7.4 px
@@ -195,3 +199,179 @@ def test_cli_joints_match_the_labels_of_renders(tmp_path, body_renders):
     # at the labels' own mean (14 px, 31 %) fail both bounds.
     assert err.mean() < 0.1 * size, f"mean 2D error {err.mean():.1f} px"
     assert (err < 0.1 * size).mean() >= 0.7, f"PCK@0.1: {(err < 0.1 * size).mean():.2f}"
+
+
+# ----------------------------------------------------------------------------- people
+
+
+def bundled_or_skip():
+    if not is_bundled("pose3d-default"):
+        pytest.skip("pose3d-default is not bundled")
+
+
+def write_video(path, frames, fps=10):
+    from vivid.core.video import VideoWriter
+
+    with VideoWriter(path, fps=fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+def square_over_gradient(n: int = 12, h: int = 120, w: int = 160) -> list[np.ndarray]:
+    """A white square moving down and up over a horizontal gradient (no person)."""
+    base = np.repeat(np.linspace(0, 255, w)[None, :, None], h, 0).repeat(3, 2)
+    out = []
+    for t in range(n):
+        img = base.copy()
+        y = int(10 + 60 * abs(np.sin(np.pi * t / 6)))
+        img[y : y + 30, 60:90] = 255
+        out.append(img.astype(np.uint8))
+    return out
+
+
+def test_flat_grey_image_has_no_person(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from vivid.cli import app
+
+    bundled_or_skip()
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.full((120, 90, 3), 128, np.uint8)).save(path)
+    r = CliRunner().invoke(app, ["pose", str(path), "-o", str(tmp_path / "grey.json"), "--device", "cpu", "--coach", "squat"])
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "grey.json").read_text())
+    assert saved["frames"][0]["people"] == [] and saved["frames_without_person"] == 1
+    assert saved["coach"]["prompts"] == [] and saved["coach"]["ignored_frames"] == 1
+    assert [line for line in r.output.splitlines() if "no person" in line] == ["grey.png: no person found"]
+    if saved["people"]["detector"] is None:
+        assert saved["people"]["note"]  # says why there is no detector
+
+
+def test_square_over_gradient_counts_no_reps_and_gives_no_prompts(tmp_path):
+    from typer.testing import CliRunner
+
+    from vivid.cli import app
+
+    bundled_or_skip()
+    clip = write_video(tmp_path / "square.mp4", square_over_gradient())
+    r = CliRunner().invoke(app, ["pose", str(clip), "-o", str(tmp_path / "sq.json"), "--device", "cpu", "--coach", "squat"])
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "sq.json").read_text())
+    coach = saved["coach"]
+    assert coach["rep_count"] == 0 and coach["prompts"] == []
+    assert coach["ignored_frames"] == saved["frames_without_person"] == sum(not f["people"] for f in saved["frames"]) > 0
+    assert "0 reps, 0 prompts" in r.output and "without a person ignored" in r.output
+
+
+def test_person_confidence_separates_a_render_from_empty_images(body_renders):
+    from PIL import Image
+
+    from vivid.pose3d.presence import empty_images
+
+    folder, _, _ = body_renders
+    est = PoseEstimator("pose3d-default")
+    render = np.array(Image.open(folder / "000.png").convert("RGB"))
+    assert est.is_person(est.predict(render))
+    grey, gradient = empty_images(6)[4], empty_images(6)[5]
+    assert not est.is_person(est.predict(grey)) and not est.is_person(est.predict(gradient))
+
+
+def test_given_box_and_person_choice(tmp_path, tiny_ckpt, photo):
+    from vivid.pose3d.cli import run_pose
+
+    path, _ = photo
+    kw = dict(model=str(tiny_ckpt), device="cpu", quiet=True, person_threshold=0.0)
+    rep = run_pose(path, tmp_path / "box.json", box="10,20,50,80", **kw)
+    (one,) = rep["frames"][0]["people"]
+    assert one["box"] == [10.0, 20.0, 50.0, 80.0] and one["box_source"] == "given"
+    # The first pass sees a square of 1.15 x the box's larger side around its centre.
+    first = PoseEstimator(str(tiny_ckpt), refine=False).predict_box(np.array(photo[1]), (10, 20, 50, 80))
+    assert first.box == pytest.approx((30.0, 50.0, 60 * 1.15))
+    assert run_pose(path, tmp_path / "p1.json", person=1, **kw)["frames"][0]["people"] == []  # only one person without a detector
+    with pytest.raises(VividError, match="--box"):
+        run_pose(path, tmp_path / "bad.json", box="10,20,5,80", **kw)
+    with pytest.raises(VividError, match="--person"):
+        run_pose(path, tmp_path / "bad.json", person=-1, **kw)
+
+
+def fake_people_package(monkeypatch, boxes_per_frame):
+    """vivid.people stand-ins with the agreed API: the detector returns ``boxes_per_frame[i]``
+    (smallest first, to check the ordering) on the i-th call; the tracker links box k of every
+    frame into track 10 + k."""
+    import types
+    from dataclasses import dataclass
+
+    @dataclass
+    class Detection:
+        box: tuple
+        score: float
+
+    class PersonDetector:
+        def __init__(self, model="people-default", device="cpu", score_threshold=0.5):
+            self.calls = 0
+
+        def __call__(self, image):
+            boxes = boxes_per_frame[min(self.calls, len(boxes_per_frame) - 1)]
+            self.calls += 1
+            return [Detection(b, 0.9) for b in boxes]
+
+    @dataclass
+    class Track:
+        id: int
+        boxes: dict
+
+    def track_video(frames, detector):
+        per = [boxes_per_frame[min(i, len(boxes_per_frame) - 1)] for i in range(len(frames))]
+        return [Track(10 + k, {i: per[i][k] for i in range(len(frames))}) for k in range(len(per[0]))]
+
+    package = types.ModuleType("vivid.people")
+    detector = types.ModuleType("vivid.people.detector")
+    tracker = types.ModuleType("vivid.people.tracker")
+    detector.PersonDetector, tracker.track_video = PersonDetector, track_video
+    for name, module in (("vivid.people", package), ("vivid.people.detector", detector), ("vivid.people.tracker", tracker)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_every_detected_person_largest_first(tmp_path, tiny_ckpt, photo, monkeypatch):
+    from vivid.pose3d.cli import run_pose
+
+    path, _ = photo
+    small, large = (5.0, 5.0, 25.0, 40.0), (30.0, 10.0, 68.0, 88.0)
+    fake_people_package(monkeypatch, [[small, large]])
+    rep = run_pose(path, tmp_path / "two.json", model=str(tiny_ckpt), device="cpu", quiet=True)
+    assert rep["people"]["detector"] == "people-default" and rep["people"]["note"] is None
+    people = rep["frames"][0]["people"]
+    assert [p["box"] for p in people] == [list(large), list(small)]
+    assert all(p["box_source"] == "detector" and p["person_confidence"] == 0.9 for p in people)
+    only = run_pose(path, tmp_path / "second.json", model=str(tiny_ckpt), device="cpu", quiet=True, person=1)
+    assert [p["box"] for p in only["frames"][0]["people"]] == [list(small)]
+
+
+def test_video_tracks_keep_their_ids_and_are_smoothed(tmp_path, tiny_ckpt, monkeypatch):
+    from vivid.pose3d.cli import run_pose
+
+    rng = np.random.default_rng(3)
+    clip = write_video(tmp_path / "clip.mp4", [(rng.random((96, 128, 3)) * 255).astype(np.uint8) for _ in range(8)])
+    left, right = (4.0, 8.0, 44.0, 90.0), (60.0, 4.0, 120.0, 94.0)
+    # Boxes that shake by a few pixels from frame to frame, as a detector's do.
+    shake = [tuple(float(v) for v in np.asarray(right) + rng.uniform(-4, 4)) for _ in range(8)]
+    fake_people_package(monkeypatch, [[left, box] for box in shake])
+    # The stand-in tracks carry no scores, so the (untrained) pose network's own confidence decides.
+    kw = dict(model=str(tiny_ckpt), device="cpu", quiet=True, person_threshold=0.0)
+    smooth = run_pose(clip, tmp_path / "s.json", **kw)
+    raw = run_pose(clip, tmp_path / "r.json", smooth=False, **kw)
+    # Ids ranked by track size: the larger track (right) is person 0 on every frame.
+    assert all([p["id"] for p in f["people"]] == [0, 1] and f["people"][0]["box"] == pytest.approx(shake[t], abs=0.06)
+               for t, f in enumerate(smooth["frames"]))  # fmt: skip
+    assert smooth["people"]["smoothing"]["filter"] == "one-euro" and raw["people"]["smoothing"] is None
+    accel = lambda rep: np.abs(np.diff([f["people"][0]["joints2d"] for f in rep["frames"]], 2, axis=0)).mean()  # noqa: E731
+    assert accel(smooth) < 0.8 * accel(raw)
+    # Smoothed 3D joints still project onto the smoothed 2D joints.
+    K = torch.tensor(smooth["camera"]["K"], dtype=torch.float64)
+    person = smooth["frames"][4]["people"][0]
+    uv = project(torch.tensor(person["joints3d"], dtype=torch.float64), K)
+    assert np.allclose(uv.numpy(), person["joints2d"], atol=0.05)
+    picked = run_pose(clip, tmp_path / "p.json", person=1, **kw)
+    assert all([p["box"] for p in f["people"]] == [list(left)] for f in picked["frames"])

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vivid.pose3d.bones import BONES, DEFAULT_BONE_LENGTHS, bone_lengths, mean_bone_lengths
+from vivid.pose3d.bones import BONES, DEFAULT_BONE_LENGTHS, H36M_BONE_LENGTHS, H36M_BONE_LENGTHS_MM, bone_lengths, mean_bone_lengths
 from vivid.pose3d.coords import (
     back_project,
     decode,
@@ -71,12 +71,13 @@ def test_mean_bone_lengths_skips_nonfinite_rows():
 # ----------------------------------------------------------------------------- geometric loss
 
 
-def test_geometric_loss_equal_ratios_is_zero():
+@pytest.mark.parametrize("variant", ["batch", "per_image_sets"])
+def test_geometric_loss_equal_ratios_is_zero(variant):
     joints = skeleton_with_lengths(REF * 1.3).unsqueeze(0)
-    assert geometric_loss(joints, REF.double()).item() == pytest.approx(0.0, abs=1e-12)
+    assert geometric_loss(joints, REF.double(), variant=variant).item() == pytest.approx(0.0, abs=1e-12)
 
 
-def test_geometric_loss_worked_case():
+def test_geometric_loss_per_image_sets_worked_case():
     # Legs: ratios (2, 1, 1, 1) -> mean 1.25, squared deviations 0.5625 + 3 * 0.0625 = 0.75, / 4 = 0.1875.
     # Arms: ratios (1, 2, 1, 2) -> mean 1.5, deviations 0.25 each, sum 1.0, / 4 = 0.25.
     ratios = torch.ones(16, dtype=torch.float64)
@@ -84,21 +85,53 @@ def test_geometric_loss_worked_case():
     ratios[12] = 2.0  # l_forearm
     ratios[15] = 2.0  # r_forearm
     joints = skeleton_with_lengths(REF.double() * ratios).unsqueeze(0)
-    assert geometric_loss(joints, REF.double()).item() == pytest.approx(0.4375, abs=1e-9)
+    sets = dict(variant="per_image_sets")
+    assert geometric_loss(joints, REF.double(), **sets).item() == pytest.approx(0.4375, abs=1e-9)
     # Batch mean with an image whose ratios are all equal.
     equal = skeleton_with_lengths(REF.double() * 0.9, seed=3).unsqueeze(0)
     batch = torch.cat([joints, equal])
-    assert geometric_loss(batch, REF.double()).item() == pytest.approx(0.4375 / 2, abs=1e-9)
+    assert geometric_loss(batch, REF.double(), **sets).item() == pytest.approx(0.4375 / 2, abs=1e-9)
     # Dropping the odd leg bone leaves three equal leg ratios: only the arms remain.
     weight = torch.ones(1, 16)
     weight[0, 1] = 0
-    assert geometric_loss(joints, REF.double(), weight).item() == pytest.approx(0.25, abs=1e-9)
-    assert GeometricLoss()(joints, REF.double()).item() == pytest.approx(0.4375, abs=1e-9)
+    assert geometric_loss(joints, REF.double(), weight, **sets).item() == pytest.approx(0.25, abs=1e-9)
+    assert GeometricLoss("per_image_sets")(joints, REF.double()).item() == pytest.approx(0.4375, abs=1e-9)
 
 
-def test_geometric_loss_gradcheck():
-    joints = skeleton_with_lengths(REF * torch.linspace(0.9, 1.1, 16)).unsqueeze(0).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda j: geometric_loss(j, REF.double()), (joints,))
+def test_geometric_loss_batch_worked_case():
+    # One image, ratios 2 on three of 16 bones and 1 elsewhere: mean 19/16, deviations
+    # (13/16)^2 three times and (3/16)^2 thirteen times: (3 * 169 + 13 * 9) / 256 / 16 = 0.15234375.
+    ratios = torch.ones(16, dtype=torch.float64)
+    ratios[[1, 12, 15]] = 2.0
+    joints = skeleton_with_lengths(REF.double() * ratios).unsqueeze(0)
+    assert geometric_loss(joints, REF.double()).item() == pytest.approx(0.15234375, abs=1e-9)
+    assert GeometricLoss()(joints, REF.double()).item() == pytest.approx(0.15234375, abs=1e-9)
+    # The mean ratio is shared by the whole batch: two people with uniform but different scales
+    # (ratios 1 and 1.5: mean 1.25, every deviation 0.25) cost 0.0625; per image they cost nothing.
+    pair = torch.stack([skeleton_with_lengths(REF.double()), skeleton_with_lengths(REF.double() * 1.5, seed=2)])
+    assert geometric_loss(pair, REF.double()).item() == pytest.approx(0.0625, abs=1e-9)
+    assert geometric_loss(pair, REF.double(), variant="per_image_sets").item() == pytest.approx(0.0, abs=1e-12)
+    # Weight 0 drops a bone from the batch's mean and count: only the equal ratios remain.
+    weight = torch.ones(1, 16)
+    weight[0, [1, 12, 15]] = 0
+    assert geometric_loss(joints, REF.double(), weight).item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="variant"):
+        geometric_loss(joints, REF.double(), variant="sets")
+
+
+@pytest.mark.parametrize("variant", ["batch", "per_image_sets"])
+def test_geometric_loss_gradcheck(variant):
+    joints = torch.stack([skeleton_with_lengths(REF * torch.linspace(0.9, 1.1, 16)), skeleton_with_lengths(REF * 1.2, seed=4)])
+    joints.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda j: geometric_loss(j, REF.double(), variant=variant), (joints,))
+
+
+def test_h36m_reference_lengths_are_the_published_table_in_metres():
+    assert len(H36M_BONE_LENGTHS) == len(BONES)
+    assert torch.allclose(torch.tensor(H36M_BONE_LENGTHS) * 1000, torch.tensor(H36M_BONE_LENGTHS_MM), atol=1e-9)
+    named = dict(zip(("r_thigh", "r_shin", "l_upper_arm", "head"), (1, 2, 11, 9)))
+    assert H36M_BONE_LENGTHS_MM[named["r_thigh"]] == 442.89 and H36M_BONE_LENGTHS_MM[named["r_shin"]] == 454.21
+    assert H36M_BONE_LENGTHS_MM[named["l_upper_arm"]] == 278.88 and H36M_BONE_LENGTHS_MM[named["head"]] == 115.00
 
 
 # ----------------------------------------------------------------------------- 2D decoding

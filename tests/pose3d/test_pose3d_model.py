@@ -5,17 +5,32 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vivid.core.checkpoints import load_checkpoint
 from vivid.core.errors import VividError
+from vivid.core.hub import is_bundled
 from vivid.core.registry import create_model, list_models, model_task
 from vivid.pose3d.bones import DEFAULT_BONE_LENGTHS
 
 
-def test_registry_lists_the_three_variants():
-    assert {"pose3d_tiny", "pose3d_default", "pose3d_large"} <= set(list_models("pose3d"))
+def test_registry_lists_the_variants():
+    assert {"pose3d_tiny", "pose3d_small96", "pose3d_default", "pose3d_large"} <= set(list_models("pose3d"))
     assert model_task("pose3d_default") == "pose3d"
+    sizes = {name: create_model(name).input_size for name in ("pose3d_tiny", "pose3d_small96", "pose3d_default", "pose3d_large")}
+    assert sizes == {"pose3d_tiny": 64, "pose3d_small96": 96, "pose3d_default": 192, "pose3d_large": 256}
 
 
-@pytest.mark.parametrize("name", ["pose3d_tiny", "pose3d_default", "pose3d_large"])
+def test_a_full_config_under_the_default_name_rebuilds_its_own_architecture():
+    """Sidecars that name pose3d_default with the 96 px model's full config (the bundled one) load."""
+    small = create_model("pose3d_small96")
+    rebuilt = create_model("pose3d_default", **small.config)
+    assert rebuilt.config == small.config
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in small.state_dict().items()}
+    if is_bundled("pose3d-default"):
+        model, meta = load_checkpoint("pose3d-default", task="pose3d")
+        assert model.input_size == meta["model_config"]["input_size"]
+
+
+@pytest.mark.parametrize("name", ["pose3d_tiny", "pose3d_small96", "pose3d_default", "pose3d_large"])
 def test_registry_loop_shape_finite_backward(name):
     torch.manual_seed(0)
     model = create_model(name)

@@ -7,10 +7,13 @@ Joint order (shared data contract)::
     9 neck/nose, 10 head, 11 l_shoulder, 12 l_elbow, 13 l_wrist, 14 r_shoulder, 15 r_elbow,
     16 r_wrist
 
-The geometric loss compares, within each bone set R_i, the ratios ``l_b / lbar_b`` of one
-person's bone lengths to reference mean bone lengths ``lbar_b``. The reference lengths are
-computed from the 3D-labelled training data (:func:`mean_bone_lengths`) and stored with the model
-as a buffer, so a checkpoint always carries the proportions it was trained with.
+The geometric loss compares the ratios ``l_b / lbar_b`` of predicted bone lengths to reference
+mean bone lengths ``lbar_b``: by default (the method's definition) against Human3.6M's mean bone
+lengths (:data:`H36M_BONE_LENGTHS`), over all bones of all images of a batch; as a variant,
+within each bone set R_i (:data:`BONE_SETS`) of one image, against the 3D-labelled training
+data's mean lengths (:func:`mean_bone_lengths`). Those training means are also stored with the
+model as a buffer (the root depth is estimated from them), so a checkpoint always carries the
+proportions it was trained with.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ BONE_NAMES = (
 )  # fmt: skip
 NUM_BONES = len(BONES)
 
-# The bone sets R_i of the geometric loss (indices into BONES). Bones in one set are expected to
+# The bone sets R_i of the per-image variant of the geometric loss (indices into BONES). Bones in one set are expected to
 # scale together: legs, arms, the two girdles, and the trunk with the head.
 BONE_SETS = (
     (1, 2, 4, 5),     # legs: thighs and shins
@@ -61,6 +64,19 @@ DEFAULT_BONE_LENGTHS = (
     0.23, 0.25, 0.11, 0.12,
     0.15, 0.28, 0.25, 0.15, 0.28, 0.25,
 )  # fmt: skip
+
+# Human3.6M's mean bone lengths in millimetres (BONES order), the reference ``lbar_b`` of the
+# method's geometric loss. They are the segment lengths of the skeleton that Human3.6M's metadata
+# defines for its 32-joint layout, as published with widely used Human3.6M code (hip 132.95,
+# thigh 442.89, shin 454.21, lower spine 233.38, upper spine 257.08, neck 121.13, head 115.00,
+# clavicle 151.03, upper arm 278.88, forearm 251.73; left and right equal). They are taken as
+# published, not recomputed: no Human3.6M data is available here.
+H36M_BONE_LENGTHS_MM = (
+    132.95, 442.89, 454.21, 132.95, 442.89, 454.21,
+    233.38, 257.08, 121.13, 115.00,
+    151.03, 278.88, 251.73, 151.03, 278.88, 251.73,
+)  # fmt: skip
+H36M_BONE_LENGTHS = tuple(v / 1000.0 for v in H36M_BONE_LENGTHS_MM)  # metres
 
 
 def flip_permutation() -> list[int]:

@@ -20,6 +20,9 @@ Phases: ``any`` checks every frame; ``active`` only frames inside a repetition; 
 repetition at its extreme frame (the deepest point: the minimum of the rep metric for an
 ``enter`` with ``<``/``<=``, the maximum otherwise). For a single image, the image is one frame,
 and a ``rep`` rule is checked when the image is in the active phase.
+
+Frames without a person (person confidence under the threshold) are ignored: they count no
+repetition and trigger no prompt, and the result says how many were ignored (``ignored_frames``).
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ class CoachResult:
     exercise: str
     prompts: list[Prompt]
     reps: list[Rep]
+    ignored_frames: int = 0  # frames without a person, left out
 
     def to_dict(self) -> dict:
         return {
@@ -117,6 +121,7 @@ class CoachResult:
             "rep_count": len(self.reps),
             "reps": [asdict(r) for r in self.reps],
             "prompts": [asdict(p) for p in self.prompts],
+            "ignored_frames": self.ignored_frames,
         }
 
 
@@ -252,19 +257,30 @@ def _active_mask(series: dict[str, np.ndarray], spec: RepSpec | None, length: in
     return active
 
 
-def coach_sequence(exercise: Exercise, series: dict[str, np.ndarray]) -> CoachResult:
+def coach_sequence(exercise: Exercise, series: dict[str, np.ndarray], present: np.ndarray | None = None) -> CoachResult:
     """Evaluate rules over a sequence of frames.
 
     Args:
         series: metric name -> (T,) values per frame (e.g. from :func:`joint_angles` on (T, 17, 3)).
+        present: (T,) bool, whether the frame shows a person; the others are ignored (all
+            present when None).
     Returns:
-        CoachResult with the repetitions and one Prompt per triggered rule (frames where it held).
+        CoachResult with the repetitions, one Prompt per triggered rule (frames where it held)
+        and the number of ignored frames.
     """
     series = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in series.items()}
     lengths = {len(v) for v in series.values()}
     if len(lengths) != 1:
         raise ValueError("all metric series must have the same length")
     length = lengths.pop()
+    ignored = 0
+    if present is not None:
+        present = np.asarray(present, dtype=bool).reshape(-1)
+        if len(present) != length:
+            raise ValueError(f"present has {len(present)} frames, the series {length}")
+        # Non-finite values count no repetition and trigger no rule (count_reps, Condition.holds).
+        series = {k: np.where(present, v, np.nan) for k, v in series.items()}
+        ignored = int((~present).sum())
     frame = lambda t: {k: float(v[t]) for k, v in series.items()}  # noqa: E731
     reps = count_reps(series[exercise.reps.metric], exercise.reps) if exercise.reps else []
     active = _active_mask(series, exercise.reps, length)
@@ -280,7 +296,7 @@ def coach_sequence(exercise: Exercise, series: dict[str, np.ndarray]) -> CoachRe
         if hits:
             metric = rule.when[0].metric
             prompts.append(Prompt(rule.id, rule.message, rule.severity, hits, [round(float(series[metric][t]), 2) for t in hits]))
-    return CoachResult(exercise.name, prompts, reps)
+    return CoachResult(exercise.name, prompts, reps, ignored)
 
 
 def coach_pose(exercise: Exercise, values: dict[str, float]) -> list[Prompt]:

@@ -159,14 +159,21 @@ def crop_synth_sample(raw: dict, size: int, rng: np.random.Generator | None = No
     return make_sample(crop, to_crop(joints2d, tf), torch.ones(NUM_JOINTS), Kc, joints3d)
 
 
-def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int = 96, render_size: int = 160,
+def default_render_size(size: int) -> int:
+    """Side of the rendered frames for crops of ``size`` pixels: 4/3 of it rounded up to 16, at
+    least 160, so that the person's crop is not upsampled much (96 -> 160, 192 -> 256)."""
+    return max(160, -(-round(size * 4 / 3) // 16) * 16)
+
+
+def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int = 96, render_size: int | None = None,
                       jitter: bool | None = None, mocap=None) -> Path:
     """Render ``n`` body images of ``split`` with :mod:`vivid.synth`, crop them to ``size`` and save
-    the crops (:func:`save_crop_cache`). Jitter defaults to on for the train split only; ``mocap``
-    as for :func:`synth_scene_config`."""
+    the crops (:func:`save_crop_cache`). ``render_size`` defaults to :func:`default_render_size`;
+    jitter defaults to on for the train split only; ``mocap`` as for :func:`synth_scene_config`."""
     from vivid.synth.mocap_library import describe_mocap
     from vivid.synth.scenes import BodyScenes
 
+    render_size = default_render_size(size) if render_size is None else render_size
     cfg = synth_scene_config(split, render_size, mocap)
     gen = BodyScenes(cfg)
     jitter = split == "train" if jitter is None else jitter

@@ -3,10 +3,13 @@
 - :func:`heatmap_loss`: heatmap logits against Gaussian heatmaps made from 2D labels
   (KL divergence between the normalised Gaussian and the spatial softmax, 0 at a perfect fit).
 - :func:`euclidean_2d_loss`: distance between soft-argmax joints and 2D labels (2D pre-training).
-- :func:`geometric_loss`: the bone-length-ratio constraint. For each image, with ratios
-  ``r_b = l_b / lbar_b`` of its bone lengths to the reference mean lengths,
-  ``L_geo = sum_i 1/|R_i| sum_{b in R_i} (r_b - rbar_i)^2`` where ``rbar_i`` is the mean ratio
-  over the bone set ``R_i``; averaged over the batch.
+- :func:`geometric_loss`: the bone-length-ratio constraint on ratios ``r_b = l_b / lbar_b`` of
+  predicted bone lengths to reference mean lengths. The method's definition (``"batch"``, the
+  default): ``L_geo = 1/|R| sum_{b in R} (r_b - rbar)^2`` with ``R`` every predicted bone of every
+  image of the batch and ``rbar`` their mean ratio. Variant ``"per_image_sets"`` (a departure
+  from the method, kept for comparison): per image, ``sum_i 1/|R_i| sum_{b in R_i} (r_b - rbar_i)^2``
+  over four hand-picked bone sets ``R_i`` (:data:`vivid.pose3d.bones.BONE_SETS`) with their own
+  mean ratios ``rbar_i``, averaged over the batch.
 - :func:`depth_loss`: squared error between predicted and labelled joint depths.
 """
 
@@ -74,23 +77,39 @@ def euclidean_2d_loss(pred: Tensor, target: Tensor, weight: Tensor | None = None
     return _weighted_mean(dist, weight)
 
 
-def geometric_loss(joints3d: Tensor, ref_lengths: Tensor, bone_weight: Tensor | None = None) -> Tensor:
-    """Bone-length-ratio loss ``sum_i 1/|R_i| sum_{b in R_i} (l_b/lbar_b - rbar_i)^2``, batch mean.
+GEO_VARIANTS = ("batch", "per_image_sets")
+
+
+def geometric_loss(
+    joints3d: Tensor, ref_lengths: Tensor, bone_weight: Tensor | None = None, *, variant: str = "batch"
+) -> Tensor:
+    """Bone-length-ratio loss on ``r_b = l_b / lbar_b`` (see the module docstring).
+
+    ``variant="batch"`` (the method): ``1/|R| sum_{b in R} (r_b - rbar)^2`` over all bones ``R`` of
+    all images, ``rbar`` their mean ratio. ``variant="per_image_sets"`` (the earlier reading, a
+    departure from the method): ``sum_i 1/|R_i| sum_{b in R_i} (r_b - rbar_i)^2`` per image over
+    :data:`BONE_SETS`, then the batch mean.
 
     Args:
         joints3d: (B, 17, 3) joints built from 2D joints and predicted depths (metres).
         ref_lengths: (16,) reference mean bone lengths ``lbar_b`` (metres).
-        bone_weight: (B, 16) optional 0/1 weights; bones with weight 0 leave their set (``|R_i|``
-            and ``rbar_i`` count only the remaining bones).
+        bone_weight: (B, 16) optional 0/1 weights; bones with weight 0 leave ``R`` (or their set
+            ``R_i``): the counts and the mean ratios count only the remaining bones.
     Returns:
         scalar.
     """
     if ref_lengths.shape != (NUM_BONES,):
         raise ValueError(f"ref_lengths must have shape ({NUM_BONES},), got {tuple(ref_lengths.shape)}")
+    if variant not in GEO_VARIANTS:
+        raise ValueError(f"variant must be one of {GEO_VARIANTS}, got {variant!r}")
     ratios = bone_lengths(joints3d, eps=1e-12) / ref_lengths.to(joints3d.dtype)
     if bone_weight is None:
         bone_weight = torch.ones_like(ratios)
     bone_weight = bone_weight.to(ratios.dtype)
+    if variant == "batch":
+        count = bone_weight.sum()
+        mean = (ratios * bone_weight).sum() / count.clamp_min(1e-8)
+        return (bone_weight * (ratios - mean).pow(2)).sum() / count.clamp_min(1.0)
     total = ratios.new_zeros(ratios.shape[0])
     for bone_set in BONE_SETS:
         r = ratios[:, bone_set]
@@ -133,11 +152,17 @@ class Euclidean2DLoss(nn.Module):
 
 
 class GeometricLoss(nn.Module):
-    """Module form of :func:`geometric_loss`; reference lengths are passed per call because they
-    live with the model (its ``ref_bone_lengths`` buffer)."""
+    """Module form of :func:`geometric_loss`; reference lengths are passed per call (Human3.6M's
+    constants, or the training data's means that live with the model)."""
+
+    def __init__(self, variant: str = "batch") -> None:
+        super().__init__()
+        if variant not in GEO_VARIANTS:
+            raise ValueError(f"variant must be one of {GEO_VARIANTS}, got {variant!r}")
+        self.variant = variant
 
     def forward(self, joints3d: Tensor, ref_lengths: Tensor, bone_weight: Tensor | None = None) -> Tensor:
-        return geometric_loss(joints3d, ref_lengths, bone_weight)
+        return geometric_loss(joints3d, ref_lengths, bone_weight, variant=self.variant)
 
 
 class DepthLoss(nn.Module):

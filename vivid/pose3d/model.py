@@ -1,5 +1,5 @@
-"""Pose3DNet: a small encoder-decoder (simple-baseline style with skip connections) whose output
-layer has J heatmap channels and J depth-map channels.
+"""Pose3DNet: an encoder-decoder (a ResNet-style encoder of basic blocks, a simple-baseline style
+decoder with skip connections) whose output layer has J heatmap channels and J depth-map channels.
 
 The two output groups come from separate heads on the shared decoder features, so the
 "partial-channel" step of the method (2D-labelled images train only the heatmap channels) can
@@ -139,8 +139,13 @@ class Pose3DNet(nn.Module):
 
 
 TINY = dict(input_size=64, widths=[8, 12, 16, 24], blocks=[1, 1, 1], head_width=16)
-DEFAULT = dict(input_size=96, widths=[24, 32, 48, 64], blocks=[1, 1, 1], head_width=32)
-LARGE = dict(input_size=192, widths=[32, 48, 96, 128, 192], blocks=[1, 2, 2, 1], head_width=48)
+# The first bundled architecture (96x96 crops, four levels); kept so its checkpoints load.
+SMALL96 = dict(input_size=96, widths=[24, 32, 48, 64], blocks=[1, 1, 1], head_width=32)
+# 192x192 crops, five levels down to 1/32 (6x6 at 192 px) for a receptive field over the whole
+# crop; depth goes to the coarse stages, where it is cheap, so that a CPU thread still runs tens of
+# crops a second.
+DEFAULT = dict(input_size=192, widths=[24, 48, 96, 128, 192], blocks=[1, 2, 3, 2], head_width=32)
+LARGE = dict(input_size=256, widths=[32, 64, 128, 192, 256], blocks=[2, 3, 4, 2], head_width=64)
 
 
 @register_model("pose3d")
@@ -150,12 +155,22 @@ def pose3d_tiny(**overrides) -> Pose3DNet:
 
 
 @register_model("pose3d")
+def pose3d_small96(**overrides) -> Pose3DNet:
+    """The first bundled architecture: 96x96 input, about 0.24 M parameters."""
+    return Pose3DNet(**{**SMALL96, **overrides})
+
+
+@register_model("pose3d")
 def pose3d_default(**overrides) -> Pose3DNet:
-    """Bundled variant: 96x96 input, about 0.24 M parameters, fast on a CPU."""
+    """Default variant: 192x192 input, about 3.3 M parameters, sized for CPU inference.
+
+    Checkpoints whose sidecar names ``pose3d_default`` with a full ``model_config`` (such as the
+    bundled 96 px model) rebuild their own architecture: the config replaces every setting here.
+    """
     return Pose3DNet(**{**DEFAULT, **overrides})
 
 
 @register_model("pose3d")
 def pose3d_large(**overrides) -> Pose3DNet:
-    """Wider and deeper variant for GPU training (192x192 input)."""
+    """Wider and deeper variant for GPU training (256x256 input, about 7.5 M parameters)."""
     return Pose3DNet(**{**LARGE, **overrides})

@@ -1,21 +1,32 @@
 """Training of the mixed 2D/3D method (LightningModule).
 
-One step sees 3D-labelled samples (``has3d`` True) and 2D-only samples, mixed in one batch
-(``mix="mix"``) or in alternating batches (``mix="alternate"``). Losses:
+Training order (``mix``):
+
+- ``"alternate"`` (the method, the default): each step takes a whole batch from one pool, in the
+  pattern of :func:`alternate_pool` (``alternate_2d_per_3d`` 2D-only batches, then one
+  3D-labelled batch): 2D-only batches train the heatmap channels, 3D-labelled ones all channels;
+- ``"mix"`` (a variant, not the method's order): every batch holds both pools.
+
+Losses:
 
 - every sample with 2D labels: ``lambda_hm`` x heatmap loss against Gaussian targets;
 - every sample: ``lambda_geo`` x geometric (bone-length-ratio) loss on the skeleton built from its
-  soft-argmax 2D joints and predicted depths;
+  soft-argmax 2D joints and predicted depths, against Human3.6M's mean bone lengths
+  (``geo_reference="h36m"``, the method) or the 3D training data's (``"train"``, a variant), with
+  one mean ratio over the batch (``geo_variant="batch"``, the method) or per image over four bone
+  sets (``"per_image_sets"``, a variant; see :func:`vivid.pose3d.losses.geometric_loss`);
 - 3D-labelled samples: ``lambda_reg`` x squared error of the predicted joint depths.
 
 Geometric-loss readings (``geo_mode``):
 
-- ``"strict"``: 2D-only samples train only the heatmap channels. Their depths enter the
-  geometric loss as constants, so its gradient reaches the 2D joints only; in a batch with no
-  3D-labelled sample the depth head is not even evaluated with gradients, and its weights stay
-  exactly as they were.
-- ``"depth"`` (depth-informed): the geometric loss of 2D-only samples also trains the depth
-  channels.
+- ``"strict"`` (the method, the default): 2D-only samples train only the heatmap channels. Their
+  depths enter the geometric loss as constants, so its gradient reaches the 2D joints only; in a
+  batch with no 3D-labelled sample the depth head is not even evaluated with gradients, and its
+  weights stay exactly as they were. In a mixed batch (``mix="mix"``) with ``geo_variant="batch"``
+  the 2D-only rows still take part in the batch's mean ratio, so they shift the 3D rows' depth
+  gradient; alternating batches keep the pools apart.
+- ``"depth"`` (depth-informed, a departure from the method kept as an option): the geometric loss
+  of 2D-only samples also trains the depth channels.
 
 Optional 2D pre-training: the first ``pretrain_steps`` steps train on all samples' 2D labels with
 ``lambda_2d`` x the Euclidean distance between soft-argmax joints and labels (heatmaps only).
@@ -31,13 +42,22 @@ import torch
 from torch import Tensor
 
 from vivid.core import metrics
-from vivid.pose3d.bones import ROOT, bone_visibility
+from vivid.pose3d.bones import H36M_BONE_LENGTHS, ROOT, bone_visibility
 from vivid.pose3d.config import Pose3DLoss, Pose3DOptim
 from vivid.pose3d.coords import back_project, estimate_root_depth, heatmap_to_image, image_to_heatmap, read_depth, soft_argmax
-from vivid.pose3d.losses import depth_loss, euclidean_2d_loss, geometric_loss, heatmap_loss
+from vivid.pose3d.losses import GEO_VARIANTS, depth_loss, euclidean_2d_loss, geometric_loss, heatmap_loss
 
 GEO_MODES = ("strict", "depth")
+GEO_REFERENCES = ("h36m", "train")
 MIX_MODES = ("mix", "alternate")
+
+
+def alternate_pool(step: int, per_3d: int) -> str:
+    """The pool of training step ``step`` with alternating batches: ``per_3d`` steps on the
+    2D-only pool, then one on the 3D-labelled pool, repeated ("2d" or "3d")."""
+    if per_3d < 0:
+        raise ValueError(f"alternate_2d_per_3d must be >= 0, got {per_3d}")
+    return "3d" if step % (per_3d + 1) == per_3d else "2d"
 
 
 def merge_batches(batch: dict) -> dict:
@@ -56,8 +76,8 @@ class Pose3DModule(pl.LightningModule):
         loss, optim: the recipe's typed settings (:class:`Pose3DLoss`, :class:`Pose3DOptim`, whose
             docstrings list them); the learning rate follows a warm-up + cosine schedule over
             ``total_steps``.
-        mix: "mix" (3D and 2D samples in every batch) or "alternate" (batches from one pool at a
-            time; ``loss.alternate_2d_per_3d`` 2D batches for each 3D batch).
+        mix: "alternate" (batches from one pool at a time; ``loss.alternate_2d_per_3d`` 2D batches
+            for each 3D batch) or "mix" (3D and 2D samples in every batch).
     """
 
     def __init__(
@@ -67,15 +87,22 @@ class Pose3DModule(pl.LightningModule):
         loss: Pose3DLoss | None = None,
         optim: Pose3DOptim | None = None,
         total_steps: int = 1000,
-        mix: str = "mix",
+        mix: str = "alternate",
     ) -> None:
         super().__init__()
         loss, optim = loss or Pose3DLoss(), optim or Pose3DOptim()
         if loss.geo_mode not in GEO_MODES:
             raise ValueError(f"geo_mode must be one of {GEO_MODES}, got {loss.geo_mode!r}")
+        if loss.geo_variant not in GEO_VARIANTS:
+            raise ValueError(f"geo_variant must be one of {GEO_VARIANTS}, got {loss.geo_variant!r}")
+        if loss.geo_reference not in GEO_REFERENCES:
+            raise ValueError(f"geo_reference must be one of {GEO_REFERENCES}, got {loss.geo_reference!r}")
+        if loss.alternate_2d_per_3d < 0:
+            raise ValueError(f"alternate_2d_per_3d must be >= 0, got {loss.alternate_2d_per_3d}")
         if mix not in MIX_MODES:
             raise ValueError(f"mix must be one of {MIX_MODES}, got {mix!r}")
         self.model = model
+        self.register_buffer("h36m_bone_lengths", torch.tensor(H36M_BONE_LENGTHS), persistent=False)
         # Flat hyperparameters (hparams.lr, hparams.geo_mode, ...), as the steps below read them.
         self.save_hyperparameters({**asdict(loss), **asdict(optim), "total_steps": total_steps, "mix": mix})
 
@@ -105,9 +132,8 @@ class Pose3DModule(pl.LightningModule):
         """The samples this training step uses (alternate mode picks one pool)."""
         if "image" in batch or self.hparams.mix == "mix" or len(batch) == 1:
             return merge_batches(batch)
-        k = self.hparams.alternate_2d_per_3d
-        key = "3d" if self.global_step % (k + 1) == k or batch.get("2d") is None else "2d"
-        return batch[key]
+        key = alternate_pool(self.global_step, self.hparams.alternate_2d_per_3d)
+        return batch[key] if batch.get(key) is not None else merge_batches(batch)
 
     def forward_losses(self, batch: dict, *, pretrain: bool = False) -> tuple[Tensor, dict[str, Tensor], dict]:
         """Losses of one batch (see the module docstring). Returns (total, parts, decoded)."""
@@ -140,7 +166,8 @@ class Pose3DModule(pl.LightningModule):
         joints3d = back_project(uv, root[:, None] + rel, batch["K"])
 
         parts["loss_hm"] = heatmap_loss(heat, target_hm, w2d, sigma=hp.sigma)
-        parts["loss_geo"] = geometric_loss(joints3d, ref, bone_visibility((w2d > 0).to(heat.dtype)))
+        geo_ref = self.h36m_bone_lengths if hp.geo_reference == "h36m" else ref
+        parts["loss_geo"] = geometric_loss(joints3d, geo_ref, bone_visibility((w2d > 0).to(heat.dtype)), variant=hp.geo_variant)
         if bool(has3d.any()):
             parts["loss_depth"] = depth_loss(rel[has3d], batch["rel_depth"][has3d])
         else:
