@@ -26,7 +26,9 @@ class Pose3DData:
     (``loss.alternate_2d_per_3d`` sets the ratio); ``mix="mix"`` (a variant): every batch holds
     both pools, ``ratio_2d`` of it from the 2D-only pool.
     flip: random horizontal flips. mocap: "auto", "procedural" or a BVH folder
-    (:mod:`vivid.synth.mocap_library`).
+    (:mod:`vivid.synth.mocap_library`). realism: "off", "effects" (camera effects and occluders)
+    or "auto" (also the shared data's real backdrops, panorama light and fabrics when present;
+    :func:`vivid.pose3d.data.build_synth_cache`).
     """
 
     cache_dir: str = ".cache/pose3d"
@@ -43,6 +45,7 @@ class Pose3DData:
     flip: bool = True
     num_workers: int = 0
     mocap: str = "auto"
+    realism: Literal["off", "effects", "auto"] = "off"
 
 
 @dataclass

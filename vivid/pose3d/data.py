@@ -28,6 +28,7 @@ import logging
 import os
 import pickle
 import zipfile
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -165,16 +166,41 @@ def default_render_size(size: int) -> int:
     return max(160, -(-round(size * 4 / 3) // 16) * 16)
 
 
+REALISM = ("off", "effects", "auto")
+# With realism on, this share of the bodies is cut by the frame edge (as people in real footage are).
+TRUNCATED_SHARE = 0.15
+
+
+def realism_tag(realism: str) -> str:
+    """Cache-name suffix of a realism setting ("" for off, so older caches keep their names)."""
+    if realism not in REALISM:
+        raise VividError(f"data.realism must be one of {', '.join(REALISM)}, got {realism!r}")
+    return {"off": "", "effects": "_fx", "auto": "_real"}[realism]
+
+
 def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int = 96, render_size: int | None = None,
-                      jitter: bool | None = None, mocap=None) -> Path:
+                      jitter: bool | None = None, mocap=None, realism: str = "off") -> Path:
     """Render ``n`` body images of ``split`` with :mod:`vivid.synth`, crop them to ``size`` and save
     the crops (:func:`save_crop_cache`). ``render_size`` defaults to :func:`default_render_size`;
-    jitter defaults to on for the train split only; ``mocap`` as for :func:`synth_scene_config`."""
+    jitter defaults to on for the train split only; ``mocap`` as for :func:`synth_scene_config`.
+
+    ``realism``: "off" (procedural backdrops, clean renders), "effects" (camera effects and
+    occluders over procedural backdrops) or "auto" (effects and occluders over the shared data's
+    real photos and HDR panoramas, with their light and real garment fabrics, when present:
+    :func:`vivid.synth.assets.realistic_config`); some bodies are also cut by the frame edge.
+    """
+    from vivid.synth.assets import realistic_config, resolve_render_assets
     from vivid.synth.mocap_library import describe_mocap
     from vivid.synth.scenes import BodyScenes
 
+    realism_tag(realism)
     render_size = default_render_size(size) if render_size is None else render_size
     cfg = synth_scene_config(split, render_size, mocap)
+    assets = None
+    if realism != "off":
+        assets = resolve_render_assets("auto", split) if realism == "auto" else None
+        cfg = realistic_config(cfg, assets)
+        cfg.camera = dataclasses.replace(cfg.camera, partial_prob=TRUNCATED_SHARE)
     gen = BodyScenes(cfg)
     jitter = split == "train" if jitter is None else jitter
     samples = []
@@ -184,7 +210,8 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
         if (i + 1) % 250 == 0:
             log.info("rendered %d/%d %s samples", i + 1, n, split)
     meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter,
-            "motion": describe_mocap(mocap)["source"]}
+            "motion": describe_mocap(mocap)["source"], "realism": realism,
+            "assets": assets.describe() if assets is not None else None}
     return save_crop_cache(path, samples, meta)
 
 
@@ -557,7 +584,8 @@ class Pose3DDataModule(pl.LightningDataModule):
         return "procedural" if self.mocap is None else self.mocap.tag()
 
     def cache_path(self, split: str) -> Path:
-        return Path(self.cfg["cache_dir"]) / f"synth_{split}_{self.cfg['size']}_{self.motion_tag()}.npz"
+        tag = self.motion_tag() + realism_tag(self.cfg["realism"])
+        return Path(self.cfg["cache_dir"]) / f"synth_{split}_{self.cfg['size']}_{tag}.npz"
 
     def _ensure(self, split: str, n: int) -> None:
         path = self.cache_path(split)
@@ -566,7 +594,7 @@ class Pose3DDataModule(pl.LightningDataModule):
                 if len(z["images"]) >= n:
                     return
         log.info("rendering %d %s samples into %s", n, split, path)
-        build_synth_cache(path, split, n, size=self.cfg["size"], mocap=self.mocap)
+        build_synth_cache(path, split, n, size=self.cfg["size"], mocap=self.mocap, realism=self.cfg["realism"])
 
     def prepare_data(self) -> None:
         self._ensure("train", self.cfg["n_train"])
