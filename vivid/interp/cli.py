@@ -7,16 +7,18 @@ import functools
 import inspect
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Optional, get_type_hints
+from typing import TYPE_CHECKING, Callable, Optional, get_type_hints
 
 import typer
-from torch import Tensor
-
 from vivid.core.errors import VividError
+from vivid.interp.defaults import DEFAULT_MODEL, DEFAULT_OVERLAP, DEFAULT_TILE
 from vivid.interp.flow_settings import FlowSettings, flow_preset
-from vivid.interp.interpolator import DEFAULT_MODEL, Interpolate, check_ensemble, check_fp16, external_flow
-from vivid.interp.scenecut import SceneCutDetector
-from vivid.interp.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
+
+if TYPE_CHECKING:  # torch and the model code load only when a command runs
+    from torch import Tensor
+
+    from vivid.interp.interpolator import Interpolate
+    from vivid.interp.scenecut import SceneCutDetector
 
 
 def _option(default, *names: str, help: str):
@@ -64,6 +66,8 @@ class InterpOptions:
     quiet: bool = _option(False, "--quiet", "-q", help="No progress bar.")
 
     def scene_cut_detector(self) -> SceneCutDetector | None:
+        from vivid.interp.scenecut import SceneCutDetector
+
         return SceneCutDetector() if self.scene_cuts else None
 
 
@@ -102,6 +106,8 @@ class _LazyInterpolator:
         if self._args is None:
             from vivid.core.checkpoints import read_meta
             from vivid.core.cli_utils import resolve_device
+            from vivid.interp.interpolator import check_ensemble, check_fp16, external_flow
+            from vivid.interp.tiling import check_tiling
 
             o = self.opts
             meta = read_meta(o.model)

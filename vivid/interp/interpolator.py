@@ -20,12 +20,12 @@ from torch import Tensor, nn
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import to_uint8
+from vivid.interp.defaults import DEFAULT_MODEL
 from vivid.interp.flow_settings import FlowSettings
 from vivid.interp.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, tiled_interpolate
 
 Interpolate = Callable[[Tensor, Tensor, Tensor], Tensor]
 
-DEFAULT_MODEL = "interp-default"
 
 # Where the generator's flows come from: its own flow network, or OpenCV's DIS flow (an
 # inference-time alternative; the rest of the generator is unchanged).

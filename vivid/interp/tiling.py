@@ -10,13 +10,12 @@ import torch
 from torch import Tensor
 
 from vivid.core.errors import VividError
+from vivid.interp.defaults import DEFAULT_OVERLAP, DEFAULT_TILE  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from vivid.interp.interpolator import Interpolate
 
 # Frames whose long side exceeds DEFAULT_TILE are processed in DEFAULT_TILE tiles.
-DEFAULT_TILE = 768
-DEFAULT_OVERLAP = 64
 # Smaller tiles cost more in overlap than they save in memory.
 MIN_TILE = 64
 
