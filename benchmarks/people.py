@@ -91,7 +91,7 @@ def pose2d_recall(detector, folder: Path) -> dict:
     data = json.loads((folder / "keypoints.json").read_text())
     hits, by_video = 0, {}
     for entry in data["frames"]:
-        image = read_image(folder / "frames" / entry["file"])
+        image = read_image(folder / entry["file"])  # "file" holds the frames/ folder
         kps = np.asarray(entry["keypoints"], np.float64)
         pts = kps[kps[:, 2] > 0, :2]
         kbox = np.asarray(entry["box"], np.float64)

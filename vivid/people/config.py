@@ -53,14 +53,20 @@ class PeopleLoss:
     size_weight: float = 1.0
     offset_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.size_weight < 0 or self.offset_weight < 0:
+            raise ValueError("loss weights must not be negative")
+
 
 @dataclass
 class PeopleOptim:
-    """``optim``: AdamW; warm-up then cosine decay over trainer.max_steps."""
+    """``optim``: AdamW; ``warmup_steps`` of linear warm-up, then cosine decay over trainer.max_steps
+    down to ``final_lr_share`` of ``lr``."""
 
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
+    final_lr_share: float = 0.02
 
 
 @dataclass

@@ -70,6 +70,6 @@ class PeopleModule(pl.LightningModule):
             if step < c.warmup_steps:
                 return (step + 1) / c.warmup_steps
             t = (step - c.warmup_steps) / max(1, self.total_steps - c.warmup_steps)
-            return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+            return c.final_lr_share + (1 - c.final_lr_share) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
         return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, factor), "interval": "step"}}
