@@ -60,6 +60,11 @@ TASKS: list[Task] = [
         model_module="vivid.pose3d.model", recipe_module="vivid.pose3d.recipe", cli_module="vivid.pose3d.cli",
         demo_module="vivid.pose3d.demo", benchmark="benchmarks/pose3d.py",
     ),
+    Task(
+        "people", "finds the people in images and video", "vivid.people",
+        model_module="vivid.people.model", recipe_module="vivid.people.recipe", cli_module="vivid.people.cli",
+        demo_module="vivid.people.demo", benchmark="benchmarks/people.py",
+    ),
 ]  # fmt: skip
 
 
