@@ -147,12 +147,15 @@ def _train_command(tasks: list[Task]):
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Train a task's model with PyTorch Lightning (one machine or DDP) and export it."""
-        from vivid.core.train import check_resume, check_trainer_options, load_config, parse_task_config, train, with_max_steps
+        from vivid.core.train_config import load_config, parse_task_config, with_max_steps
 
         _check_task(task, tasks, trainable=True)
+        # The config is checked before torch and Lightning are imported (a typo answers at once).
         cfg = parse_task_config(task, load_config(task, config, overrides or []))
         if max_steps is not None:
             cfg = with_max_steps(cfg, max_steps)
+        from vivid.core.train import check_resume, check_trainer_options, train
+
         n_devices = check_trainer_options(
             devices=devices, num_nodes=num_nodes, strategy=strategy, accelerator=accelerator, precision=precision
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vivid.core.train import TrainConfig
+from vivid.core.train_config import TrainConfig
 
 
 @dataclass

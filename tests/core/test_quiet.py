@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_train_quiet_prints_only_the_export(tmp_path):
     cmd = [sys.executable, "-m", "vivid.cli", "train", "interp", "--config", "tiny", "-o", str(tmp_path / "run"), "-q",
@@ -30,3 +32,28 @@ def test_models_lists_names_in_full_and_short_metrics():
     assert text == "psnr 34.33; step 400"
     many = short_metrics({f"val/m{i}": float(i) for i in range(6)}, limit=4)
     assert many == "m0 0; m1 1; m2 2; m3 3 (+2 more in the sidecar)"
+
+
+START_UP = """
+import sys
+
+import pytest
+sys.argv = ["vivid", *sys.argv[1:]]
+from vivid.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print("HEAVY:", sorted(m for m in ("torch", "pytorch_lightning") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["pose", "--help"], ["interp", "missing.mp4", "-o", "x.mp4", "--factor", "2"],
+     ["repair", "missing.mp4", "-o", "y.mp4"], ["pose", "missing.jpg", "-o", "p.json"], ["train", "nope"],
+     ["train", "interp", "optim.lrr=1"], ["synth", "body", "--size", "10", "-o", "out"]],
+)  # fmt: skip
+def test_help_version_and_argument_errors_import_no_torch(args, tmp_path):
+    done = subprocess.run([sys.executable, "-c", START_UP, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert "HEAVY: []" in done.stdout, (args, done.stdout[-300:], done.stderr[-300:])

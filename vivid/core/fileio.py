@@ -8,12 +8,14 @@ import fnmatch
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
-import torch
 
 from vivid.core.errors import VividError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +227,16 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         Image.fromarray(image).save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
+def to_tensor(image: np.ndarray) -> "torch.Tensor":
     """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1]."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """float (3, H, W) or (B, 3, H, W) in [0, 1] -> uint8 (H, W, 3) or (B, H, W, 3), rounded."""
+    import torch
+
     x = image.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu()
     return (x.permute(1, 2, 0) if x.ndim == 3 else x.permute(0, 2, 3, 1)).numpy()

@@ -24,11 +24,13 @@ class Task:
         summary: one line for ``vivid --help``.
         package: the Python package holding the task's folder (its ``presets/*.yaml``).
         model_module: module that registers the task's model variants (``@register_model``), or None.
-        recipe_module: module with ``CONFIG`` (the typed config class) and ``build_recipe(cfg)``,
-            or None for a task that does not train.
+        recipe_module: module with ``build_recipe(cfg)`` (and ``CONFIG``, the typed config
+            class, unless ``config_module`` holds it), or None for a task that does not train.
         cli_module: module with ``register(app)`` adding the task's commands, or None.
         demo_module: module with ``run_demo(out_dir, report, *, device, quick)``, or None.
         benchmark: benchmark script relative to the repository root, or None.
+        config_module: module with ``CONFIG`` that imports no torch, so that ``vivid train`` checks
+            a config before any heavy import (default: the recipe module).
     """
 
     name: str
@@ -39,6 +41,7 @@ class Task:
     cli_module: str | None = None
     demo_module: str | None = None
     benchmark: str | None = None
+    config_module: str | None = None
 
     @property
     def trainable(self) -> bool:
@@ -49,7 +52,7 @@ TASKS: list[Task] = [
     Task(
         "interp", "frame interpolation, stutter repair and frame-rate up-conversion", "vivid.interp",
         model_module="vivid.interp.model", recipe_module="vivid.interp.recipe", cli_module="vivid.interp.cli",
-        demo_module="vivid.interp.demo", benchmark="benchmarks/interp.py",
+        demo_module="vivid.interp.demo", benchmark="benchmarks/interp.py", config_module="vivid.interp.config",
     ),
     Task(
         "synth", "synthetic people, clips, try-on pairs and faces with every label", "vivid.synth",
@@ -58,12 +61,12 @@ TASKS: list[Task] = [
     Task(
         "pose3d", "3D human pose from one image, joint angles and coaching", "vivid.pose3d",
         model_module="vivid.pose3d.model", recipe_module="vivid.pose3d.recipe", cli_module="vivid.pose3d.cli",
-        demo_module="vivid.pose3d.demo", benchmark="benchmarks/pose3d.py",
+        demo_module="vivid.pose3d.demo", benchmark="benchmarks/pose3d.py", config_module="vivid.pose3d.config",
     ),
     Task(
         "people", "finds the people in images and video", "vivid.people",
         model_module="vivid.people.model", recipe_module="vivid.people.recipe", cli_module="vivid.people.cli",
-        demo_module="vivid.people.demo", benchmark="benchmarks/people.py",
+        demo_module="vivid.people.demo", benchmark="benchmarks/people.py", config_module="vivid.people.config",
     ),
 ]  # fmt: skip
 

@@ -40,15 +40,15 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import av
 import numpy as np
-import torch
 
 from vivid.core.errors import VividError
 from vivid.core.fileio import (
@@ -78,6 +78,9 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "frame_end",
 ]
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -546,7 +549,8 @@ class _SourceMedia:
 def _as_uint8(frame: np.ndarray | torch.Tensor | Frame) -> np.ndarray:
     if isinstance(frame, Frame):
         frame = frame.image
-    if isinstance(frame, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor frame means torch is loaded; reading video needs no torch
+    if torch is not None and isinstance(frame, torch.Tensor):
         if frame.ndim != 3 or frame.shape[0] != 3:
             raise ValueError(f"tensor frames must be float (3, H, W) in [0, 1], got {tuple(frame.shape)}")
         return to_uint8(frame)

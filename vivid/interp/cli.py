@@ -173,8 +173,7 @@ def interp_cmd(
     from vivid.core.cli_utils import progress
     from vivid.core.fileio import IMAGE_SUFFIXES, check_output_file
     from vivid.core.video import open_clip
-    from vivid.interp.apply import interpolate_images, upconvert_file
-    from vivid.interp.upconvert import check_rate, check_request, expected_output_count
+    from vivid.interp.rates import check_rate, check_request, expected_output_count
 
     interp = _LazyInterpolator(opts)
     if len(inputs) == 2:
@@ -182,6 +181,8 @@ def interp_cmd(
             raise VividError("--factor/--fps apply to a video; with two images give --t (default 0.5)")
         a, b = inputs
         check_output_file(out, suffixes=sorted(IMAGE_SUFFIXES), inputs=inputs, overwrite=opts.overwrite)
+        from vivid.interp.apply import interpolate_images
+
         interpolate_images(a, b, out, interp, t=0.5 if t is None else t, overwrite=opts.overwrite)
         typer.echo(f"wrote {out}")
         return
@@ -198,6 +199,8 @@ def interp_cmd(
     out_fps = check_rate(float(src.info.fps), factor=factor, fps=fps)
     interp.check()
     total = expected_output_count(src.info.n_frames, float(src.info.fps), factor=factor, fps=fps)
+    from vivid.interp.apply import upconvert_file
+
     with progress(total, "interpolating", quiet=opts.quiet, unit="frame") as bar:
         summary = upconvert_file(
             inp, out, interp, factor=factor, fps=fps, batch_size=opts.batch, input_fps=opts.input_fps,
@@ -225,13 +228,14 @@ def repair_cmd(
     from vivid.core.cli_utils import progress
     from vivid.core.fileio import check_output_file
     from vivid.core.video import open_clip
-    from vivid.interp.repair import parse_threshold, repair_file
 
-    parse_threshold(threshold)  # fail early on a bad value
     _check_clip_output(out, inp, overwrite=opts.overwrite)
     if report is not None:
         check_output_file(report, suffixes=[".json"], inputs=[inp], overwrite=opts.overwrite, what="--report")
     src = open_clip(inp, fps=opts.input_fps)
+    from vivid.interp.repair import parse_threshold, repair_file  # model code loads once the paths are good
+
+    parse_threshold(threshold)  # a bad value, before any work
     interp = _LazyInterpolator(opts).check()
     with progress(src.info.n_frames, "repairing", quiet=opts.quiet, unit="frame") as bar:
         res = repair_file(

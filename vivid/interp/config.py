@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vivid.core.train import TrainConfig
+from vivid.core.train_config import TrainConfig
 
 
 @dataclass
@@ -125,3 +125,6 @@ class InterpConfig(TrainConfig):
     loss: InterpLoss = field(default_factory=InterpLoss)
     optim: InterpOptim = field(default_factory=InterpOptim)
     stage: Literal["full", "flow"] = "full"
+
+
+CONFIG = InterpConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vivid.core.train import TrainConfig
+from vivid.core.train_config import TrainConfig
 
 
 @dataclass
@@ -75,3 +75,6 @@ class PeopleConfig(TrainConfig):
     data: PeopleData = field(default_factory=PeopleData)
     loss: PeopleLoss = field(default_factory=PeopleLoss)
     optim: PeopleOptim = field(default_factory=PeopleOptim)
+
+
+CONFIG = PeopleConfig

@@ -41,6 +41,13 @@ def run_pose(
     from vivid.core.cli_utils import progress, resolve_device
     from vivid.core.fileio import atomic_write, check_output_file
     from vivid.core.video import open_frames
+
+    check_output_file(out, suffixes=[".json"], inputs=[inp], overwrite=overwrite)
+    if overlay is not None:
+        videos = [".mp4", ".m4v", ".mov", ".mkv"]
+        check_output_file(overlay, suffixes=videos, inputs=[inp], overwrite=overwrite, what="--overlay")
+    source = open_frames(inp)  # raises VividError for a missing, unreadable or unsupported input
+    # The model code (torch) loads only once the paths are known to be good.
     from vivid.pose3d.angles import MEASURES, angles_to_floats, joint_angles
     from vivid.pose3d.apply import PoseEstimator, camera_matrix
     from vivid.pose3d.bones import JOINT_NAMES
@@ -48,15 +55,10 @@ def run_pose(
     from vivid.pose3d.people import DETECTOR_NAME, choose, load_detector, parse_box
     from vivid.pose3d.smoothing import SMOOTHING
 
-    check_output_file(out, suffixes=[".json"], inputs=[inp], overwrite=overwrite)
-    if overlay is not None:
-        videos = [".mp4", ".m4v", ".mov", ".mkv"]
-        check_output_file(overlay, suffixes=videos, inputs=[inp], overwrite=overwrite, what="--overlay")
     camera_matrix(64, 64, fov_deg=fov, focal=focal)
     given = parse_box(box) if box is not None else None
     choose([], person)  # validates --person
     exercise = load_rules(coach) if coach else None
-    source = open_frames(inp)  # raises VividError for a missing, unreadable or unsupported input
     dev = resolve_device(device)
     estimator = PoseEstimator(model, device=dev, fov_deg=fov, focal=focal, person_threshold=person_threshold)
     if given is not None:

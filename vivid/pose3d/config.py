@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vivid.core.train import TrainConfig
+from vivid.core.train_config import TrainConfig
 
 
 @dataclass
@@ -89,3 +89,6 @@ class Pose3DConfig(TrainConfig):
     data: Pose3DData = field(default_factory=Pose3DData)
     loss: Pose3DLoss = field(default_factory=Pose3DLoss)
     optim: Pose3DOptim = field(default_factory=Pose3DOptim)
+
+
+CONFIG = Pose3DConfig
