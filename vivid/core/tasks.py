@@ -60,6 +60,11 @@ TASKS: list[Task] = [
         model_module="vivid.pose3d.model", recipe_module="vivid.pose3d.recipe", cli_module="vivid.pose3d.cli",
         demo_module="vivid.pose3d.demo", benchmark="benchmarks/pose3d.py",
     ),
+    Task(
+        "bodyvid", "smooth 3D body meshes from video, with glTF/BVH export (vivid body)", "vivid.bodyvid",
+        model_module="vivid.bodyvid.model", recipe_module="vivid.bodyvid.recipe", cli_module="vivid.bodyvid.cli",
+        demo_module="vivid.bodyvid.demo", benchmark="benchmarks/bodyvid.py",
+    ),
 ]  # fmt: skip
 
 
