@@ -73,6 +73,13 @@ def square_box(points: Tensor, margin: float = BOX_MARGIN) -> tuple[float, float
     return float(c[0]), float(c[1]), max(8.0, float((hi - lo).max()) * margin)
 
 
+def clamp_box(box: tuple[float, float, float], height: int, width: int) -> tuple[float, float, float]:
+    """A box kept near the image: centre within it, side at most twice its larger side (joints far
+    outside the frame, e.g. of a body the camera crops, would otherwise make a useless crop)."""
+    cx, cy, side = box
+    return min(max(cx, 0.0), width - 1.0), min(max(cy, 0.0), height - 1.0), min(side, 2.0 * max(height, width))
+
+
 def crop(image: Tensor, box: tuple[float, float, float], size: int) -> Tensor:
     """Sample a square ``box`` of ``image`` (3, H, W) into (3, size, size), bilinear, zeros outside.
 
@@ -81,8 +88,8 @@ def crop(image: Tensor, box: tuple[float, float, float], size: int) -> Tensor:
     """
     _, H, W = image.shape
     cx, cy, side = box
-    if side > 2 * size:  # low-pass first, so that a large box does not alias
-        f = side / (2 * size)
+    if side > 2 * size and min(H, W) >= 8:  # low-pass first, so that a large box does not alias
+        f = min(side / (2 * size), min(H, W) / 4)
         image = F.interpolate(image[None], scale_factor=1 / f, mode="area", recompute_scale_factor=False)[0]
         H2, W2 = image.shape[1:]
         cx, cy, side = (cx + 0.5) * W2 / W - 0.5, (cy + 0.5) * H2 / H - 0.5, side * W2 / W
@@ -161,7 +168,7 @@ def clip_arrays(labels, clip, size: int, rng: np.random.Generator | None = None)
             side *= float(rng.uniform(0.9, 1.15))
             cx += float(rng.uniform(-0.05, 0.05)) * side
             cy += float(rng.uniform(-0.05, 0.05)) * side
-        box = (cx, cy, side)
+        box = clamp_box((cx, cy, side), *labels.image.shape[1:3])
         image = torch.from_numpy(labels.image[k]).permute(2, 0, 1).float() / 255
         frames.append(to_uint8(crop(image, box, size)))
         j2d.append(to_crop_pixels(joints, box, size).numpy())

@@ -14,17 +14,7 @@ from vivid.core import metrics
 from vivid.bodyvid.camera import project_joints
 from vivid.bodyvid.config import BodyVidLoss, BodyVidOptim
 from vivid.bodyvid.losses import joint_loss, parameter_loss, reprojection_loss, velocity_loss, vertex_loss
-from vivid.bodyvid.skeleton import ROOT_JOINT
-
-
-def body_vertices(rotations: Tensor, phenotype: Tensor) -> Tensor:
-    """(N, 24, 3, 3) rotations and (N, 6) phenotypes -> (N, V, 3) Anny vertices (camera axes,
-    pelvis at the origin), through :class:`vivid.core.body.BodyModel` (slow: exports, metrics)."""
-    from vivid.bodyvid.skeleton import full_pose, shared_body_model
-
-    body = shared_body_model().to(rotations.device)
-    pose, glob = full_pose(rotations, body.bone_names)
-    return body(pose=pose, phenotype=phenotype, global_rot=glob).vertices
+from vivid.bodyvid.skeleton import ROOT_JOINT, body_vertices
 
 
 class BodyVidModule(pl.LightningModule):

@@ -197,6 +197,15 @@ class AnnySkeleton(nn.Module):
         return out - out[:, ROOT_JOINT : ROOT_JOINT + 1]
 
 
+def body_vertices(rotations: Tensor, phenotype: Tensor) -> Tensor:
+    """(N, 24, 3, 3) rotations and (N, 6) phenotypes -> (N, V, 3) Anny mesh vertices (camera axes,
+    pelvis at the origin) through the shared :class:`vivid.core.body.BodyModel` (slow: for exports,
+    overlays and metrics)."""
+    body = shared_body_model().to(rotations.device)
+    pose, glob = full_pose(rotations, body.bone_names)
+    return body(pose=pose, phenotype=phenotype, global_rot=glob).vertices
+
+
 def full_pose(rotations: Tensor, bone_names: list[str]) -> tuple[Tensor, Tensor]:
     """(N, 24, 3, 3) :data:`BONES` rotations -> the arguments of :class:`vivid.core.body.BodyModel`:
     (N, J_all, 3, 3) local-ref pose (root and unpredicted bones at rest) and (N, 3, 3) ``global_rot``."""
