@@ -288,7 +288,8 @@ def _zxy_degrees(R: np.ndarray) -> np.ndarray:
 
 
 def bvh_clip(rotations: np.ndarray, reference_heads: np.ndarray, root: np.ndarray, times: np.ndarray):
-    """The predicted skeleton as a :class:`vivid.synth.bvh.BvhClip` (centimetres, y up).
+    """The predicted skeleton as a :class:`vivid.synth.bvh.BvhClip` (centimetres, y up); joints
+    named after :data:`vivid.bodyvid.skeleton.BONES` (``.`` as ``_``), in depth-first order.
 
     Args:
         rotations: (T, 24, 3, 3) :data:`vivid.bodyvid.skeleton.BONES` rotations (root: camera frame).
@@ -303,18 +304,26 @@ def bvh_clip(rotations: np.ndarray, reference_heads: np.ndarray, root: np.ndarra
     T = rotations.shape[0]
     M = BODY_TO_BVH
     heads = np.asarray(reference_heads, dtype=np.float64) @ M.T * 100.0
-    joints, motion = [], []
-    children = {p: [c for c, q in enumerate(BONE_PARENTS) if q == p] for p in range(len(BONES))}
-    for j, name in enumerate(BONES):
+    children = {p: [c for c, q in enumerate(BONE_PARENTS) if q == p] for p in range(-1, len(BONES))}
+    # Depth-first order, as BVH lists joints (and as the writer emits them): channels follow it.
+    order: list[int] = []
+    stack = list(reversed(children[-1]))
+    while stack:
+        j = stack.pop()
+        order.append(j)
+        stack.extend(reversed(children[j]))
+    slot = {j: k for k, j in enumerate(order)}
+    joints = []
+    for j in order:
         p = BONE_PARENTS[j]
         offset = heads[j] - heads[p] if p >= 0 else np.zeros(3)
         chans = (["Xposition", "Yposition", "Zposition"] if p < 0 else []) + ["Zrotation", "Xrotation", "Yrotation"]
         end = None if children[j] else np.array([0.0, 5.0, 0.0])
-        joints.append(BvhJoint(name.replace(".", "_"), p, offset, chans, end))
+        joints.append(BvhJoint(BONES[j].replace(".", "_"), slot[p] if p >= 0 else -1, offset, chans, end))
     root_rot = CAMERA_TO_YUP @ rotations[:, 0] @ M.T
     local = M @ rotations[:, 1:] @ M.T
     pos = (np.asarray(root, dtype=np.float64) - np.asarray(root, dtype=np.float64)[:1]) @ CAMERA_TO_YUP.T * 100.0
-    angles = _zxy_degrees(np.concatenate([root_rot[:, None], local], 1))  # (T, 24, 3)
+    angles = _zxy_degrees(np.concatenate([root_rot[:, None], local], 1))[:, order]  # (T, 24, 3)
     motion = np.concatenate([pos, angles.reshape(T, -1)], 1)
     step = float(np.mean(np.diff(times))) if T > 1 else 1.0 / 30
     return BvhClip(joints, motion, step, "vivid body")
