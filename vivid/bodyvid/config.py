@@ -53,12 +53,14 @@ class BodyVidOptim:
     """``optim``: AdamW with a linear warm-up and a cosine decay over trainer.max_steps."""
 
     lr: float = 1e-3
-    weight_decay: float = 1e-4
     warmup_steps: int = 100
+    weight_decay: float = 1e-4
 
 
 @dataclass
 class BodyVidConfig(TrainConfig):
+    """The whole bodyvid config; the model's settings are ``model_config`` keys of BodyVidNet."""
+
     model: str = "bodyvid_default"
     data: BodyVidData = field(default_factory=BodyVidData)
     loss: BodyVidLoss = field(default_factory=BodyVidLoss)

@@ -17,7 +17,7 @@ def build_recipe(cfg: BodyVidConfig) -> Recipe:
     datamodule = BodyVidDataModule(cfg.data, size=model.input_size, seq_len=model.seq_len)
     module = BodyVidModule(model, loss=cfg.loss, optim=cfg.optim, total_steps=cfg.trainer.max_steps)
     motion = describe_mocap(datamodule.mocap)
-    source = (f"CMU mocap from {motion['folder']} ({len(motion['train'])} train takes, split by whole takes) and procedural"
+    source = (f"CMU mocap from {motion['folder']} ({len(motion['train'])} train clips, split by whole takes) and procedural"
               if motion["source"] == "mocap" else "procedural motion (no mocap folder)")  # fmt: skip
     d = cfg.data
     description = (
