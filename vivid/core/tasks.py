@@ -68,6 +68,11 @@ TASKS: list[Task] = [
         model_module="vivid.people.model", recipe_module="vivid.people.recipe", cli_module="vivid.people.cli",
         demo_module="vivid.people.demo", benchmark="benchmarks/people.py", config_module="vivid.people.config",
     ),
+    Task(
+        "bodyvid", "smooth 3D body meshes from video, with glTF/BVH export (vivid body)", "vivid.bodyvid",
+        model_module="vivid.bodyvid.model", recipe_module="vivid.bodyvid.recipe", cli_module="vivid.bodyvid.cli",
+        demo_module="vivid.bodyvid.demo", benchmark="benchmarks/bodyvid.py",
+    ),
 ]  # fmt: skip
 
 

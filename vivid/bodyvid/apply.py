@@ -1,0 +1,236 @@
+"""Inference on a video (step 8 of the method): person crop per frame, sequences, prediction.
+
+Frames stream in one at a time; at most two sequences of frames are held (memory does not grow
+with the video's length; the small per-frame records the animation exports need are kept).
+
+The person's box in each frame, in order of preference:
+
+1. a box the user gives (``box=(x0, y0, x1, y1)``), for every frame;
+2. ``vivid.people``'s person detector, when that package is installed (the detection nearest
+   the previous box);
+3. the box around the joints projected from the previous prediction (a sequence's frames take
+   the last frame of the sequence before);
+4. the whole frame (the first sequence, without 1 or 2).
+
+With ``refine`` (default) each sequence is predicted twice: the second time on crops around
+the joints of the first pass. Sequences overlap when ``stride < S``; a frame's predictions are
+then averaged (rotations re-orthonormalised). The camera of the input is a pinhole with a field
+of view of ``fov_deg`` across the larger side (55 degrees by default): absolute depth assumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vivid.core.checkpoints import load_checkpoint
+from vivid.core.errors import VividError
+from vivid.core.geometry import intrinsics_from_fov, matrix_to_axis_angle
+from vivid.bodyvid.camera import camera_translation, project_joints
+from vivid.bodyvid.data import clamp_box, crop, crop_intrinsics, from_crop_pixels, square_box
+from vivid.bodyvid.sequences import check_sequence_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FOV_DEG = 55.0
+BOX_SOURCES = ("user", "people", "previous", "frame")
+
+
+@dataclass
+class FramePrediction:
+    """One frame's body.
+
+    Attributes:
+        index, time: the frame's position and timestamp (seconds).
+        joints3d: (17, 3) H36M joints, camera frame, metres; joints2d: (17, 2) image pixels.
+        rotations: (24, 3, 3) :data:`vivid.bodyvid.skeleton.BONES` rotations (root: camera frame).
+        phenotype: (6,); root: (3,) pelvis, camera frame; box: (cx, cy, side) crop used;
+        box_source: where the box came from (:data:`BOX_SOURCES`).
+    """
+
+    index: int
+    time: float
+    joints3d: np.ndarray
+    joints2d: np.ndarray
+    rotations: np.ndarray
+    phenotype: np.ndarray
+    root: np.ndarray
+    box: tuple[float, float, float]
+    box_source: str
+
+    def to_dict(self) -> dict:
+        r = lambda a, n: np.round(np.asarray(a, dtype=np.float64), n).tolist()  # noqa: E731
+        return {
+            "index": self.index, "time": round(self.time, 4), "joints3d": r(self.joints3d, 4),
+            "joints2d": r(self.joints2d, 1), "root": r(self.root, 4),
+            "rotations_axis_angle": r(matrix_to_axis_angle(torch.from_numpy(self.rotations)).numpy(), 4),
+            "phenotype": r(self.phenotype, 3), "crop_box": [round(float(v), 1) for v in self.box],
+            "box_source": self.box_source,
+        }  # fmt: skip
+
+
+def _people_detector():
+    """``vivid.people``'s detector when installed, else None."""
+    try:
+        from vivid.people import PersonDetector
+    except ImportError:
+        return None
+    try:
+        return PersonDetector()
+    except Exception as err:  # a detector that cannot start (e.g. missing weights): fall back
+        log.warning("vivid.people's detector is not usable (%s); boxes come from the previous frame", err)
+        return None
+
+
+def _box_from_corners(box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * 1.15
+
+
+@dataclass
+class _Pending:
+    index: int
+    time: float
+    image: Tensor  # (3, H, W)
+    box: tuple[float, float, float]
+    source: str
+    sums: dict = field(default_factory=dict)
+    count: int = 0
+
+
+class BodyVideoPredictor:
+    """Runs a bodyvid checkpoint on a stream of frames.
+
+    Args:
+        model: bundled name (``bodyvid-default``) or a ``.safetensors`` path.
+        device: torch device. fov_deg: the input camera's field of view (degrees, larger side).
+        stride: frames between sequence starts (default S: no overlap).
+        box: a fixed person box (x0, y0, x1, y1) in pixels for every frame.
+        detector: "auto" (vivid.people when installed), or None (no detector).
+        refine: a second pass per sequence on crops around the first pass's joints.
+    """
+
+    def __init__(self, model: str = "bodyvid-default", *, device: str | torch.device = "cpu", fov_deg: float | None = None,
+                 stride: int | None = None, box: tuple[float, float, float, float] | None = None,
+                 detector: str | None = "auto", refine: bool = True) -> None:  # fmt: skip
+        self.model, self.meta = load_checkpoint(model, task="bodyvid", device=device)
+        self.device = torch.device(device)
+        self.seq_len = self.model.seq_len
+        self.stride = check_sequence_settings(self.seq_len, stride)
+        self.fov_deg = DEFAULT_FOV_DEG if fov_deg is None else fov_deg
+        if not 1.0 <= self.fov_deg <= 170.0:
+            raise VividError(f"field of view must be between 1 and 170 degrees, got {self.fov_deg}")
+        if box is not None and not (box[2] > box[0] and box[3] > box[1]):
+            raise VividError(f"--box must be x0,y0,x1,y1 with x1 > x0 and y1 > y0, got {box}")
+        self.user_box = box
+        self.detector = _people_detector() if (detector == "auto" and box is None) else None
+        self.refine = refine
+        self.last_box: tuple[float, float, float] | None = None
+
+    @property
+    def box_strategy(self) -> str:
+        """What the boxes come from, for the output's record."""
+        if self.user_box is not None:
+            return "user box (--box) for every frame"
+        if self.detector is not None:
+            return "vivid.people person detector, nearest the previous box"
+        return ("vivid.people is not installed: the whole frame for the first sequence, then the box around the joints "
+                "projected from the previous prediction")  # fmt: skip
+
+    # ------------------------------------------------------------------ boxes
+
+    def _box(self, image: np.ndarray) -> tuple[tuple[float, float, float], str]:
+        h, w = image.shape[:2]
+        if self.user_box is not None:
+            return clamp_box(_box_from_corners(self.user_box), h, w), "user"
+        if self.detector is not None:
+            found = self.detector(image)
+            if found:
+                def distance(d):
+                    c = _box_from_corners(d.box)
+                    return 0.0 if self.last_box is None else (c[0] - self.last_box[0]) ** 2 + (c[1] - self.last_box[1]) ** 2
+
+                best = min(found, key=lambda d: (distance(d), -d.score)) if self.last_box else max(found, key=lambda d: d.score)
+                return clamp_box(_box_from_corners(best.box), h, w), "people"
+        if self.last_box is not None:
+            return self.last_box, "previous"
+        return ((w - 1) / 2, (h - 1) / 2, float(max(w, h))), "frame"
+
+    # ------------------------------------------------------------------ sequences
+
+    @torch.no_grad()
+    def _run(self, items: list[_Pending], boxes: list[tuple[float, float, float]], K: Tensor) -> dict[str, Tensor]:
+        size = self.model.input_size
+        crops = torch.stack([crop(it.image, b, size) for it, b in zip(items, boxes)])
+        Kc = torch.stack([crop_intrinsics(K, b, size) for b in boxes])
+        out = self.model(crops[None].to(self.device))
+        cam, joints = out.camera[0].cpu(), out.joints3d[0].cpu()
+        uv = project_joints(joints, cam, Kc, size, self.model.camera)
+        uv = torch.stack([from_crop_pixels(uv[k], boxes[k], size) for k in range(len(items))])
+        return {"joints3d_rel": joints, "joints2d": uv, "rotations": out.rotations[0].cpu(),
+                "phenotype": out.phenotype[0].cpu(), "root": camera_translation(cam, Kc, size)}  # fmt: skip
+
+    def _predict_sequence(self, items: list[_Pending], K: Tensor) -> None:
+        """Predict one sequence (padded by repeating its last frame) and add to each frame's sums."""
+        n = len(items)
+        padded = items + [items[-1]] * (self.seq_len - n)
+        boxes = [it.box for it in padded]
+        pred = self._run(padded, boxes, K)
+        if self.refine:
+            h, w = items[0].image.shape[1:]
+            boxes = [clamp_box(square_box(pred["joints2d"][k]), h, w) for k in range(self.seq_len)]
+            pred = self._run(padded, boxes, K)
+        for k, it in enumerate(items):  # padded predictions are dropped
+            for key, value in pred.items():
+                it.sums[key] = it.sums.get(key, 0) + value[k]
+            it.count += 1
+            it.box = boxes[k]
+        h, w = items[0].image.shape[1:]
+        self.last_box = clamp_box(square_box(pred["joints2d"][n - 1]), h, w)
+
+    def _finish(self, it: _Pending) -> FramePrediction:
+        m = {k: v / it.count for k, v in it.sums.items()}
+        rot = m["rotations"]
+        if it.count > 1:  # the mean of rotations, back onto rotations
+            import roma
+
+            rot = roma.special_procrustes(rot)
+        return FramePrediction(
+            index=it.index, time=it.time, joints3d=(m["joints3d_rel"] + m["root"]).numpy(), joints2d=m["joints2d"].numpy(),
+            rotations=rot.numpy(), phenotype=m["phenotype"].numpy(), root=m["root"].numpy(), box=it.box,
+            box_source=it.source,
+        )  # fmt: skip
+
+    def predict(self, frames: Iterable) -> Iterator[FramePrediction]:
+        """Frames (objects with ``image`` uint8 (H, W, 3), ``time``, ``index``, as
+        :func:`vivid.core.video.iter_frames` yields) -> one :class:`FramePrediction` per frame, in order."""
+        pending: list[_Pending] = []
+        K = None
+        self.last_box = None
+        for frame in frames:
+            image = frame.image
+            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise VividError("frames must be RGB uint8 (H, W, 3) images")
+            h, w = image.shape[:2]
+            if min(h, w) < 16:
+                raise VividError(f"frames of {w}x{h} are too small; use at least 16x16 pixels")
+            if K is None:
+                K = intrinsics_from_fov(fov_deg=self.fov_deg, height=h, width=w)
+            box, source = self._box(image)
+            tensor = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+            pending.append(_Pending(int(frame.index), float(frame.time), tensor, box, source))
+            if len(pending) == self.seq_len:
+                self._predict_sequence(pending, K)
+                for it in pending[: self.stride]:
+                    yield self._finish(it)
+                pending = pending[self.stride :]
+        if pending:
+            if any(p.count == 0 for p in pending):  # the tail: one padded sequence
+                self._predict_sequence(pending, K)
+            for it in pending:
+                yield self._finish(it)

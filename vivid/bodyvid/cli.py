@@ -1,0 +1,188 @@
+"""``vivid body IN.mp4 -o OUT_DIR [--glb] [--bvh] [--obj] [--overlay] [--seq-len S]``.
+
+Writes into OUT_DIR: ``body.json`` (per-frame joints and body parameters; always), and on request
+``overlay.mp4`` (the mesh over the frames, at the source's frame rate), ``meshes/frame_NNNNNN.obj``
+(or ``.ply`` with ``--ply``), ``body.glb`` (the animated, skinned Anny mesh) and ``body.bvh``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from vivid.core.errors import VividError
+
+# Mesh colour in the overlay, and how much of it covers the frame.
+_MESH_RGB = (0.55, 0.7, 0.95)
+_OVERLAY_ALPHA = 0.65
+
+
+def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
+    """``"x0,y0,x1,y1"`` -> four floats (VividError otherwise)."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise VividError(f"--box must be four numbers x0,y0,x1,y1 in pixels, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def overlay_frame(image: np.ndarray, vertices: np.ndarray, faces, K) -> np.ndarray:
+    """The mesh (V, 3) camera-frame vertices rendered over ``image`` uint8 (H, W, 3) with intrinsics K (3, 3)."""
+    import torch
+
+    from vivid.core.render import render
+
+    h, w = image.shape[:2]
+    v = torch.as_tensor(vertices, dtype=torch.float32)[None]
+    albedo = torch.tensor(_MESH_RGB).expand(v.shape[1], 3)
+    out = render(v, faces, torch.as_tensor(K, dtype=torch.float32), h, w, albedo=albedo)
+    rgb, mask = out.rgb[0].permute(1, 2, 0).clamp(0, 1).numpy(), out.mask[0].numpy()[..., None] * _OVERLAY_ALPHA
+    return (image * (1 - mask) + rgb * 255 * mask).round().clip(0, 255).astype(np.uint8)
+
+
+def run_body(inp: Path, out_dir: Path, *, glb: bool = False, bvh: bool = False, obj: bool = False, ply: bool = False,
+             overlay: bool = False, seq_len: int | None = None, stride: int | None = None, model: str = "bodyvid-default",
+             device: str = "auto", fov: float | None = None, box: str | None = None, overwrite: bool = False,
+             quiet: bool = False) -> dict:  # fmt: skip
+    """Run ``vivid body`` (see the module docstring); returns the JSON record written to ``body.json``."""
+    import torch
+
+    from vivid.core.body import H36M_JOINTS
+    from vivid.core.cli_utils import progress, resolve_device
+    from vivid.core.geometry import intrinsics_from_fov
+    from vivid.core.video import VideoWriter, open_frames
+    from vivid.bodyvid.apply import BodyVideoPredictor
+    from vivid.bodyvid.export import body_animation, bvh_clip, write_bvh_file, write_glb, write_obj, write_ply
+    from vivid.bodyvid.skeleton import BONES, body_vertices, shared_body_model
+
+    inp, out_dir = Path(inp), Path(out_dir)
+    if not inp.exists():
+        raise VividError(f"input {inp} does not exist")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VividError(f"output {out_dir} is a file; give a folder")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise VividError(f"output folder {out_dir} is not empty; give a new folder or pass --overwrite")
+    source = open_frames(inp)
+    if source.kind == "image":
+        raise VividError(f"{inp} is a single image; vivid body needs a video or a folder of frames")
+    if source.info.n_frames_exact and source.info.n_frames < 2:
+        raise VividError(f"{inp} has {source.info.n_frames} frame; vivid body needs at least 2 frames")
+    predictor = BodyVideoPredictor(model, device=resolve_device(device), fov_deg=fov, stride=stride, box=parse_box(box))
+    if seq_len is not None and seq_len != predictor.seq_len:
+        if not isinstance(seq_len, int) or seq_len < 2:
+            raise VividError(f"--seq-len must be a whole number of at least 2 frames, got {seq_len}")
+        raise VividError(f"--seq-len {seq_len}: this model was trained on sequences of {predictor.seq_len} frames; "
+                         f"use --seq-len {predictor.seq_len} or a model trained with that length")  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = source.info
+    K = intrinsics_from_fov(fov_deg=predictor.fov_deg, height=info.height, width=info.width)
+    faces = shared_body_model().faces
+    records, rotations, phenotypes, roots, times = [], [], [], [], []
+    writer = VideoWriter(out_dir / "overlay.mp4", fps=info.fps) if overlay else None
+    mesh_dir = out_dir / "meshes"
+    if obj or ply:
+        mesh_dir.mkdir(exist_ok=True)
+    images: dict[int, np.ndarray] = {}  # frames awaiting their prediction (at most two sequences)
+    try:
+        if writer is not None:
+            writer.__enter__()
+
+        def frames():
+            for frame in source:
+                if overlay:
+                    images[frame.index] = frame.image
+                yield frame
+
+        with progress(info.n_frames or None, "vivid body", quiet=quiet, unit="frame") as bar:
+            for pred in predictor.predict(frames()):
+                records.append(pred.to_dict())
+                rotations.append(pred.rotations)
+                phenotypes.append(pred.phenotype)
+                roots.append(pred.root)
+                times.append(pred.time)
+                if overlay or obj or ply:
+                    with torch.no_grad():
+                        verts = body_vertices(torch.from_numpy(pred.rotations)[None], torch.from_numpy(pred.phenotype)[None])[0]
+                    verts = verts.numpy() + pred.root
+                    if overlay:
+                        writer.write(overlay_frame(images.pop(pred.index), verts, faces, K), time=pred.time)
+                    if obj:
+                        write_obj(mesh_dir / f"frame_{pred.index:06d}.obj", verts, faces.numpy())
+                    if ply:
+                        write_ply(mesh_dir / f"frame_{pred.index:06d}.ply", verts, faces.numpy())
+                bar.advance()
+    except BaseException as err:
+        if writer is not None:
+            writer.__exit__(type(err), err, err.__traceback__)
+        raise
+    if writer is not None:
+        writer.__exit__(None, None, None)
+    if len(records) < 2:
+        raise VividError(f"{inp} has {len(records)} frame; vivid body needs at least 2 frames")
+    rot, phen, root, t = np.stack(rotations), np.mean(phenotypes, 0), np.stack(roots), np.asarray(times)
+    written = ["body.json"] + (["overlay.mp4"] if overlay else []) + (["meshes/"] if obj or ply else [])
+    if glb:
+        write_glb(out_dir / "body.glb", body_animation(rot, phen, root), t)
+        written.append("body.glb")
+    if bvh:
+        with torch.no_grad():
+            ref = shared_body_model()(phenotype=torch.from_numpy(phen.astype(np.float32))[None]).bone_heads[0]
+        names = shared_body_model().bone_names
+        heads = ref[[names.index(b) for b in BONES]].numpy()
+        write_bvh_file(out_dir / "body.bvh", bvh_clip(rot, heads, root, t))
+        written.append("body.bvh")
+    report = {
+        "input": str(inp),
+        "model": model,
+        "fps": float(info.fps),
+        "sequence_length": predictor.seq_len,
+        "stride": predictor.stride,
+        "person_box": predictor.box_strategy,
+        "camera": {"fov_deg": predictor.fov_deg, "K": [[round(float(v), 3) for v in row] for row in K.tolist()]},
+        "units": {"joints3d": "metres, camera frame (x right, y down, z forward)", "joints2d": "pixels (x, y)",
+                  "rotations_axis_angle": "radians; bone 0 (root) in the camera frame, the others local-ref (vivid.core.body)"},
+        "joint_names": H36M_JOINTS,
+        "bone_names": BONES,
+        "phenotype_mean": np.round(phen, 3).tolist(),
+        "written": written,
+        "frames": records,
+    }  # fmt: skip
+    from vivid.core.fileio import atomic_write
+
+    with atomic_write(out_dir / "body.json") as tmp:
+        tmp.write_text(json.dumps(report) + "\n")
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("body")
+    def body_cmd(
+        inp: Path = typer.Argument(..., help="A video (or a folder of frames) showing one person."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+        glb: bool = typer.Option(False, "--glb", help="Write body.glb: the animated, skinned Anny mesh with root motion."),
+        bvh: bool = typer.Option(False, "--bvh", help="Write body.bvh: the skeleton with root motion."),
+        obj: bool = typer.Option(False, "--obj", help="Write one OBJ mesh per frame into meshes/."),
+        ply: bool = typer.Option(False, "--ply", help="Write one PLY mesh per frame into meshes/."),
+        overlay: bool = typer.Option(False, "--overlay", help="Write overlay.mp4: the mesh over the frames."),
+        seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Frames per sequence (the model's own; 8 for bodyvid-default)."),
+        stride: Optional[int] = typer.Option(None, "--stride", help="Frames between sequence starts (< seq-len: overlapping, averaged)."),
+        model: str = typer.Option("bodyvid-default", "--model", help="Bundled checkpoint name or .safetensors path."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        fov: Optional[float] = typer.Option(None, "--fov", help="Camera field of view across the larger side, degrees (default 55)."),
+        box: Optional[str] = typer.Option(None, "--box", help="Person box x0,y0,x1,y1 in pixels, for every frame."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that is not empty."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Smooth 3D body meshes from video: per-frame joints and Anny body parameters, overlay, OBJ/PLY, GLB, BVH."""
+        report = run_body(inp, out, glb=glb, bvh=bvh, obj=obj, ply=ply, overlay=overlay, seq_len=seq_len, stride=stride,
+                          model=model, device=device, fov=fov, box=box, overwrite=overwrite, quiet=quiet)  # fmt: skip
+        if not quiet:
+            typer.echo(f"wrote {', '.join(report['written'])} to {out} ({len(report['frames'])} frames)")
