@@ -52,7 +52,8 @@ print("HEAVY:", sorted(m for m in ("torch", "pytorch_lightning") if m in sys.mod
     "args",
     [["--help"], ["--version"], ["pose", "--help"], ["interp", "missing.mp4", "-o", "x.mp4", "--factor", "2"],
      ["repair", "missing.mp4", "-o", "y.mp4"], ["pose", "missing.jpg", "-o", "p.json"], ["train", "nope"],
-     ["train", "interp", "optim.lrr=1"], ["synth", "body", "--size", "10", "-o", "out"]],
+     ["train", "interp", "optim.lrr=1"], ["synth", "body", "--size", "10", "-o", "out"],
+     ["people", "missing.jpg", "-o", "p.json"], ["body", "missing.mp4", "-o", "out"]],
 )  # fmt: skip
 def test_help_version_and_argument_errors_import_no_torch(args, tmp_path):
     done = subprocess.run([sys.executable, "-c", START_UP, *args], capture_output=True, text=True, cwd=tmp_path)

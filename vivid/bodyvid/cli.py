@@ -48,29 +48,34 @@ def overlay_frame(image: np.ndarray, vertices: np.ndarray, faces, K) -> np.ndarr
     return (image * (1 - mask) + rgb * 255 * mask).round().clip(0, 255).astype(np.uint8)
 
 
+# What a run writes into its folder (an earlier run's outputs may be replaced with --overwrite).
+OWN_OUTPUTS = ("body.json", "overlay.mp4", "animation.glb", "animation.bvh", "meshes", "*.glb", "*.bvh")
+
+
 def run_body(inp: Path, out_dir: Path, *, glb: bool = False, bvh: bool = False, obj: bool = False, ply: bool = False,
              overlay: bool = False, seq_len: int | None = None, stride: int | None = None, model: str = "bodyvid-default",
              device: str = "auto", fov: float | None = None, box: str | None = None, overwrite: bool = False,
              quiet: bool = False) -> dict:  # fmt: skip
     """Run ``vivid body`` (see the module docstring); returns the JSON record written to ``body.json``."""
-    import torch
-
-    from vivid.core.body import H36M_JOINTS
     from vivid.core.cli_utils import progress, resolve_device
-    from vivid.core.geometry import intrinsics_from_fov
+    from vivid.core.fileio import check_output_folder
     from vivid.core.video import VideoWriter, open_frames
-    from vivid.bodyvid.apply import BodyVideoPredictor
-    from vivid.bodyvid.export import body_animation, bvh_clip, write_bvh_file, write_glb, write_obj, write_ply
-    from vivid.bodyvid.skeleton import BONES, body_vertices, shared_body_model
 
     inp, out_dir = Path(inp), Path(out_dir)
     if not inp.exists():
         raise VividError(f"input {inp} does not exist")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise VividError(f"output {out_dir} is a file; give a folder")
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise VividError(f"output folder {out_dir} is not empty; give a new folder or pass --overwrite")
+    # New, empty, or (with --overwrite) holding an earlier run's outputs only.
+    check_output_folder(out_dir, own=OWN_OUTPUTS if overwrite else ())
     source = open_frames(inp)
+    # The model code (torch) loads only once the paths are known to be good.
+    import torch
+
+    from vivid.bodyvid.apply import BodyVideoPredictor
+    from vivid.bodyvid.export import body_animation, bvh_clip, write_bvh_file, write_glb, write_obj, write_ply
+    from vivid.bodyvid.skeleton import BONES, body_vertices, shared_body_model
+    from vivid.core.body import H36M_JOINTS
+    from vivid.core.geometry import intrinsics_from_fov
+
     if source.kind == "image":
         raise VividError(f"{inp} is a single image; vivid body needs a video or a folder of frames")
     if source.info.n_frames_exact and source.info.n_frames < 2:

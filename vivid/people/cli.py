@@ -35,30 +35,22 @@ def run_people(
     shorter than 3 frames are dropped), with boxes interpolated over gaps (``detected`` false).
     """
     from vivid.core.cli_utils import progress, resolve_device
-    from vivid.core.fileio import atomic_write, ensure_distinct, refuse_existing, write_image
+    from vivid.core.fileio import atomic_write, check_output_file, write_image
     from vivid.core.video import VideoWriter, open_frames
+
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise VividError(f"--threshold must be in [0, 1], got {threshold}")
+    check_output_file(out, suffixes=[".json"], inputs=[inp], overwrite=overwrite)
+    source = open_frames(inp)  # VividError for a missing, unreadable or unsupported input
+    # The model code (torch) loads only once the paths are known to be good.
     from vivid.people.apply import draw_boxes, make_detector
     from vivid.people.detector import Detection, sort_by_area
     from vivid.people.tracker import IoUTracker
 
-    if out.suffix.lower() != ".json":
-        raise VividError(f"output {out} must be a .json file")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise VividError(f"--threshold must be in [0, 1], got {threshold}")
-    ensure_distinct(inp, out)
-    refuse_existing(out, overwrite)
-    if not out.parent.exists():
-        raise VividError(f"output folder {out.parent} does not exist; create it first")
-    source = open_frames(inp)  # VividError for a missing, unreadable or unsupported input
     is_clip = source.kind != "image"
     if overlay is not None:
         allowed = VIDEO_OVERLAYS if is_clip else IMAGE_OVERLAYS
-        if overlay.suffix.lower() not in allowed:
-            raise VividError(f"overlay {overlay} must be {'a video' if is_clip else 'an image'} file ({', '.join(allowed)}) for this input")
-        ensure_distinct(inp, overlay)
-        refuse_existing(overlay, overwrite)
-        if not overlay.parent.exists():
-            raise VividError(f"overlay folder {overlay.parent} does not exist; create it first")
+        check_output_file(overlay, suffixes=allowed, inputs=[inp], overwrite=overwrite, what="--overlay")
     detector = make_detector(model, hog=hog, device=str(resolve_device(device)), score_threshold=threshold)
     tracker = IoUTracker(max_gap=max_gap)
 
