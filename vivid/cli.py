@@ -18,11 +18,28 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 import vivid
 from vivid.core.errors import VividError
 from vivid.core.tasks import TASKS, Task
+
+
+def _flags_without_type(option_class=TyperOption) -> None:
+    """Help shows no ``<bool>`` beside flags that take no value (typer prints the annotation's
+    type for every option, flags included)."""
+    shown = option_class.display_type_rich
+    if getattr(shown, "vivid_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.vivid_flags = True
+    option_class.display_type_rich = display_type_rich
+
+
+_flags_without_type()
 
 
 class _Group(TyperGroup):

@@ -58,3 +58,14 @@ print("HEAVY:", sorted(m for m in ("torch", "pytorch_lightning") if m in sys.mod
 def test_help_version_and_argument_errors_import_no_torch(args, tmp_path):
     done = subprocess.run([sys.executable, "-c", START_UP, *args], capture_output=True, text=True, cwd=tmp_path)
     assert "HEAVY: []" in done.stdout, (args, done.stdout[-300:], done.stderr[-300:])
+
+
+def test_help_shows_no_type_beside_flags():
+    from typer.testing import CliRunner
+
+    from vivid.cli import make_app
+
+    out = CliRunner().invoke(make_app(), ["pose", "--help"], env={"COLUMNS": "120"}).output
+    line = next(line for line in out.splitlines() if "--overwrite" in line)
+    assert "<bool>" not in out and "bool" not in line
+    assert "<path>" in out  # options that take a value keep their type
