@@ -60,6 +60,11 @@ TASKS: list[Task] = [
         model_module="vivid.pose3d.model", recipe_module="vivid.pose3d.recipe", cli_module="vivid.pose3d.cli",
         demo_module="vivid.pose3d.demo", benchmark="benchmarks/pose3d.py",
     ),
+    Task(
+        "tryon", "video virtual try-on: a person video and a garment photo in, a try-on video out", "vivid.tryon",
+        model_module="vivid.tryon.model", recipe_module="vivid.tryon.recipe", cli_module="vivid.tryon.cli",
+        demo_module="vivid.tryon.demo", benchmark="benchmarks/tryon.py",
+    ),
 ]  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""The task's section of ``vivid demo`` (filled in below)."""
