@@ -17,8 +17,8 @@ def test_compositions_on_hand_built_masks():
     m_c = torch.tensor([[[[1.0, 0.0], [0.5, 0.0]]]])
     m_a = torch.tensor([[[[0.0, 0.0], [0.0, 1.0]]]])
     masked, out = compose(I_r, m_c, C, A, m_a)
-    assert masked[0, 0].tolist() == pytest.approx([[0.9, 0.2], [0.55, 0.2]])
-    assert out[0, 0].tolist() == pytest.approx([[0.9, 0.2], [0.55, 0.5]])
+    torch.testing.assert_close(masked[0, 0], torch.tensor([[0.9, 0.2], [0.55, 0.2]]))
+    torch.testing.assert_close(out[0, 0], torch.tensor([[0.9, 0.2], [0.55, 0.5]]))
 
 
 def test_background_sequence_fills_the_region_with_a_constant():
