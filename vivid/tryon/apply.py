@@ -240,8 +240,8 @@ class TryOn:
     def run(self, images: list[np.ndarray], photo: np.ndarray, *, category: str = "upper", chunk: int = 8, overlap: int = 2,
             mask_method: str = "network", on_frames: Callable[[int], None] | None = None) -> tuple[Tensor, PersonInputs]:
         """Try-on frames (T, 3, H, W) in [0, 1] at the working size, and the inputs used."""
+        inputs = self.prepare(images, category)  # the person first: "no person" is the likelier mistake
         flat, fm = prepare_garment(self.model, photo, *self.size, mask_method=mask_method)
-        inputs = self.prepare(images, category)
         return try_on_chunks(self.model, inputs, flat, fm, chunk=chunk, overlap=overlap, on_frames=on_frames), inputs
 
 
