@@ -35,6 +35,7 @@ def test_samples_hold_the_self_reconstruction_inputs(datamodule):
     assert torch.all(s["background"].permute(0, 2, 3, 1)[~keep] == 0.5) and (~keep).any()
     # the garment lies inside the try-on region
     assert (s["garment_mask"][:, 0].bool() & keep).sum() == 0
+    s = TryonClips(datamodule.folder("train"), 1, 2, random_start=False)[0]
     b = TryonClips(datamodule.folder("train"), 1, 2, random_start=False, pair="b")[0]
     # unpaired: the same inputs from the render with garment A, the truth and the flat garment of B
     assert torch.equal(b["background"], s["background"]) and torch.equal(b["pose"], s["pose"])
