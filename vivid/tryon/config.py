@@ -34,6 +34,16 @@ class TryonData:
 
 
 @dataclass
+class TryonOptim:
+    """``optim``: Adam (betas 0.5, 0.999) for the generator and preprocessing networks at ``lr``
+    and for the discriminator at ``lr_d``; generator gradients clipped to norm ``grad_clip``."""
+
+    lr: float = 1e-3
+    lr_d: float = 2e-4
+    grad_clip: float = 1.0
+
+
+@dataclass
 class TryonLoss:
     """``loss``: lambda1 ``l1`` over all pixels, lambda2 ``region`` L1 over the try-on region,
     lambda3 ``gan`` (temporal PatchGAN, from step ``gan_start``), lambda4 ``perceptual`` (the
@@ -53,14 +63,9 @@ class TryonLoss:
 
 
 @dataclass
-class TryonOptim:
-    lr: float = 1e-3
-    lr_d: float = 2e-4
-    grad_clip: float = 1.0
-
-
-@dataclass
 class TryonConfig(TrainConfig):
+    """The whole try-on config (see the dataclasses above)."""
+
     model: str = "tryon_default"
     data: TryonData = field(default_factory=TryonData)
     loss: TryonLoss = field(default_factory=TryonLoss)
