@@ -84,25 +84,57 @@ def fill_parts_under_garment(parts: Tensor, garment: Tensor) -> Tensor:
     return torch.where(garment & (out == 0), torch.full_like(out, 2), out)  # torso where nothing else is near
 
 
+# H36M bones as (joint, joint, body part, radius as a fraction of the pelvis-to-head distance)
+_BONE_PARTS = [(0, 8, 2, 0.2), (1, 14, 2, 0.1), (4, 11, 2, 0.1), (9, 10, 1, 0.12), (11, 12, 3, 0.07), (14, 15, 4, 0.07),
+               (12, 13, 5, 0.06), (15, 16, 6, 0.06), (4, 5, 9, 0.09), (1, 2, 10, 0.09), (5, 6, 11, 0.07), (2, 3, 12, 0.07)]
+
+
+def skeleton_parts(joints2d: Tensor, height: int, width: int) -> Tensor:
+    """Body parts (T, H, W) int64 drawn from H36M joints (T, 17, 2) in pixels: each pixel takes the
+    part of the nearest bone within that bone's radius (a coarse stand-in for the parser)."""
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+    px = torch.stack([xs, ys], -1)  # (H, W, 2)
+    out = []
+    for j in joints2d.float():
+        scale = max(float((j[10] - j[0]).norm()), 4.0)
+        best = torch.full((height, width), float("inf"))
+        labels = torch.zeros(height, width, dtype=torch.int64)
+        for a, b, part, r in _BONE_PARTS:
+            d = j[b] - j[a]
+            t = (((px - j[a]) * d).sum(-1) / d.dot(d).clamp(min=1e-6)).clamp(0, 1)
+            dist = (px - (j[a] + t[..., None] * d)).norm(dim=-1) / (r * scale)
+            take = (dist < 1) & (dist < best)
+            labels[take], best[take] = part, dist[take]
+        out.append(labels)
+    return torch.stack(out)
+
+
 def preprocess(model, images: list[np.ndarray], *, height: int, width: int, category: str, joints2d: np.ndarray,
-               confidence: np.ndarray) -> PersonInputs:
+               confidence: np.ndarray, parts_from: str = "parser") -> PersonInputs:
     """The inputs of a person clip (see :class:`PersonInputs`).
 
     Args:
         images: T uint8 (H0, W0, 3) frames; joints2d: (T, 17, 2) H36M joints in those frames'
             pixels; confidence: (T, 17) in [0, 1].
+        parts_from: ``parser`` (the checkpoint's parser) or ``skeleton`` (parts drawn around the
+            joints, :func:`skeleton_parts`, for clips the parser does not read).
     """
     if category not in CATEGORIES:
         raise VividError(f"unknown garment category {category!r}; use upper, lower or full")
+    if parts_from not in ("parser", "skeleton"):
+        raise VividError(f"unknown parts source {parts_from!r}; use parser or skeleton")
     frames = to_frames(images, height, width)
     h0, w0 = images[0].shape[:2]
-    parts, garment = parse(model, frames)
-    person = (parts > 0) | garment
-    if float(person.float().mean()) < MIN_PERSON_FRACTION or float(np.mean(confidence)) < MIN_POSE_CONFIDENCE:
-        raise VividError("no person found in the person video; give a clip with one person in view, large in the frame")
     scale = torch.tensor([width / w0, height / h0])
     j = torch.from_numpy(np.asarray(joints2d, dtype=np.float32))
     j = (j + 0.5) * scale - 0.5
+    if parts_from == "skeleton":
+        parts, garment = skeleton_parts(j, height, width), torch.zeros(len(images), height, width, dtype=torch.bool)
+    else:
+        parts, garment = parse(model, frames)
+    person = (parts > 0) | garment
+    if float(person.float().mean()) < MIN_PERSON_FRACTION or float(np.mean(confidence)) < MIN_POSE_CONFIDENCE:
+        raise VividError("no person found in the person video; give a clip with one person in view, large in the frame")
     body_parts = fill_parts_under_garment(parts, garment)
     pose = pose_images(j, torch.from_numpy(np.asarray(confidence, dtype=np.float32)), body_parts)
     region = tryon_region(body_parts, garment, category)
@@ -233,14 +265,16 @@ class TryOn:
             conf.append(previous.confidence)
         return np.stack(joints), np.stack(conf)
 
-    def prepare(self, images: list[np.ndarray], category: str) -> PersonInputs:
+    def prepare(self, images: list[np.ndarray], category: str, *, parts_from: str = "parser") -> PersonInputs:
         j, c = self.joints(images)
-        return preprocess(self.model, images, height=self.size[0], width=self.size[1], category=category, joints2d=j, confidence=c)
+        return preprocess(self.model, images, height=self.size[0], width=self.size[1], category=category, joints2d=j,
+                          confidence=c, parts_from=parts_from)
 
     def run(self, images: list[np.ndarray], photo: np.ndarray, *, category: str = "upper", chunk: int = 8, overlap: int = 2,
-            mask_method: str = "network", on_frames: Callable[[int], None] | None = None) -> tuple[Tensor, PersonInputs]:
+            mask_method: str = "network", parts_from: str = "parser",
+            on_frames: Callable[[int], None] | None = None) -> tuple[Tensor, PersonInputs]:
         """Try-on frames (T, 3, H, W) in [0, 1] at the working size, and the inputs used."""
-        inputs = self.prepare(images, category)  # the person first: "no person" is the likelier mistake
+        inputs = self.prepare(images, category, parts_from=parts_from)  # the person first: "no person" is the likelier mistake
         flat, fm = prepare_garment(self.model, photo, *self.size, mask_method=mask_method)
         return try_on_chunks(self.model, inputs, flat, fm, chunk=chunk, overlap=overlap, on_frames=on_frames), inputs
 

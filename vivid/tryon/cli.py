@@ -12,7 +12,7 @@ from vivid.core.errors import VividError
 
 def run_tryon(person: Path, garment: Path | None, out: Path, *, category: str = "upper", chunk: int = 8, overlap: int = 2,
               model: str = "tryon-default", pose_model: str = "pose3d-default", size: str | None = None,
-              garment_mask: str = "network", parse_only: bool = False, device: str = "auto", overwrite: bool = False,
+              garment_mask: str = "network", parts: str = "parser", parse_only: bool = False, device: str = "auto", overwrite: bool = False,
               quiet: bool = False) -> int:
     """Try ``garment`` on the person of ``person`` (a video, a folder of frames or an image) and
     write the frames to ``out`` (a video or a folder); with ``parse_only``, write the body-part
@@ -44,12 +44,12 @@ def run_tryon(person: Path, garment: Path | None, out: Path, *, category: str = 
 
     if parse_only:
         frames = to_frames(images, *tool.size)
-        parts, garment_px = parse(tool.model, frames)
-        pictures = [parse_image(parts[i], garment_px[i]) for i in range(len(images))]
+        labels, garment_px = parse(tool.model, frames)
+        pictures = [parse_image(labels[i], garment_px[i]) for i in range(len(images))]
     else:
         with progress(len(images), "try-on", quiet=quiet, unit="frame") as bar:
             result, _ = tool.run(images, photo, category=category, chunk=chunk, overlap=overlap, mask_method=garment_mask,
-                                 on_frames=bar.advance)
+                                 parts_from=parts, on_frames=bar.advance)
         pictures = [(result[i].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype("uint8") for i in range(len(images))]
     with FrameSink(out, source.info.fps or 25.0, source=person) as sink:
         for pic, t in zip(pictures, times):
@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
         pose_model: str = typer.Option("pose3d-default", "--pose-model", help="The pose3d checkpoint for the 2D joints."),
         size: Optional[str] = typer.Option(None, "--size", help="Working size HEIGHTxWIDTH (default: the checkpoint's)."),
         garment_mask: str = typer.Option("network", "--garment-mask", help="Garment photo mask: network or grabcut (needs OpenCV)."),
+        parts: str = typer.Option("parser", "--parts", help="Body parts from the parser, or 'skeleton': drawn around pose3d's joints."),
         parse_only: bool = typer.Option(False, "--parse-only", help="Write the body-part and garment parsing of the person video only."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -77,6 +78,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Video virtual try-on: the person of a video wearing the garment of a photo."""
         n = run_tryon(person, garment, out, category=category, chunk=chunk, overlap=overlap, model=model, pose_model=pose_model,
-                      size=size, garment_mask=garment_mask, parse_only=parse_only, device=device, overwrite=overwrite, quiet=quiet)
+                      size=size, garment_mask=garment_mask, parts=parts, parse_only=parse_only, device=device, overwrite=overwrite, quiet=quiet)
         if not quiet:
             typer.echo(f"wrote {out} ({n} frame{'s' if n != 1 else ''})")
