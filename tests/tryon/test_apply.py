@@ -93,3 +93,18 @@ def test_garment_photo_checks_and_grabcut_without_opencv(monkeypatch):
         garment_mask(model, np.zeros((40, 30, 3), np.uint8), method="grabcut")
     with pytest.raises(VividError, match="network or grabcut"):
         garment_mask(model, np.zeros((40, 30, 3), np.uint8), method="magic")
+
+
+def test_skeleton_parts_label_the_bones():
+    from vivid.tryon.apply import skeleton_parts
+
+    j = torch.zeros(1, 17, 2)
+    j[0, :, 0] = 24.0
+    j[0, 0, 1], j[0, 8, 1], j[0, 10, 1] = 40.0, 20.0, 8.0  # pelvis, thorax, head on a vertical line
+    j[0, [9], 1] = 14.0
+    j[0, 11] = torch.tensor([34.0, 20.0])  # left shoulder
+    j[0, 12] = torch.tensor([44.0, 20.0])  # left elbow, out to the side
+    parts = skeleton_parts(j, 48, 48)[0]
+    assert parts[30, 24] == 2  # torso between pelvis and thorax
+    assert parts[20, 40] == 3  # left upper arm
+    assert parts[10, 24] == 1 and parts[45, 5] == 0
