@@ -73,6 +73,11 @@ TASKS: list[Task] = [
         model_module="vivid.bodyvid.model", recipe_module="vivid.bodyvid.recipe", cli_module="vivid.bodyvid.cli",
         demo_module="vivid.bodyvid.demo", benchmark="benchmarks/bodyvid.py",
     ),
+    Task(
+        "tryon", "video virtual try-on: a person video and a garment photo in, a try-on video out", "vivid.tryon",
+        model_module="vivid.tryon.model", recipe_module="vivid.tryon.recipe", cli_module="vivid.tryon.cli",
+        demo_module="vivid.tryon.demo", benchmark="benchmarks/tryon.py",
+    ),
 ]  # fmt: skip
 
 

@@ -175,9 +175,14 @@ class VideoScenes(PersonScenes):
 
 class TryonScenes(VideoScenes):
     """Try-on pairs (the ``tryon`` kind): one clip rendered with two garments, plus both
-    garments laid out flat and the background sequence: :class:`vivid.synth.samples.TryonSample`."""
+    garments laid out flat and the background sequence: :class:`vivid.synth.samples.TryonSample`.
+    ``garments``: a :class:`vivid.synth.garments.GarmentPairs` gives the garments their own geometry."""
+
+    garments = None
 
     def generate(self, i: int) -> TryonSample:
+        if self.garments is not None:
+            return self.garments.generate(self, i)
         c = self.cfg
         rng = self._rng(i)
         clip = self._clip(rng)
