@@ -86,7 +86,7 @@ def landmarks_in_box(image: np.ndarray, box: np.ndarray, landmark_net, refine: i
 
 
 @torch.no_grad()
-def window_boxes(image: np.ndarray, landmark_net, *, scales=(0.9, 0.65, 0.45, 0.3), stride: float = 0.25,
+def window_boxes(image: np.ndarray, landmark_net, *, scales=(0.9, 0.65, 0.45), stride: float = 0.3,
                  batch: int = 64) -> list[tuple[np.ndarray, float]]:
     """Square windows scored by the landmark network's face score: (box, score) pairs above
     :data:`_MIN_SCORE`, best first, overlapping ones suppressed."""

@@ -31,7 +31,8 @@ def build_recipe(cfg: Face3DConfig) -> Recipe:
     if cfg.stage in (2, 3) and d.n_scan_views > 0 and scan:
         from vivid.face3d.scan import scan_label_views
 
-        scan_views, scan_residual = scan_label_views(scan, d.n_scan_views, size=model.input_size, seed=d.seed)
+        scan_views, scan_residual = scan_label_views(scan, d.n_scan_views, size=model.input_size, seed=d.seed,
+                                                     cache_dir=d.cache_dir)
     residuals = [0.0] * d.n_labelled + ([scan_residual] * d.n_scan_views if scan_views is not None else [])
     quality = label_quality(residuals)
     auto_ratio = ratio_from_quality(quality, tuple(cfg.mix.quality_thresholds))
