@@ -24,6 +24,7 @@ DETECTORS = ("auto", "haar", "search")
 # A Haar box spans about the brows to the chin; the landmark box rule's crop is larger.
 _HAAR_TO_CROP = 1.35
 _MIN_SCORE = 0.0  # face-score logit above which a window search keeps a window
+_SECOND_FACE_MARGIN = 2.0
 
 
 @dataclass
@@ -106,8 +107,11 @@ def window_boxes(image: np.ndarray, landmark_net, *, scales=(0.9, 0.65, 0.45), s
         scores.append(landmark_net(crops).score)
     score = torch.cat(scores).numpy() if scores else np.zeros(0)
     keep = []
+    best = float(score.max()) if len(score) else 0.0
     for i in np.argsort(-score):
-        if score[i] < _MIN_SCORE:
+        # other faces must score nearly as well as the best window: a portrait's background
+        # windows score above zero more often than a second face does
+        if score[i] < max(_MIN_SCORE, best - _SECOND_FACE_MARGIN):
             break
         b = boxes[i]
         if all(_overlap(b, k) < 0.3 for k, _ in keep):
