@@ -11,11 +11,11 @@ the commands in each sidecar) on:
   (:func:`vivid.face3d.scan.render_views` with ``held_out=True``); the "truth" there is the
   registered mesh (its residual to the scan is stated).
 
-NoW-style error: the predicted mesh is aligned onto the true face region (similarity from the 68
+NoW-style error: the predicted mesh is aligned onto the true face region (every 4th vertex of it) (similarity from the 68
 landmarks, then rigid ICP), then the distance from every true face-region vertex to the predicted
 surface (median / mean / std over all those points, mm). Depth flatness: after that alignment,
 ``|range_pred - range_true| / range_true`` of the face region's depth (the head frame's front-back
-axis), %. Landmark error: mean distance in % of the inter-ocular distance, of the landmark network
+axis), %. Landmark error: mean distance over the visible landmarks in % of the inter-ocular distance, of the landmark network
 and of the reconstruction's projected landmarks. SSIM: render against crop on the face region.
 Speed: reconstructions/s of crops (network + face model, no detection, no export) and images/s
 with the landmark network's refinement (three landmark passes + reconstruction), 2 threads.
@@ -74,19 +74,22 @@ def evaluate(weights: Path, data: dict, fm, batch: int = 25) -> dict:
         params = model(img)
         dec = decode(fm, params, K, S)
         iod = interocular(lm2d)
-        det = model.landmarks(img).landmarks
-        det_nme.append(((det - lm2d).norm(dim=-1).mean(1) / iod * 100).numpy())
-        proj = project_points(fm.landmarks(dec.vertices), dec.R, dec.t, K)
-        rec_nme.append(((proj - lm2d).norm(dim=-1).mean(1) / iod * 100).numpy())
+        vis = torch.from_numpy(data["visibility"][i : i + batch])
+
+        def nme(points):  # over the visible landmarks, % of the inter-ocular distance
+            return (((points - lm2d).norm(dim=-1) * vis).sum(1) / vis.sum(1).clamp(min=1) / iod * 100).numpy()
+
+        det_nme.append(nme(model.landmarks(img).landmarks))
+        rec_nme.append(nme(project_points(fm.landmarks(dec.vertices), dec.R, dec.t, K)))
         rgb, mask = render_face(fm, dec.vertices, dec.R, dec.t, K, S, albedo=dec.albedo, sh=params.sh)
         ssim.append(face_ssim(rgb * mask[:, None] + img * (1 - mask[:, None]), img, mask).numpy())
         for b in range(img.shape[0]):
             pred, gt = dec.vertices[b].double(), truth[b]
             s, R, t = procrustes(pred[lm_v], gt[lm_v])
             moved = apply_similarity(pred, s, R, t)
-            fit = icp(moved[face_v][::4], gt[face_v][::2], iters=10)
+            fit = icp(moved[face_v][::4], gt[face_v][::4], iters=10)
             moved = fit.apply(moved)
-            d = point_to_mesh_distance(gt[face_v][::2].float(), moved.float(), face_f)
+            d = point_to_mesh_distance(gt[face_v][::4].float(), moved.float(), face_f)  # every 4th face vertex
             dists.append(d.numpy() * 1000)
             rp = np.ptp(moved[face_v][:, 1].numpy())
             rt = np.ptp(gt[face_v][:, 1].numpy())
@@ -152,6 +155,8 @@ def main() -> None:
     ap.add_argument("--n-scan-views", type=int, default=24)
     ap.add_argument("--cache-dir", default=str(REPO / ".cache" / "face3d"))
     ap.add_argument("--bundle", default=None, help="copy this row's checkpoint to vivid/weights/face3d-default")
+    ap.add_argument("--chain", default="stage0a,stage0,stage1,stage12,stage123_dynamic",
+                    help="the runs whose commands the bundled sidecar lists, in order")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from vivid.face3d.config import Face3DData
@@ -202,6 +207,14 @@ def main() -> None:
         shutil.copyfile(src, dst.with_suffix(".safetensors"))
         meta = json.loads(src.with_suffix(".json").read_text())
         meta["metrics"]["benchmark"] = {"synthetic": rows[args.bundle]["synthetic"], "scan": rows[args.bundle]["scan"]}
+        # the whole chain of stages that made it, each with its command and data
+        chain = []
+        for stage in args.chain.split(","):
+            m = json.loads((args.runs / stage / "model.json").read_text())
+            chain.append({"run": stage, "command": m.get("command"), "data": m.get("data"),
+                          "steps": m["metrics"].get("global_step"), "data_details": m.get("extra", {}).get("data_details")})
+        meta.setdefault("extra", {})["stages"] = chain
+        meta["command"] = " && ".join(c["command"] or "" for c in chain)
         dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     print((RESULTS / "face3d.md").read_text())
 
@@ -212,7 +225,7 @@ def markdown(out: dict) -> str:
              f"{out['test_scan_views']} renders from views and lights outside training, against the registered mesh "
              f"(registration residual {out['scan_registration_residual_mm']:.2f} mm to the scan). Errors in mm after "
              "similarity alignment from landmarks and rigid ICP (scan-to-mesh, face region); flatness = depth-range error "
-             "of the face region; NME in % of the inter-ocular distance; steps = the row's last stage's training steps.", ""]
+             "of the face region; NME over the visible landmarks in % of the inter-ocular distance; steps = the row's last stage's training steps.", ""]
     header = ["row", "steps", "synth median", "mean", "std", "flatness %", "detector NME", "recon NME", "SSIM",
               "scan median", "scan mean"]
     body = []

@@ -5,7 +5,7 @@
 - stage 1, self-supervised: L1 photometric + L2 landmark loss (landmarks from the frozen
   landmark network) on unlabelled crops;
 - stage 2, supervised: each label mesh H' is first aligned onto the prediction
-  (:func:`vivid.face3d.align.align_label`), then L3 vertex + L4 normal + L5 photometric of H'
+  (:func:`vivid.face3d.align.align_label`), then L3 vertex (measured in the label's units) + L4 normal + L5 photometric of H'
   rendered with the predicted pose, lighting and albedo + L6 landmarks of H' projected with the
   predicted pose;
 - stage 3, mixed batches: L1 + L2 on the unlabelled part, L3-L6 on the labelled part, at the ratio
@@ -47,8 +47,8 @@ def interocular(landmarks: Tensor) -> Tensor:
 
 def face_error_mm(fm: FaceModel, pred: Tensor, label: Tensor, keypoints: Tensor) -> Tensor:
     """Mean face-region vertex distance (mm) after aligning the label onto the prediction: (B,)."""
-    aligned, *_ = align_label(label, pred, fm.landmark_vertices, keypoints)
-    d = (aligned - pred).norm(dim=-1)[:, fm.face_vertices]
+    aligned, scale, *_ = align_label(label, pred, fm.landmark_vertices, keypoints)
+    d = (aligned - pred).norm(dim=-1)[:, fm.face_vertices] / scale[:, None]  # in the label's units
     return d.mean(1) * 1000.0
 
 
@@ -102,10 +102,12 @@ class Face3DModule(pl.LightningModule):
         fm = self.face
         img, K = batch["image"][idx], batch["K"][idx]
         R, t, verts, alb = dec.R[idx], dec.t[idx], dec.vertices[idx], dec.albedo[idx]
-        label, *_ = align_label(batch["vertices"][idx], verts.detach(), fm.landmark_vertices, self.keypoints,
-                                icp_iters=c.icp_iters)
+        label, scale, *_ = align_label(batch["vertices"][idx], verts.detach(), fm.landmark_vertices, self.keypoints,
+                                       icp_iters=c.icp_iters)
         w = fm.face_vertices.to(verts.dtype)
-        l3 = vertex_loss(verts, label, w)
+        # in the label's units: the alignment's scale follows the prediction's size, so a distance
+        # in the prediction's units would reward shrinking the face
+        l3 = vertex_loss(verts / scale[:, None, None], label / scale[:, None, None], w)
         l4 = normal_loss(fm.normals(verts), fm.normals(label), w)
         rgb, mask = render_face(fm, label, R, t, K, self.size, albedo=alb, sh=params.sh[idx])
         l5 = photometric_loss(rgb, img, mask)
