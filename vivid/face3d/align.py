@@ -1,10 +1,11 @@
 """Stage 2's label alignment: move the label mesh H' onto the prediction H(f) before the losses.
 
 First the similarity transform that best takes H''s 68 landmark vertices onto the prediction's
-(:func:`vivid.core.geometry.procrustes`), then a few steps of ICP on the predefined keypoints (a
-fixed subset of the face region's vertices): each keypoint of the moved label is matched to the
-nearest keypoint of the prediction and the similarity is re-solved from all matches. Batched and
-without gradients: the aligned label is a target, not a function of the network.
+(:func:`vivid.core.geometry.procrustes`), then a few ICP steps on the predefined keypoints (a
+fixed subset of the face region's vertices): label and prediction share one topology, so each
+keypoint's closest point is its counterpart, and every step re-solves the similarity from all
+keypoints, weighted down where the residual is large (robust to regions that differ, e.g. the
+mouth). Batched and without gradients: the aligned label is a target, not a function of the network.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ def align_label(label: Tensor, pred: Tensor, landmarks: Tensor, keypoints: Tenso
     if keypoints is not None and icp_iters > 0:
         ks, kd = src[:, keypoints], dst[:, keypoints]
         for _ in range(icp_iters):
-            moved = apply_similarity(ks, s, R, t)
-            idx = torch.cdist(moved, kd).argmin(dim=-1)  # (B, N)
-            match = torch.gather(kd, 1, idx[..., None].expand(-1, -1, 3))
-            # landmarks stay in the fit so that sliding along the surface cannot drift
-            s, R, t = procrustes(torch.cat([ks, src[:, landmarks]], 1), torch.cat([match, dst[:, landmarks]], 1))
+            # The keypoints correspond by index (one topology), so each keypoint's closest point
+            # is its counterpart; nearest-neighbour matching would let a distorted prediction
+            # drag its own target. Residuals reweight the fit, so that a mouth opened differently
+            # does not tilt the whole face.
+            r = (apply_similarity(ks, s, R, t) - kd).norm(dim=-1)
+            w = 1.0 / (1.0 + (r / r.median(dim=-1, keepdim=True).values.clamp(min=1e-9)) ** 2)
+            s, R, t = procrustes(ks, kd, weights=w)
     aligned = apply_similarity(src, s, R, t).to(label.dtype)
     return aligned, s.to(label.dtype), R.to(label.dtype), t.to(label.dtype)
