@@ -128,7 +128,10 @@ def speed(weights: Path, threads: int = 2, batch: int = 32) -> dict:
         rec.reconstruct(image, faces=[f])
     per_image = (time.perf_counter() - t) / 10
     torch.set_num_threads(1)
-    return {"recon_per_s": round(1 / per_crop, 1), "image_per_s": round(1 / per_image, 1), "threads": threads, "batch": batch}
+    import os
+
+    return {"recon_per_s": round(1 / per_crop, 1), "image_per_s": round(1 / per_image, 1), "threads": threads, "batch": batch,
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 def picture_sheet(weights: Path, path: Path) -> None:
@@ -238,7 +241,7 @@ def markdown(out: dict) -> str:
     sp = out["speed"]
     lines += ["", f"Speed on this CPU ({sp['threads']} threads): {sp['recon_per_s']} reconstructions/s on batches of "
               f"{sp['batch']} crops (network + face model), {sp['image_per_s']} images/s with the landmark refinement "
-              "(export excluded).", "",
+              f"(export excluded); the machine's load average was {sp['load_average']} on its 2 cores, shared with other jobs.", "",
               f"Real scan, 1 -> 2 -> 3: median {out['real_scan_median_mm_stage123']} mm. For scale only (not the same data, "
               f"not the same protocol): {out['now_anchors']}."]
     if out["quality_row_note"]:
