@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -49,6 +48,7 @@ ROWS = {
     "stage123_r3": "1 -> 2 -> 3, ratio 3:1",
     "stage123_quality": "1 -> 2 -> 3, ratio from label quality",
     "stage123_dynamic": "1 -> 2 -> 3, quality ratio + dynamic adjustment",
+    "bundled": "bundled face3d-default (the dynamic row, landmark network of stage 0)",
 }
 NOW_ANCHORS = "Deep3DFaceRecon 1.11 / 1.41 mm, DECA 1.09 / 1.38 mm, MICA about 0.90 mm (NoW median / mean)"
 
@@ -182,6 +182,8 @@ def main() -> None:
     if not weights["stage123_quality"].exists() and q_ratio is not None and weights.get(f"stage123_r{q_ratio}", Path()).exists():
         weights["stage123_quality"] = weights[f"stage123_r{q_ratio}"]
         quality_note = f"the label-quality ratio is {q_ratio}:1, so that row is the {q_ratio}:1 run"
+    if args.bundle:
+        weights["bundled"] = bundle(args, weights[args.bundle])
     for name, path in weights.items():
         if not path.exists():
             log(f"skip {name}: {path} missing")
@@ -192,9 +194,10 @@ def main() -> None:
                       "scan": evaluate(path, scan, fm) if scan is not None else None,
                       "steps": meta["metrics"].get("global_step"), "command": meta.get("command")}
     best = "stage123_dynamic" if "stage123_dynamic" in rows else next(iter(rows))
+    shown = "bundled" if "bundled" in rows else best
     out = {"date": now(), "test_synthetic": args.n_test, "test_scan_views": args.n_scan_views if scan is not None else 0,
            "scan_registration_residual_mm": residual, "rows": rows, "quality_row_note": quality_note,
-           "now_anchors": NOW_ANCHORS, "speed": speed(weights[best])}
+           "now_anchors": NOW_ANCHORS, "speed": speed(weights[shown])}
     g = lambda n, k="median_mm", s="synthetic": rows[n][s][k] if n in rows and rows[n][s] else None  # noqa: E731
     out.update({"median_mm_stage1": g("stage1"), "median_mm_stage2": g("stage2"), "median_mm_stage12": g("stage12"),
                 "median_mm_stage123": g(best), "flatness_stage1": g("stage1", "flatness_pct"),
@@ -203,23 +206,34 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "face3d.json").write_text(json.dumps(out, indent=1) + "\n")
     (RESULTS / "face3d.md").write_text(markdown(out) + "\n")
-    picture_sheet(weights[best], REPO / "docs" / "face3d_sheet.jpg")
-    if args.bundle:
-        src = weights[args.bundle]
-        dst = REPO / "vivid" / "weights" / "face3d-default"
-        shutil.copyfile(src, dst.with_suffix(".safetensors"))
-        meta = json.loads(src.with_suffix(".json").read_text())
-        meta["metrics"]["benchmark"] = {"synthetic": rows[args.bundle]["synthetic"], "scan": rows[args.bundle]["scan"]}
-        # the whole chain of stages that made it, each with its command and data
-        chain = []
-        for stage in args.chain.split(","):
-            m = json.loads((args.runs / stage / "model.json").read_text())
-            chain.append({"run": stage, "command": m.get("command"), "data": m.get("data"),
-                          "steps": m["metrics"].get("global_step"), "data_details": m.get("extra", {}).get("data_details")})
-        meta.setdefault("extra", {})["stages"] = chain
-        meta["command"] = " && ".join(c["command"] or "" for c in chain)
-        dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    picture_sheet(weights[shown], REPO / "docs" / "face3d_sheet.jpg")
     print((RESULTS / "face3d.md").read_text())
+
+
+def bundle(args, src: Path) -> Path:
+    """Copy a row's checkpoint to vivid/weights/face3d-default.*, its sidecar listing every stage's
+    command and data. The landmark network is stage 0's (it is frozen in stages 1-3): the face search
+    over real portraits at the data setup of stages 1 and 3 ran it in training mode and moved its
+    batch-norm statistics (fixed since; the rows are evaluated as they were trained)."""
+    from safetensors.torch import load_file, save_file
+
+    dst = REPO / "vivid" / "weights" / "face3d-default"
+    state = load_file(str(src))
+    landmarks = load_file(str(args.runs / "stage0" / "model.safetensors"))
+    state.update({k: v for k, v in landmarks.items() if k.startswith("landmarks.")})
+    save_file(state, str(dst.with_suffix(".safetensors")))
+    meta = json.loads(src.with_suffix(".json").read_text())
+    chain = []
+    for stage in args.chain.split(","):
+        m = json.loads((args.runs / stage / "model.json").read_text())
+        chain.append({"run": stage, "command": m.get("command"), "data": m.get("data"),
+                      "steps": m["metrics"].get("global_step"), "data_details": m.get("extra", {}).get("data_details")})
+    meta.setdefault("extra", {})["stages"] = chain
+    meta["extra"]["landmarks_from"] = "stage0"
+    meta["extra"]["environment"] = "OMP_NUM_THREADS=1, ANNY_CACHE_DIR set; each command run from the repository root"
+    meta["command"] = " && ".join(c["command"] or "" for c in chain)
+    dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return dst.with_suffix(".safetensors")
 
 
 def markdown(out: dict) -> str:

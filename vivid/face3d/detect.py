@@ -9,6 +9,7 @@ refined twice: crop, detect landmarks, re-crop by the box rule of :mod:`vivid.fa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,14 +128,31 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a[2] ** 2 + b[2] ** 2 - inter)
 
 
+@contextlib.contextmanager
+def _inference(net):
+    """``net`` in eval mode for the block (batch-norm statistics must not learn from windows)."""
+    was = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was)
+
+
 def find_faces(image: np.ndarray, landmark_net, *, detector: str = "auto", box: tuple | None = None,
                max_faces: int = 8) -> list[Face]:
-    """Faces in a uint8 (H, W, 3) image, largest first; [] when none is found.
+    """Faces in a uint8 (H, W, 3) image, largest first; [] when none is found (the landmark
+    network runs in eval mode).
 
     Args:
         detector: "auto" (Haar when this OpenCV has it, else the window search), "haar", "search".
         box: the user's face box (x, y, w, h) in pixels: no detection.
     """
+    with _inference(landmark_net):
+        return _find_faces(image, landmark_net, detector=detector, box=box, max_faces=max_faces)
+
+
+def _find_faces(image: np.ndarray, landmark_net, *, detector: str, box: tuple | None, max_faces: int) -> list[Face]:
     if detector not in DETECTORS:
         raise VividError(f"unknown detector {detector!r}; use one of {', '.join(DETECTORS)}")
     if image.ndim != 3 or image.shape[2] != 3:
