@@ -51,17 +51,18 @@ class FaceResult:
 
 class FaceReconstructor:
     """Args: weights (a checkpoint path or bundled name), device, detector ("auto", "haar",
-    "search"), fov_deg (the photo's field of view across its larger side, when K is not given)."""
+    "search"), fov_deg (the photo's field of view across its larger side, when K is not given),
+    max_faces (faces kept per image, most confident first)."""
 
     def __init__(self, weights: str = "face3d-default", *, device: str | torch.device = "cpu",
-                 detector: str = "auto", fov_deg: float = 30.0) -> None:
+                 detector: str = "auto", fov_deg: float = 30.0, max_faces: int = 1) -> None:
         self.model, self.meta = load_checkpoint(weights, task="face3d", device=device)
         self.device = torch.device(device)
         self.face = face_model().to(self.device)
         if self.model.recon.n_identity != self.face.n_identity:
             raise VividError(f"checkpoint {weights} predicts {self.model.recon.n_identity} identity coefficients, "
                              f"the face model has {self.face.n_identity}")
-        self.detector, self.fov_deg = detector, fov_deg
+        self.detector, self.fov_deg, self.max_faces = detector, fov_deg, max_faces
         self.size = self.model.input_size
 
     @property
@@ -71,7 +72,7 @@ class FaceReconstructor:
     def find(self, image: np.ndarray, box: tuple | None = None) -> list[Face]:
         """Faces (box and 68 landmarks) in a uint8 (H, W, 3) image; [] when none."""
         return find_faces(image, self.model.landmarks.cpu() if self.device.type == "cpu" else self.model.landmarks,
-                          detector=self.detector, box=box)
+                          detector=self.detector, box=box, max_faces=self.max_faces)
 
     @torch.no_grad()
     def reconstruct_crops(self, crops: torch.Tensor, K: torch.Tensor):

@@ -77,7 +77,7 @@ def export_face(rec, result, image: np.ndarray, stem: Path) -> list[Path]:
 
 
 def run_face(inp: Path, out_dir: Path, *, model: str = "face3d-default", landmarks_only: bool = False,
-             box: tuple | None = None, detector: str = "auto", fov: float = 30.0, smooth: bool = True,
+             box: tuple | None = None, detector: str = "auto", fov: float = 30.0, smooth: bool = True, max_faces: int = 1,
              device: str = "auto", overwrite: bool = False, quiet: bool = False) -> dict:
     """Run the tool; returns {"images": n, "faces": n, "outputs": [paths]}. VividError when no
     face is found anywhere."""
@@ -92,7 +92,9 @@ def run_face(inp: Path, out_dir: Path, *, model: str = "face3d-default", landmar
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise VividError(f"output folder {out_dir} is not empty; pass --overwrite to write into it")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rec = FaceReconstructor(model, device=resolve_device(device), detector=detector, fov_deg=fov)
+    if max_faces < 1:
+        raise VividError(f"--max-faces must be at least 1, got {max_faces}")
+    rec = FaceReconstructor(model, device=resolve_device(device), detector=detector, fov_deg=fov, max_faces=max_faces)
     names = rec.expression_names
     video = source.kind == "video"
     outputs, n_faces, n_images, frames = [], 0, 0, []
@@ -208,6 +210,7 @@ def register(app: typer.Typer) -> None:
         box: Optional[str] = typer.Option(None, "--box", help="The face box x,y,width,height (skips detection)."),
         detector: str = typer.Option("auto", "--detector", help="auto (Haar when OpenCV has it), haar or search."),
         fov: float = typer.Option(30.0, "--fov", help="The camera's field of view across the larger side (degrees)."),
+        max_faces: int = typer.Option(1, "--max-faces", help="Faces per image, most confident first."),
         no_smooth: bool = typer.Option(False, "--no-smooth", help="Video: no one-euro smoothing of pose and expression."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty output folder."),
@@ -215,5 +218,5 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """3D face mesh (OBJ with UV texture, PLY, GLB), pose, SH lighting and ARKit-52 expression weights."""
         summary = run_face(inp, out, model=model, landmarks_only=landmarks_only, box=_parse_box(box), detector=detector,
-                           fov=fov, smooth=not no_smooth, device=device, overwrite=overwrite, quiet=quiet)
+                           fov=fov, smooth=not no_smooth, max_faces=max_faces, device=device, overwrite=overwrite, quiet=quiet)
         typer.echo(f"{summary['faces']} face(s) in {summary['images']} image(s); outputs in {out}")

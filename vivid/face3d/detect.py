@@ -24,13 +24,17 @@ __all__ = ["Face", "find_faces", "haar_boxes", "window_boxes", "landmarks_in_box
 DETECTORS = ("auto", "haar", "search")
 # A Haar box spans about the brows to the chin; the landmark box rule's crop is larger.
 _HAAR_TO_CROP = 1.35
-_MIN_SCORE = 0.0  # face-score logit above which a window search keeps a window
-_SECOND_FACE_MARGIN = 2.0
+# A crop holds a face when its landmark heatmaps are peaked (LandmarkOutput.confidence); the
+# face-score logit alone also accepts plain surfaces. Other faces of a picture must come within
+# _SECOND_FACE_SHARE of the best window's confidence.
+_MIN_CONFIDENCE = 0.07
+_SECOND_FACE_SHARE = 0.85
 
 
 @dataclass
 class Face:
-    """One face: box (x0, y0, side) of its crop, landmarks (68, 2) image pixels, score (logit)."""
+    """One face: box (x0, y0, side) of its crop, landmarks (68, 2) image pixels, score: the
+    landmark heatmaps' confidence (see :attr:`vivid.face3d.model.LandmarkOutput.confidence`)."""
 
     box: np.ndarray
     landmarks: np.ndarray
@@ -82,7 +86,7 @@ def landmarks_in_box(image: np.ndarray, box: np.ndarray, landmark_net, refine: i
     for _ in range(refine + 1):
         out = landmark_net(crop_image(img, box, S)[None])
         lm = from_crop(out.landmarks[0].numpy(), box, S)
-        score = float(out.score[0])
+        score = float(out.confidence[0])
         box = box_from_landmarks(lm)
     return Face(box=box, landmarks=lm, score=score)
 
@@ -90,8 +94,8 @@ def landmarks_in_box(image: np.ndarray, box: np.ndarray, landmark_net, refine: i
 @torch.no_grad()
 def window_boxes(image: np.ndarray, landmark_net, *, scales=(0.9, 0.65, 0.45), stride: float = 0.3,
                  batch: int = 64) -> list[tuple[np.ndarray, float]]:
-    """Square windows scored by the landmark network's face score: (box, score) pairs above
-    :data:`_MIN_SCORE`, best first, overlapping ones suppressed."""
+    """Square windows scored by the landmark heatmaps' confidence: (box, score) pairs above
+    :data:`_MIN_CONFIDENCE`, best first, overlapping ones suppressed."""
     H, W = image.shape[:2]
     img = to_tensor(image)
     S = landmark_net.input_size
@@ -105,14 +109,12 @@ def window_boxes(image: np.ndarray, landmark_net, *, scales=(0.9, 0.65, 0.45), s
     scores = []
     for i in range(0, len(boxes), batch):
         crops = torch.stack([crop_image(img, b, S) for b in boxes[i : i + batch]])
-        scores.append(landmark_net(crops).score)
+        scores.append(landmark_net(crops).confidence)
     score = torch.cat(scores).numpy() if scores else np.zeros(0)
     keep = []
     best = float(score.max()) if len(score) else 0.0
     for i in np.argsort(-score):
-        # other faces must score nearly as well as the best window: a portrait's background
-        # windows score above zero more often than a second face does
-        if score[i] < max(_MIN_SCORE, best - _SECOND_FACE_MARGIN):
+        if score[i] < max(_MIN_CONFIDENCE, best * _SECOND_FACE_SHARE):
             break
         b = boxes[i]
         if all(_overlap(b, k) < 0.3 for k, _ in keep):
@@ -141,8 +143,8 @@ def _inference(net):
 
 def find_faces(image: np.ndarray, landmark_net, *, detector: str = "auto", box: tuple | None = None,
                max_faces: int = 8) -> list[Face]:
-    """Faces in a uint8 (H, W, 3) image, largest first; [] when none is found (the landmark
-    network runs in eval mode).
+    """Up to ``max_faces`` faces of a uint8 (H, W, 3) image, most confident first; [] when none
+    is found (the landmark network runs in eval mode).
 
     Args:
         detector: "auto" (Haar when this OpenCV has it, else the window search), "haar", "search".
@@ -168,13 +170,13 @@ def _find_faces(image: np.ndarray, landmark_net, *, detector: str, box: tuple | 
         starts = haar_boxes(image, required=detector == "haar")
     if starts is None:
         starts = [b for b, _ in window_boxes(image, landmark_net)]
-    faces = [landmarks_in_box(image, b, landmark_net) for b in starts[:max_faces]]
-    faces = [f for f in faces if f.score > _MIN_SCORE]
-    faces.sort(key=lambda f: -f.box[2])
+    faces = [landmarks_in_box(image, b, landmark_net) for b in starts[:8]]
+    faces = [f for f in faces if f.score > _MIN_CONFIDENCE]
+    faces.sort(key=lambda f: -f.score)
     out: list[Face] = []
     for f in faces:  # refined boxes of one face converge: keep one
         if all(_overlap(f.box, g.box) < 0.4 for g in out):
             out.append(f)
-    return out
+    return out[:max_faces]
 
 
