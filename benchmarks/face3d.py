@@ -242,7 +242,10 @@ def markdown(out: dict) -> str:
              f"{out['test_scan_views']} renders from views and lights outside training, against the registered mesh "
              f"(registration residual {out['scan_registration_residual_mm']:.2f} mm to the scan). Errors in mm after "
              "similarity alignment from landmarks and rigid ICP (scan-to-mesh, face region); flatness = depth-range error "
-             "of the face region; NME over the visible landmarks in % of the inter-ocular distance; steps = the row's last stage's training steps.", ""]
+             "of the face region; NME over the visible landmarks in % of the inter-ocular distance; steps = the row's last stage's training steps.", "",
+             "Budgets (CPU, batch 16, one thread per run): stage 0 (landmarks) 300 + 700 steps; stage 1 700; stage 2 300 "
+             "(after stage 1, and from scratch with stage 0's landmark network); every stage-3 row 200 steps from the same "
+             "1 -> 2 checkpoint. Each row's commands are in its run's model.json.", ""]
     header = ["row", "steps", "synth median", "mean", "std", "flatness %", "detector NME", "recon NME", "SSIM",
               "scan median", "scan mean"]
     body = []
