@@ -50,6 +50,16 @@ DEMO_INPUTS = {
             "Debian opencv-doc 4.6.0+dfsg-12 (examples/data/vtest.avi, trimmed, re-encoded)",
             "package terms Apache-2.0 AND BSD-3-Clause", "LICENSE-opencv-doc.txt",
         ),
+        DemoInput(
+            "astronaut_portrait.jpg", "portrait of the astronaut Eileen Collins, 256x256",
+            "scikit-image 0.25.2 wheel (skimage/data/astronaut.png, resized, re-encoded)",
+            "NASA, no known copyright restrictions, public domain", "LICENSE-scikit-image.txt",
+        ),
+        DemoInput(
+            "grace_hopper_portrait.jpg", "portrait of Grace Hopper, 256x300",
+            "matplotlib 3.10.3 wheel (mpl-data/sample_data/grace_hopper.jpg, resized, re-encoded)",
+            "US Navy photograph, public domain", "LICENSE-matplotlib.txt",
+        ),
     )
 }  # fmt: skip
 

@@ -78,6 +78,11 @@ TASKS: list[Task] = [
         model_module="vivid.tryon.model", recipe_module="vivid.tryon.recipe", cli_module="vivid.tryon.cli",
         demo_module="vivid.tryon.demo", benchmark="benchmarks/tryon.py",
     ),
+    Task(
+        "face3d", "3D face mesh, pose, lighting and ARKit-52 expressions from one image", "vivid.face3d",
+        model_module="vivid.face3d.model", recipe_module="vivid.face3d.recipe", cli_module="vivid.face3d.cli",
+        demo_module="vivid.face3d.demo", benchmark="benchmarks/face3d.py",
+    ),
 ]  # fmt: skip
 
 
