@@ -318,13 +318,15 @@ def fake_people_package(monkeypatch, boxes_per_frame):
             return [Detection(b, 0.9) for b in boxes]
 
     @dataclass
-    class Track:
+    class Track:  # vivid.people.tracker.Track: parallel lists over the track's frames
         id: int
-        boxes: dict
+        frames: list
+        boxes: list
 
     def track_video(frames, detector):
         per = [boxes_per_frame[min(i, len(boxes_per_frame) - 1)] for i in range(len(frames))]
-        return [Track(10 + k, {i: per[i][k] for i in range(len(frames))}) for k in range(len(per[0]))]
+        n = len(frames)
+        return [Track(10 + k, list(range(n)), [per[i][k] for i in range(n)]) for k in range(len(per[0]))]
 
     package = types.ModuleType("vivid.people")
     detector = types.ModuleType("vivid.people.detector")
@@ -340,12 +342,12 @@ def test_every_detected_person_largest_first(tmp_path, tiny_ckpt, photo, monkeyp
     path, _ = photo
     small, large = (5.0, 5.0, 25.0, 40.0), (30.0, 10.0, 68.0, 88.0)
     fake_people_package(monkeypatch, [[small, large]])
-    rep = run_pose(path, tmp_path / "two.json", model=str(tiny_ckpt), device="cpu", quiet=True)
+    rep = run_pose(path, tmp_path / "two.json", model=str(tiny_ckpt), device="cpu", quiet=True, detect=True)
     assert rep["people"]["detector"] == "people-default" and rep["people"]["note"] is None
     people = rep["frames"][0]["people"]
     assert [p["box"] for p in people] == [list(large), list(small)]
     assert all(p["box_source"] == "detector" and p["person_confidence"] == 0.9 for p in people)
-    only = run_pose(path, tmp_path / "second.json", model=str(tiny_ckpt), device="cpu", quiet=True, person=1)
+    only = run_pose(path, tmp_path / "second.json", model=str(tiny_ckpt), device="cpu", quiet=True, person=1, detect=True)
     assert [p["box"] for p in only["frames"][0]["people"]] == [list(small)]
 
 
@@ -359,7 +361,7 @@ def test_video_tracks_keep_their_ids_and_are_smoothed(tmp_path, tiny_ckpt, monke
     shake = [tuple(float(v) for v in np.asarray(right) + rng.uniform(-4, 4)) for _ in range(8)]
     fake_people_package(monkeypatch, [[left, box] for box in shake])
     # The stand-in tracks carry no scores, so the (untrained) pose network's own confidence decides.
-    kw = dict(model=str(tiny_ckpt), device="cpu", quiet=True, person_threshold=0.0)
+    kw = dict(model=str(tiny_ckpt), device="cpu", quiet=True, person_threshold=0.0, detect=True)
     smooth = run_pose(clip, tmp_path / "s.json", **kw)
     raw = run_pose(clip, tmp_path / "r.json", smooth=False, **kw)
     # Ids ranked by track size: the larger track (right) is person 0 on every frame.

@@ -82,14 +82,13 @@ def tracked_boxes(frames: list[np.ndarray], detector) -> list[list[PersonBox]]:
     """
     from vivid.people.tracker import track_video
 
-    tracks = track_video(frames, detector)
-    tracks = sorted(tracks, key=lambda tr: -float(np.mean([box_area(b) for b in tr.boxes.values()])) if tr.boxes else 0.0)
+    tracks = track_video(frames, detector)  # Track.frames, .boxes and .scores are parallel lists
+    tracks = sorted(tracks, key=lambda tr: -float(np.mean([box_area(b) for b in tr.boxes])) if tr.boxes else 0.0)
     per_frame: list[list[PersonBox]] = [[] for _ in frames]
     for rank, track in enumerate(tracks):
-        scores = getattr(track, "scores", None) or {}
-        for t, box in track.boxes.items():
+        scores = list(getattr(track, "scores", None) or [None] * len(track.frames))
+        for t, box, score in zip(track.frames, track.boxes, scores):
             if 0 <= int(t) < len(frames):
-                score = scores.get(t)
                 per_frame[int(t)].append(PersonBox(tuple(float(v) for v in box), "tracker", id=rank,
                                                    score=None if score is None else float(score)))  # fmt: skip
     return [sorted(people, key=lambda p: -box_area(p.box)) for people in per_frame]
