@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -57,10 +56,11 @@ H36M_FOR_COCO = [JOINT_INDEX[n] for n in ("l_shoulder", "r_shoulder", "l_elbow",
 
 
 def shared() -> Path:
-    env = os.environ.get("VIVID_SHARED_DATA")
-    path = Path(env) if env else REPO.parent / "shared" / "data"
-    if not path.is_dir():
-        raise SystemExit(f"the shared data folder {path} is missing; this benchmark needs it")
+    from vivid.synth.mocap_library import shared_data_dir
+
+    path = shared_data_dir()
+    if path is None:
+        raise SystemExit("the shared data folder (../shared/data or $VIVID_SHARED_DATA) is missing; this benchmark needs it")
     return path
 
 
@@ -96,14 +96,14 @@ def pck(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, size: float, alpha
 
 
 def box_iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    from vivid.people.boxes import iou_matrix
+
+    return float(iou_matrix(np.asarray([a], np.float64), np.asarray([b], np.float64))[0, 0])
 
 
 def section_real(model: str, data: Path) -> dict:
     from vivid.core.fileio import read_image
+    from vivid.people.boxes import holds_points
     from vivid.pose3d.apply import PoseEstimator
 
     labels = json.loads((data / "pose2d_real" / "keypoints.json").read_text())["frames"]
@@ -124,11 +124,7 @@ def section_real(model: str, data: Path) -> dict:
         people = found[rec["file"]]
         boxes = [p["box"] for p in people]
         visible = kp[kp[:, 2] > 0, :2]
-        held = [
-            b for b in boxes
-            if ((visible[:, 0] >= b[0]) & (visible[:, 0] <= b[2]) & (visible[:, 1] >= b[1]) & (visible[:, 1] <= b[3])).mean() >= 0.9
-            and (b[2] - b[0]) * (b[3] - b[1]) <= 3 * (x1 - x0) * (y1 - y0)
-        ]  # fmt: skip
+        held = [b for b in boxes if holds_points(b, visible) and (b[2] - b[0]) * (b[3] - b[1]) <= 3 * (x1 - x0) * (y1 - y0)]
         recall += bool(held)
         if people:
             best = max(people, key=lambda p: box_iou(p["box"], rec["box"]))
