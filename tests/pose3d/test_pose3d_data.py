@@ -208,3 +208,36 @@ def test_coco_dataset_reads_keypoint_json(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(VividError):
         CocoKeypoints(tmp_path / "bad.json", tmp_path)
+
+
+def test_render_parts_resume_and_merge(tmp_path, monkeypatch):
+    """A render is written in parts; a stopped one reuses its finished parts and the merged cache
+    holds every sample in order, with the parts removed."""
+    import types
+
+    import vivid.pose3d.data as data
+
+    def fake_crop(raw, size, rng):
+        j3 = random_person(raw)
+        uv = project(j3, K_IMG)
+        crop, Kc, tf = crop_and_resize(torch.full((3, 240, 320), raw / 10), K_IMG, person_box(uv), size)
+        return make_sample(crop, to_crop(uv, tf), torch.ones(17), Kc, j3)
+
+    calls = []
+    gen = types.SimpleNamespace(cfg=types.SimpleNamespace(seed=0),
+                                generate=lambda i: calls.append(i) or types.SimpleNamespace(to_arrays=lambda: i))
+    monkeypatch.setattr(data, "crop_synth_sample", fake_crop)
+    monkeypatch.setattr(data, "PART_SIZE", 3)
+    path = tmp_path / "c.npz"
+    first = data._render_parts(path, gen, 5, 16, False, "test")
+    assert [p.name for p in first] == ["part_0000000_0000003.npz", "part_0000003_0000005.npz"]
+    first[1].unlink()  # as if the render had stopped in its second part
+    calls.clear()
+    parts = data._render_parts(path, gen, 5, 16, False, "test")
+    assert calls == [3, 4]
+    data.merge_crop_parts(path, parts, {"split": "test"})
+    ds = CachedPoseDataset(path)
+    assert len(ds) == 5 and ds.meta == {"split": "test"}
+    assert [round(float(ds[i]["image"].mean()) * 10) for i in range(5)] == [0, 1, 2, 3, 4]
+    assert torch.allclose(ds[4]["joints3d"], random_person(4))
+    assert not (tmp_path / "c.parts").exists()

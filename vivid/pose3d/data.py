@@ -13,8 +13,8 @@ Every dataset here yields the same sample dict (tensors; B is added by the defau
 Sources:
 
 - synthetic renders from :mod:`vivid.synth` (:func:`build_synth_cache` writes crops once to an
-  ``.npz`` cache; :class:`CachedPoseDataset` reads it and applies the 2D-only flag, turning a chosen
-  fraction of the 3D-labelled samples into 2D-only ones, chosen by seed);
+  ``.npz`` cache, rendered in parts so that a stopped render resumes; :class:`CachedPoseDataset`
+  reads it and applies the 2D-only flag, turning a chosen fraction of the 3D-labelled samples into 2D-only ones, chosen by seed);
 - Human3.6M as preprocessed by VideoPose3D (``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``):
   :func:`load_h36m_3d`, :func:`load_h36m_2d`, :class:`H36MPoses` (poses without images);
 - COCO keypoint JSON (:class:`CocoKeypoints`), mapped to H36M-17 (see :data:`COCO_TO_H36M`).
@@ -201,21 +201,74 @@ def build_synth_cache(path: str | os.PathLike, split: str, n: int, *, size: int 
         assets = resolve_render_assets("auto", split) if realism == "auto" else None
         cfg = realistic_config(cfg, assets)
         cfg.camera = dataclasses.replace(cfg.camera, partial_prob=TRUNCATED_SHARE)
-    gen = BodyScenes(cfg)
     jitter = split == "train" if jitter is None else jitter
-    samples = []
-    for i in range(n):
-        rng = np.random.default_rng([cfg.seed, i, 7]) if jitter else None
-        samples.append(crop_synth_sample(gen.generate(i).to_arrays(), size, rng))
-        if (i + 1) % 250 == 0:
-            log.info("rendered %d/%d %s samples", i + 1, n, split)
     meta = {"split": split, "n": n, "size": size, "render_size": render_size, "scene": cfg.to_dict(), "jitter": jitter,
             "motion": describe_mocap(mocap)["source"], "realism": realism,
             "assets": assets.describe() if assets is not None else None}
-    return save_crop_cache(path, samples, meta)
+    parts = _render_parts(Path(path), BodyScenes(cfg), n, size, jitter, split)
+    return merge_crop_parts(path, parts, meta)
+
+
+# Renders are written in parts of this many samples: a stopped render keeps its finished parts, and
+# memory holds one part at a time.
+PART_SIZE = 500
+
+
+def _parts_dir(path: Path) -> Path:
+    return path.with_name(path.stem + ".parts")
+
+
+def _render_parts(path: Path, gen, n: int, size: int, jitter: bool, split: str) -> list[Path]:
+    """Render samples 0..n-1 of ``gen`` into part files beside ``path`` (``NAME.parts/``), reusing
+    the parts a stopped render left (a part's samples depend only on the seed and their index)."""
+    folder = _parts_dir(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for start in range(0, n, PART_SIZE):
+        stop = min(n, start + PART_SIZE)
+        part = folder / f"part_{start:07d}_{stop:07d}.npz"
+        parts.append(part)
+        if part.exists():
+            continue
+        samples = []
+        for i in range(start, stop):
+            rng = np.random.default_rng([gen.cfg.seed, i, 7]) if jitter else None
+            samples.append(crop_synth_sample(gen.generate(i).to_arrays(), size, rng))
+        save_crop_cache(part, samples, {"start": start, "stop": stop})
+        log.info("rendered %d/%d %s samples", stop, n, split)
+    return parts
+
+
+def merge_crop_parts(path: str | os.PathLike, parts: list[Path], meta: dict) -> Path:
+    """Join part caches (:func:`save_crop_cache` files, in order) into one cache at ``path`` with
+    ``meta``, then remove the parts."""
+    from vivid.core.fileio import atomic_write
+
+    path = Path(path)
+    arrays: dict[str, list[np.ndarray]] = {}
+    for part in parts:
+        with np.load(part) as z:
+            for k in CACHE_KEYS:
+                arrays.setdefault(k, []).append(z[k])
+    joined = {k: np.concatenate(v) for k, v in arrays.items()}
+    joined["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with atomic_write(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **joined)
+    for part in parts:
+        part.unlink()
+    if parts:
+        try:
+            parts[0].parent.rmdir()
+        except OSError:
+            pass  # something else is in the folder: leave it
+    return path
 
 
 # ----------------------------------------------------------------------------- cache of crops
+
+
+CACHE_KEYS = ("images", "joints2d", "weight2d", "joints3d", "K")
 
 
 def save_crop_cache(path: str | os.PathLike, samples: list[dict], meta: dict) -> Path:
@@ -264,7 +317,7 @@ class CachedPoseDataset(Dataset):
         if not path.exists():
             raise VividError(f"pose cache {path} does not exist; build it first (benchmarks/pose3d.py or the recipe)")
         with np.load(path) as z:
-            self.arrays = {k: z[k] for k in ("images", "joints2d", "weight2d", "joints3d", "K")}
+            self.arrays = {k: z[k] for k in CACHE_KEYS}
             self.meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z else {}
         n = len(self.arrays["images"]) if limit is None else min(limit, len(self.arrays["images"]))
         self.has3d = label_mask(n, three_d_fraction, label_seed)
