@@ -107,9 +107,20 @@ def set_cache(folder: Path, n_train: int) -> None:
     SIZES["train"] = n_train
 
 
+def train_realism() -> str:
+    """The default preset's ``data.realism``: the variants train on the renders the recipe makes."""
+    from vivid.core.train import load_config
+
+    return load_config("pose3d", "default")["data"].get("realism", "off")
+
+
 def cache_file(split: str, size: int) -> Path:
-    """The crop cache of ``split``, named as the training DataModule names it (motion tag included)."""
-    tag = "procedural" if MOCAP is None else MOCAP.tag()
+    """The crop cache of ``split``, named as the training DataModule names it (motion tag and, for
+    the training splits, the recipe's realism tag). The test renders are always clean ones
+    (realism off), so that every round's test set is the same."""
+    from vivid.pose3d.data import realism_tag
+
+    tag = ("procedural" if MOCAP is None else MOCAP.tag()) + (realism_tag(train_realism()) if split != "test" else "")
     return CACHE / f"synth_{split}_{size}_{tag}.npz"
 
 
@@ -119,7 +130,8 @@ def ensure_caches(size: int, splits=tuple(SIZES)) -> None:
         path = cache_file(split, size)
         if not path.exists():
             log.info("rendering %d %s images", n, split)
-            build_synth_cache(path, split, n, size=size, mocap=MOCAP)
+            realism = train_realism() if split != "test" else "off"
+            build_synth_cache(path, split, n, size=size, mocap=MOCAP, realism=realism)
 
 
 def variant_weights(name: str, size: int, pre: int) -> Path | None:
