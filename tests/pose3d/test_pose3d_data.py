@@ -241,3 +241,20 @@ def test_render_parts_resume_and_merge(tmp_path, monkeypatch):
     assert [round(float(ds[i]["image"].mean()) * 10) for i in range(5)] == [0, 1, 2, 3, 4]
     assert torch.allclose(ds[4]["joints3d"], random_person(4))
     assert not (tmp_path / "c.parts").exists()
+
+
+def test_a_joint_at_the_camera_plane_neither_blows_up_the_crop_nor_gets_a_2d_label():
+    """A body cut by the frame edge may have the camera almost touching it: such a joint projects
+    far off the image and must not make the crop box (a 24 GB pad once) or train the 2D loss."""
+    from vivid.pose3d.data import NEAR_Z, crop_synth_sample
+
+    j3 = random_person(5)
+    j3[15] = torch.tensor([0.4, 0.1, 0.01])  # a hand 1 cm in front of the camera
+    uv = project(j3, K_IMG)
+    assert uv[15].abs().max() > 5000  # it projects tens of image sizes away
+    raw = {"image": np.zeros((240, 320, 3), np.uint8), "joints2d": uv.numpy(), "joints3d": j3.numpy(), "K": K_IMG.numpy()}
+    s = crop_synth_sample(raw, 32)
+    assert s["image"].shape == (3, 32, 32)
+    assert s["weight2d"][15] == 0 and (j3[:, 2] > NEAR_Z).sum() == 16
+    side = 32 / float(s["K"][0, 0] / K_IMG[0, 0])
+    assert side < 2.0 * 320 + 1  # the box comes from the other joints (and is capped)

@@ -139,25 +139,36 @@ def synth_scene_config(split: str, image_size: int = 160, mocap=None):
     )
 
 
+# Joints nearer the camera than this (metres, camera z) project far off the image or behind the
+# camera (a body cut by the frame edge may have the camera almost touching it): they are left out
+# of the crop box and of the 2D loss. The box side is also capped at CROP_CAP x the larger image
+# side, so that no sample asks for a huge padded crop.
+NEAR_Z = 0.3
+CROP_CAP = 2.0
+
+
 def crop_synth_sample(raw: dict, size: int, rng: np.random.Generator | None = None) -> dict:
     """A :mod:`vivid.synth` body sample (numpy dict of the shared data contract) -> cropped sample.
 
-    The crop is centred on the person's 2D joints; with ``rng`` the box is jittered (scale
-    x0.9-1.15, shift up to 6 % of the side) as training augmentation.
+    The crop is centred on the person's 2D joints (those at least :data:`NEAR_Z` in front of the
+    camera); with ``rng`` the box is jittered (scale x0.9-1.15, shift up to 6 % of the side) as
+    training augmentation.
     """
     image = torch.from_numpy(np.asarray(raw["image"])).permute(2, 0, 1).float() / 255
     joints2d = torch.from_numpy(np.asarray(raw["joints2d"], dtype=np.float32))
     joints3d = torch.from_numpy(np.asarray(raw["joints3d"], dtype=np.float32))
     K = torch.from_numpy(np.asarray(raw["K"], dtype=np.float32))
-    cx, cy, side = person_box(joints2d)
+    valid = joints3d[:, 2] > NEAR_Z
+    cx, cy, side = person_box(joints2d, valid if valid.any() else None)
     if rng is not None:
         side *= float(rng.uniform(0.9, 1.15))
         cx += float(rng.uniform(-0.06, 0.06)) * side
         cy += float(rng.uniform(-0.06, 0.06)) * side
+    side = min(side, CROP_CAP * max(image.shape[1:]))
     crop, Kc, tf = crop_and_resize(image, K, (cx, cy, side), size)
-    # Every joint of a render has an exact 2D label, occluded or not; weight2d only drops joints
-    # outside the crop (make_sample).
-    return make_sample(crop, to_crop(joints2d, tf), torch.ones(NUM_JOINTS), Kc, joints3d)
+    # Every joint of a render has an exact 2D label, occluded or not; weight2d drops the joints
+    # nearer than NEAR_Z here, and those outside the crop (make_sample).
+    return make_sample(crop, to_crop(joints2d, tf), valid.float(), Kc, joints3d)
 
 
 def default_render_size(size: int) -> int:
