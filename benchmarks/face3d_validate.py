@@ -92,10 +92,10 @@ def main() -> None:
            "val_scan_seed": VAL_SCAN_SEED, "rows": rows, "chosen_stage3": chosen}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
-    header = ["run", "val synth median", "mean", "flatness %", "val scan median", "scan mean", "command (end)"]
+    header = ["run", "val synth median", "mean", "flatness %", "val scan median", "scan mean", "last stage's settings"]
     body = [[n, f"{r['synthetic']['median_mm']:.3f}", f"{r['synthetic']['mean_mm']:.3f}", f"{r['synthetic']['flatness_pct']:.1f}",
              f"{r['scan']['median_mm']:.3f}" if r["scan"] else "-", f"{r['scan']['mean_mm']:.3f}" if r["scan"] else "-",
-             "`" + " ".join((r["command"] or "").split()[7:]) + "`"] for n, r in rows.items()]
+             "`" + " ".join((r["command"] or "").split("&&")[-1].split()[7:]) + "`"] for n, r in rows.items()]
     lines = [f"# face3d validation ({out['date']})", "",
              f"The split stage 3's settings were chosen on: {out['val_synthetic']} synthetic faces of the `val` pool "
              f"(seed 400) and {out['val_scan_views']} renders of the registered scan from the held-out range of views and "
