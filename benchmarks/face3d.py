@@ -48,7 +48,7 @@ ROWS = {
     "stage123_r3": "1 -> 2 -> 3, ratio 3:1",
     "stage123_quality": "1 -> 2 -> 3, ratio from label quality",
     "stage123_dynamic": "1 -> 2 -> 3, quality ratio + dynamic adjustment",
-    "bundled": "bundled face3d-default (the chosen stage-3 row, landmark network of stage 0)",
+    "bundled": "bundled face3d-default (as committed; replaced only by a row better on validation)",
 }
 NOW_ANCHORS = "Deep3DFaceRecon 1.11 / 1.41 mm, DECA 1.09 / 1.38 mm, MICA about 0.90 mm (NoW median / mean)"
 
@@ -188,6 +188,8 @@ def main() -> None:
         quality_note = f"the label-quality ratio is {q_ratio}:1, so that row is the {q_ratio}:1 run"
     if args.bundle:
         weights["bundled"] = bundle(args, weights[args.bundle])
+    else:  # the committed checkpoint, as it is
+        weights["bundled"] = REPO / "vivid" / "weights" / "face3d-default.safetensors"
     for name, path in weights.items():
         if not path.exists():
             log(f"skip {name}: {path} missing")
@@ -221,7 +223,8 @@ def _validation_summary(path: Path) -> dict | None:
         return None
     v = json.loads(path.read_text())
     return {"file": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path), "date": v["date"],
-            "chosen_stage3": v["chosen_stage3"], "val_synthetic": v["val_synthetic"], "val_scan_views": v["val_scan_views"],
+            "chosen_stage3": v["chosen_stage3"], "beats_every_single_stage": v.get("chosen_beats_every_single_stage"),
+            "val_synthetic": v["val_synthetic"], "val_scan_views": v["val_scan_views"],
             "medians_mm": {n: [r["synthetic"]["median_mm"], (r["scan"] or {}).get("median_mm")] for n, r in v["rows"].items()}}
 
 
