@@ -48,7 +48,7 @@ ROWS = {
     "stage123_r3": "1 -> 2 -> 3, ratio 3:1",
     "stage123_quality": "1 -> 2 -> 3, ratio from label quality",
     "stage123_dynamic": "1 -> 2 -> 3, quality ratio + dynamic adjustment",
-    "bundled": "bundled face3d-default (the dynamic row, landmark network of stage 0)",
+    "bundled": "bundled face3d-default (as committed; replaced only by a row better on validation)",
 }
 NOW_ANCHORS = "Deep3DFaceRecon 1.11 / 1.41 mm, DECA 1.09 / 1.38 mm, MICA about 0.90 mm (NoW median / mean)"
 
@@ -158,8 +158,12 @@ def main() -> None:
     ap.add_argument("--n-scan-views", type=int, default=24)
     ap.add_argument("--cache-dir", default=str(REPO / ".cache" / "face3d"))
     ap.add_argument("--bundle", default=None, help="copy this row's checkpoint to vivid/weights/face3d-default")
-    ap.add_argument("--chain", default="stage0a,stage0,stage1,stage12,stage123_dynamic",
+    ap.add_argument("--chain", default="stage0,stage1,stage12,stage123_dynamic",
                     help="the runs whose commands the bundled sidecar lists, in order")
+    ap.add_argument("--stage123", default="stage123_dynamic",
+                    help="the 1 -> 2 -> 3 row of the headline keys (the one chosen on the validation split)")
+    ap.add_argument("--validation", type=Path, default=RESULTS / "face3d_validation.json",
+                    help="the validation results stage 3 was chosen on (quoted in the report)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from vivid.face3d.config import Face3DData
@@ -184,6 +188,8 @@ def main() -> None:
         quality_note = f"the label-quality ratio is {q_ratio}:1, so that row is the {q_ratio}:1 run"
     if args.bundle:
         weights["bundled"] = bundle(args, weights[args.bundle])
+    else:  # the committed checkpoint, as it is
+        weights["bundled"] = REPO / "vivid" / "weights" / "face3d-default.safetensors"
     for name, path in weights.items():
         if not path.exists():
             log(f"skip {name}: {path} missing")
@@ -193,11 +199,12 @@ def main() -> None:
         rows[name] = {"row": ROWS[name], "synthetic": evaluate(path, synth, fm),
                       "scan": evaluate(path, scan, fm) if scan is not None else None,
                       "steps": meta["metrics"].get("global_step"), "command": meta.get("command")}
-    best = "stage123_dynamic" if "stage123_dynamic" in rows else next(iter(rows))
+    best = args.stage123 if args.stage123 in rows else next(iter(rows))
     shown = "bundled" if "bundled" in rows else best
     out = {"date": now(), "test_synthetic": args.n_test, "test_scan_views": args.n_scan_views if scan is not None else 0,
            "scan_registration_residual_mm": residual, "rows": rows, "quality_row_note": quality_note,
-           "now_anchors": NOW_ANCHORS, "speed": speed(weights[shown])}
+           "now_anchors": NOW_ANCHORS, "speed": speed(weights[shown]),
+           "validation": _validation_summary(args.validation)}
     g = lambda n, k="median_mm", s="synthetic": rows[n][s][k] if n in rows and rows[n][s] else None  # noqa: E731
     out.update({"median_mm_stage1": g("stage1"), "median_mm_stage2": g("stage2"), "median_mm_stage12": g("stage12"),
                 "median_mm_stage123": g(best), "flatness_stage1": g("stage1", "flatness_pct"),
@@ -208,6 +215,28 @@ def main() -> None:
     (RESULTS / "face3d.md").write_text(markdown(out) + "\n")
     picture_sheet(weights[shown], REPO / "docs" / "face3d_sheet.jpg")
     print((RESULTS / "face3d.md").read_text())
+
+
+def _validation_summary(path: Path) -> dict | None:
+    """The chosen stage-3 run and the validation medians of every run (from face3d_validate.py)."""
+    if not path.exists():
+        return None
+    v = json.loads(path.read_text())
+    return {"file": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path), "date": v["date"],
+            "chosen_stage3": v["chosen_stage3"], "beats_every_single_stage": v.get("chosen_beats_every_single_stage"),
+            "val_synthetic": v["val_synthetic"], "val_scan_views": v["val_scan_views"],
+            "medians_mm": {n: [r["synthetic"]["median_mm"], (r["scan"] or {}).get("median_mm")] for n, r in v["rows"].items()}}
+
+
+def _stage_entries(runs: Path, stage: str) -> list[dict]:
+    """Sidecar entries of one run of the chain; a stage-0 run copied from an earlier bundle brings
+    that bundle's stage-0 entries (the commands that trained its landmark network)."""
+    m = json.loads((runs / stage / "model.json").read_text())
+    earlier = [e for e in (m.get("extra") or {}).get("stages", []) if e["run"].startswith("stage0")]
+    if stage == "stage0" and earlier:
+        return earlier
+    return [{"run": stage, "command": m.get("command"), "data": m.get("data"),
+             "steps": m["metrics"].get("global_step"), "data_details": m.get("extra", {}).get("data_details")}]
 
 
 def bundle(args, src: Path) -> Path:
@@ -225,15 +254,21 @@ def bundle(args, src: Path) -> Path:
     meta = json.loads(src.with_suffix(".json").read_text())
     chain = []
     for stage in args.chain.split(","):
-        m = json.loads((args.runs / stage / "model.json").read_text())
-        chain.append({"run": stage, "command": m.get("command"), "data": m.get("data"),
-                      "steps": m["metrics"].get("global_step"), "data_details": m.get("extra", {}).get("data_details")})
+        chain.extend(_stage_entries(args.runs, stage))
     meta.setdefault("extra", {})["stages"] = chain
     meta["extra"]["landmarks_from"] = "stage0"
     meta["extra"]["environment"] = "OMP_NUM_THREADS=1, ANNY_CACHE_DIR set; each command run from the repository root"
+    meta["extra"]["stage3_chosen_on"] = "benchmarks/results/face3d_validation.md (validation split, not the test sets)"
     meta["command"] = " && ".join(c["command"] or "" for c in chain)
     dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return dst.with_suffix(".safetensors")
+
+
+def _lr(command: str | None) -> str:
+    """The last stage's learning rate, from its command (the preset's 1e-3 when not overridden)."""
+    last = (command or "").split("&&")[-1].split()
+    lrs = [a.split("=", 1)[1] for a in last if a.startswith("optim.lr=")]
+    return f"{float(lrs[-1]):.0e}" if lrs else "1e-03"
 
 
 def markdown(out: dict) -> str:
@@ -244,14 +279,15 @@ def markdown(out: dict) -> str:
              "similarity alignment from landmarks and rigid ICP (scan-to-mesh, face region); flatness = depth-range error "
              "of the face region; NME over the visible landmarks in % of the inter-ocular distance; steps = the row's last stage's training steps.", "",
              "Budgets (CPU, batch 16, one thread per run): stage 0 (landmarks) 300 + 700 steps; stage 1 700; stage 2 300 "
-             "(after stage 1, and from scratch with stage 0's landmark network); every stage-3 row 200 steps from the same "
-             "1 -> 2 checkpoint. Each row's commands are in its run's model.json.", ""]
-    header = ["row", "steps", "synth median", "mean", "std", "flatness %", "detector NME", "recon NME", "SSIM",
+             "(after stage 1, and from scratch with stage 0's landmark network); every stage-3 row starts from the same "
+             "1 -> 2 checkpoint, with the learning rate and steps chosen on the validation split (below). Each row's "
+             "command is in the .json.", ""]
+    header = ["row", "steps", "lr", "synth median", "mean", "std", "flatness %", "detector NME", "recon NME", "SSIM",
               "scan median", "scan mean"]
     body = []
     for name, r in out["rows"].items():
         s, c = r["synthetic"], r["scan"] or {}
-        body.append([r["row"], str(r["steps"]), f"{s['median_mm']:.2f}", f"{s['mean_mm']:.2f}", f"{s['std_mm']:.2f}",
+        body.append([r["row"], str(r["steps"]), _lr(r["command"]), f"{s['median_mm']:.2f}", f"{s['mean_mm']:.2f}", f"{s['std_mm']:.2f}",
                      f"{s['flatness_pct']:.1f}", f"{s['detector_nme_pct']:.1f}", f"{s['recon_nme_pct']:.1f}",
                      f"{s['ssim']:.3f}", f"{c.get('median_mm', float('nan')):.2f}", f"{c.get('mean_mm', float('nan')):.2f}"])
     lines += markdown_table(header, body)
@@ -263,6 +299,12 @@ def markdown(out: dict) -> str:
               f"not the same protocol): {out['now_anchors']}."]
     if out["quality_row_note"]:
         lines += ["", f"Note: {out['quality_row_note']}."]
+    v = out.get("validation")
+    if v:
+        meds = "; ".join(f"{n} {a:.2f} / {b:.2f}" if b is not None else f"{n} {a:.2f}" for n, (a, b) in v["medians_mm"].items())
+        lines += ["", f"Stage 3's settings were chosen on a validation split ({v['file']}, {v['date']}): {v['val_synthetic']} "
+                  f"synthetic faces of the `val` pool and {v['val_scan_views']} scan renders of other draws than the test "
+                  f"views; chosen: {v['chosen_stage3']}. Validation medians, synthetic / scan (mm): {meds}."]
     return "\n".join(lines)
 
 

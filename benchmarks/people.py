@@ -136,7 +136,7 @@ def main() -> None:
         "training_data": meta.get("data"), "training_metrics": meta.get("metrics"),
         **{k: vivid_row[k] for k in ("presence_recall", "presence_recall_iou50", "presence_recall_holds", "empty_frame_false_positives",
                                      "detector_recall", "images_per_s")},
-        "rows": rows,
+        "rows": rows, "load_average": round(os.getloadavg()[0], 1),
     }  # fmt: skip
     header = ["detector", "people recall IoU>=0.5", "people recall (box holds person)", "person frames with a detection",
               "empty frames with a detection (of 16)", "boxes on empty frames", "pose2d_real detector recall", "images/s (1 thread)"]  # fmt: skip
@@ -156,6 +156,7 @@ def main() -> None:
         "people_presence: 70 real frames (16 empty, 54 with one person), boxes labelled by eye. pose2d_real: 68 frames of two "
         "real videos; a frame counts when a detected box holds >= 90 % of the reference person's visible keypoints and is at "
         "most 3x the area of their keypoint box. Both are test-only sets.", "",
+        f"Speed: one thread on a shared 2-core machine (load average {result['load_average']} when the run ended).", "",
         f"Training: `{result['training']}`", "", f"Training data: {result['training_data']}", "",
     ]  # fmt: skip
     for name, r in rows.items():

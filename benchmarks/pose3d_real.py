@@ -18,14 +18,19 @@ Test material only (read their SOURCES.md; nothing here is trained or tuned on):
 - smoothness on the juggle clip (``vivid pose`` on the video, as shipped: tracking and the 1-euro
   filter): mean |x[t+1] - 2x[t] + x[t-1]| of the pelvis-relative 3D limb joints (mm/frame^2) and of
   the 2D limb joints (px/frame^2), beside MediaPipe Pose in video mode on the same frames;
+- baseline detector (section ``hog``): OpenCV's HOG people detector in place of people-default,
+  in-process with the same rules as ``vivid pose --detect`` on images (each box estimated with
+  ``PoseEstimator.predict_box`` and its detector score, people under the estimator's person
+  threshold dropped): full-frame PCK, detector recall (on HOG's raw boxes) and presence;
 - MediaPipe peer on held-out synthetic renders (realistic, test split): PA-MPJPE of the 12 limb
   joints (MediaPipe's world landmarks and vivid's camera-frame joints, each Procrustes-aligned to
   the truth) and 2D PCK@0.1 of the joints' box, for both.
 
-    .venv/bin/python benchmarks/pose3d_real.py [--model pose3d-default] [--sections real,presence,smooth,peer]
+    .venv/bin/python benchmarks/pose3d_real.py [--model pose3d-default] [--sections real,presence,hog,smooth,peer]
 
-Writes ``benchmarks/results/pose3d_real.md`` + ``.json`` and copies the headline keys into
-``benchmarks/results/pose3d.json``.
+Writes ``benchmarks/results/pose3d_real.md`` + ``.json`` (keeping the keys of sections not run
+this time from the previous ``.json`` of the same model, with their measurement date) and copies
+the headline keys into ``benchmarks/results/pose3d.json``.
 """
 
 from __future__ import annotations
@@ -163,6 +168,64 @@ def section_presence(model: str, data: Path) -> dict:
     }  # fmt: skip
 
 
+def section_hog(model: str, data: Path) -> dict:
+    """The real and presence measures with OpenCV's HOG people detector as the person detector."""
+    from vivid.core.fileio import read_image
+    from vivid.people.boxes import holds_points
+    from vivid.people.detector import hog_detector
+    from vivid.pose3d.apply import PoseEstimator
+    from vivid.pose3d.people import detect
+
+    try:
+        hog = hog_detector()
+    except Exception as err:  # OpenCV missing or without HOGDescriptor: the row says why
+        return {"hog_unavailable": str(err)}
+    est = PoseEstimator(model)
+
+    def people(image):
+        pairs = [(pb, est.predict_box(image, pb.box, pb.score)) for pb in detect(hog, image)]
+        return [(pb, pred) for pb, pred in pairs if est.is_person(pred)], pairs
+
+    labels = json.loads((data / "pose2d_real" / "keypoints.json").read_text())["frames"]
+    totals = {"full01": [0, 0], "full02": [0, 0]}
+    recall = 0
+    for rec in labels:
+        image = read_image(data / "pose2d_real" / rec["file"])
+        kp = np.asarray(rec["keypoints"], dtype=np.float64)
+        ref, valid = kp[COCO_LIMBS, :2], kp[COCO_LIMBS, 2] > 0
+        x0, y0, x1, y1 = rec["box"]
+        size = max(x1 - x0, y1 - y0)
+        kept, raw = people(image)
+        visible = kp[kp[:, 2] > 0, :2]
+        recall += any(holds_points(pb.box, visible) and box_area_xyxy(pb.box) <= 3 * (x1 - x0) * (y1 - y0) for pb, _ in raw)
+        for key, alpha in (("full01", 0.1), ("full02", 0.2)):
+            if kept:
+                best = max(kept, key=lambda pair: box_iou(pair[0].box, rec["box"]))[1]
+                hit, n = pck(np.asarray(best.joints2d, dtype=np.float64)[H36M_FOR_COCO], ref, valid, size, alpha)
+            else:
+                hit, n = 0, int(valid.sum())
+            totals[key][0] += hit
+            totals[key][1] += n
+    plabels = json.loads((data / "people_presence" / "labels.json").read_text())
+    fp = hits = 0
+    for rec in plabels:
+        kept, _ = people(read_image(data / "people_presence" / rec["file"]))
+        if rec["persons"] == 0:
+            fp += bool(kept)
+        else:
+            hits += bool(kept)
+    empty = sum(r["persons"] == 0 for r in plabels)
+    return {"hog_real_pck01_full": round(totals["full01"][0] / max(totals["full01"][1], 1), 4),
+            "hog_real_pck02_full": round(totals["full02"][0] / max(totals["full02"][1], 1), 4),
+            "hog_detector_recall": round(recall / len(labels), 4), "hog_empty_frame_false_positives": fp,
+            "hog_presence_recall": round(hits / (len(plabels) - empty), 4)}  # fmt: skip
+
+
+def box_area_xyxy(box) -> float:
+    x0, y0, x1, y1 = box
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
 def accel(x: np.ndarray) -> float:
     """Mean |x[t+1] - 2 x[t] + x[t-1]| over frames and joints; x (T, J, D)."""
     a = x[2:] - 2 * x[1:-1] + x[:-2]
@@ -279,6 +342,20 @@ def markdown(res: dict) -> str:
             f"{r['empty_frames']} empty frames; recall {r['presence_recall']} on the {r['person_frames']} frames with a person.",
             "",
         ]
+    if "hog_detector_recall" in r or "hog_unavailable" in r:
+        lines += ["Person detector, vivid's against OpenCV's HOG people detector (the same pose model on each box; "
+                  "PCK from the full frame; presence on ../shared/data/people_presence):", "",
+                  "| detector | PCK@0.1 | PCK@0.2 | detector recall | empty frames with a person | presence recall |",
+                  "|---|---|---|---|---|---|"]
+        if "real_pck01_full" in r and "presence_recall" in r and r.get("detector"):
+            lines.append(f"| {r['detector']} | {r['real_pck01_full']} | {r['real_pck02_full']} | {r['detector_recall']} | "
+                         f"{r['empty_frame_false_positives']} of {r['empty_frames']} | {r['presence_recall']} |")
+        if "hog_unavailable" in r:
+            lines.append(f"| OpenCV HOG | not measured: {r['hog_unavailable']} | | | | |")
+        else:
+            lines.append(f"| OpenCV HOG | {r['hog_real_pck01_full']} | {r['hog_real_pck02_full']} | {r['hog_detector_recall']} | "
+                         f"{r['hog_empty_frame_false_positives']} of {r.get('empty_frames', 16)} | {r['hog_presence_recall']} |")
+        lines.append("")
     if "accel3d_vivid" in r:
         lines += [
             f"Smoothness on the juggle clip ({r['juggle_frames']} frames; vivid found the person in {r['vivid_frames_with_person']}, "
@@ -300,6 +377,9 @@ def markdown(res: dict) -> str:
             f"| MediaPipe Pose (full model, image mode) | {r['pa_mpjpe_limbs_mediapipe']} | {r['pck01_synth_mediapipe']} | {r['mediapipe_missed']} |",
             "",
         ]
+    if r.get("section_measured"):
+        lines.append("Sections measured: " + "; ".join(f"{k} {v}" for k, v in r["section_measured"].items()) + ".")
+        lines.append("")
     lines.append(f"Command: `.venv/bin/python benchmarks/pose3d_real.py --model {r['model']} --sections {r['sections']}`")
     return "\n".join(lines)
 
@@ -311,16 +391,26 @@ HEADLINE = ("real_pck01_full", "real_pck02_full", "real_pck01_box", "real_pck02_
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="pose3d-default")
-    ap.add_argument("--sections", default="real,presence,smooth,peer")
+    ap.add_argument("--sections", default="real,presence,hog,smooth,peer")
     ap.add_argument("--no-detect", action="store_true", help="full-frame rows without the person detector")
     args = ap.parse_args()
     if args.no_detect:
         DETECT.clear()
     data = shared()
-    res = {"model": args.model, "detector": "people-default" if DETECT else None, "sections": args.sections, "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    res = {"model": args.model, "detector": "people-default" if DETECT else None, "sections": args.sections, "measured": stamp}
+    previous = RESULTS / "pose3d_real.json"
+    if previous.exists():  # sections not run now keep their last measurement of this model
+        old = json.loads(previous.read_text())
+        if old.get("model") == args.model and old.get("detector") == res["detector"]:
+            kept = {k: v for k, v in old.items() if k not in res and k != "section_measured"}
+            dates = old.get("section_measured") or {sec: old.get("measured") for sec in old.get("sections", "").split(",") if sec}
+            res = {**kept, **res, "section_measured": dates}
+    res.setdefault("section_measured", {})
     for name in args.sections.split(","):
-        fn = {"real": section_real, "presence": section_presence, "smooth": section_smooth}.get(name)
+        fn = {"real": section_real, "presence": section_presence, "hog": section_hog, "smooth": section_smooth}.get(name)
         res.update(section_peer(args.model) if name == "peer" else fn(args.model, data))
+        res["section_measured"][name] = stamp
         print(f"{name}: done", file=sys.stderr, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pose3d_real.json").write_text(json.dumps(res, indent=2) + "\n")

@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option("face3d-default", "--model", help="A face3d checkpoint or bundled name."),
         landmarks_only: bool = typer.Option(False, "--landmarks-only", help="Only the 68 landmarks (no reconstruction)."),
         box: Optional[str] = typer.Option(None, "--box", help="The face box x,y,width,height (skips detection)."),
-        detector: str = typer.Option("auto", "--detector", help="auto (Haar when OpenCV has it), haar or search."),
+        detector: str = typer.Option("auto", "--detector", help="auto (OpenCV's Haar cascade; the landmark window search when this OpenCV has none), haar or search."),
         fov: float = typer.Option(30.0, "--fov", help="The camera's field of view across the larger side (degrees)."),
         max_faces: int = typer.Option(1, "--max-faces", help="Faces per image, most confident first."),
         no_smooth: bool = typer.Option(False, "--no-smooth", help="Video: no one-euro smoothing of pose and expression."),

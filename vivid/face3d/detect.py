@@ -1,10 +1,13 @@
 """Finding faces in a photo: a face box, then the crop and 68 landmarks from the landmark network.
 
-Boxes come from the user, from OpenCV's bundled Haar cascade (``haarcascade_frontalface_default``,
-shipped inside ``opencv-python``; nothing is downloaded; opencv is a training/development extra,
-imported only here), or, where that cascade is not available (OpenCV 5 wheels no longer ship the
-cascade classifier), from a window search with the landmark network's face score. Each box is then
-refined twice: crop, detect landmarks, re-crop by the box rule of :mod:`vivid.face3d.crop`.
+Boxes come from the user, from OpenCV's bundled Haar cascade (the default:
+``haarcascade_frontalface_default``, shipped inside ``opencv-python-headless`` < 5; nothing is
+downloaded; opencv is imported only here), or, where that cascade is not available (OpenCV 5 wheels
+no longer ship the cascade classifier) or ``detector="search"`` asks for it, from a window search
+with the landmark network's face score. Each box is then refined twice: crop, detect landmarks,
+re-crop by the box rule of :mod:`vivid.face3d.crop`. A face the cascade found is kept whatever its
+landmark confidence (the cascade is the detector); windows of the search must pass
+:data:`_MIN_CONFIDENCE`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ _HAAR_TO_CROP = 1.35
 # _SECOND_FACE_SHARE of the best window's confidence.
 _MIN_CONFIDENCE = 0.07
 _SECOND_FACE_SHARE = 0.85
+# The cascade's neighbour count: overlapping detections that make one face. Faces in portraits
+# gather tens of them; lone textures (a badge, a collar) a few.
+_HAAR_MIN_NEIGHBORS = 10
 
 
 @dataclass
@@ -69,7 +75,7 @@ def haar_boxes(image: np.ndarray, *, required: bool = False) -> list[np.ndarray]
     import cv2
 
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    rects = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+    rects = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=_HAAR_MIN_NEIGHBORS, minSize=(24, 24))
     out = []
     for x, y, w, h in rects:
         side = max(w, h) * _HAAR_TO_CROP
@@ -147,7 +153,8 @@ def find_faces(image: np.ndarray, landmark_net, *, detector: str = "auto", box: 
     is found (the landmark network runs in eval mode).
 
     Args:
-        detector: "auto" (Haar when this OpenCV has it, else the window search), "haar", "search".
+        detector: "auto" (the Haar cascade when this OpenCV has it, else the window search), "haar"
+            (the cascade, an error without it), "search" (the window search).
         box: the user's face box (x, y, w, h) in pixels: no detection.
     """
     with _inference(landmark_net):
@@ -168,10 +175,10 @@ def _find_faces(image: np.ndarray, landmark_net, *, detector: str, box: tuple | 
     starts = None
     if detector in ("auto", "haar"):
         starts = haar_boxes(image, required=detector == "haar")
-    if starts is None:
-        starts = [b for b, _ in window_boxes(image, landmark_net)]
-    faces = [landmarks_in_box(image, b, landmark_net) for b in starts[:8]]
-    faces = [f for f in faces if f.score > _MIN_CONFIDENCE]
+    faces = [landmarks_in_box(image, b, landmark_net) for b in (starts or [])[:max(8, max_faces)]]
+    if starts is None:  # no cascade in this OpenCV, or the search asked for: windows must look like faces
+        faces = [landmarks_in_box(image, b, landmark_net) for b, _ in window_boxes(image, landmark_net)[:8]]
+        faces = [f for f in faces if f.score > _MIN_CONFIDENCE]
     faces.sort(key=lambda f: -f.score)
     out: list[Face] = []
     for f in faces:  # refined boxes of one face converge: keep one
