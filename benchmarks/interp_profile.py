@@ -154,10 +154,6 @@ def instrument(clock: StageClock) -> None:
         clock.wrap(cls, "forward", stage)
     for name in ("write", "end_at", "__exit__"):
         clock.wrap(video.FrameSink, name, "encode")
-    # Optional pieces of the pipeline, timed when the code has them.
-    for owner, name, stage in ((model, "frame_features", "flow"),):
-        if hasattr(owner, name):
-            clock.wrap(owner, name, stage)
 
 
 def run_tool(inp: Path, out: Path, extra: list[str]) -> float:
