@@ -131,7 +131,7 @@ def test_auto_scale_follows_the_frame_size():
     assert auto_scale(360, 640, quality) == 1.0
     assert auto_scale(2160, 3840, quality) == 0.25
     assert auto_scale(1080, 1920, quality) == 0.5
-    assert auto_scale(360, 640, fast) == 0.5
+    assert auto_scale(360, 640, fast) == 1.0 and auto_scale(720, 1280, fast) == 0.5
     assert parse_scale("auto") == "auto" and parse_scale("0.5") == 0.5
     with pytest.raises(VividError, match="--scale must be auto or one of 1, 0.5, 0.25"):
         parse_scale("0.3")

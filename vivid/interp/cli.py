@@ -51,7 +51,7 @@ class InterpOptions:
         "quality",
         "--preset",
         help="'quality' (the default): the checkpoint's flow settings, local features at full resolution up to 1024 px; "
-        "'fast': the flow settings its model trained with, local features at most 320 px on the long side "
+        "'fast': the flow settings its model trained with, local features at most 640 px on the long side "
         "(with --scale auto).",
     )
     scale: str = _option(
