@@ -231,3 +231,23 @@ def test_background_writer_writes_in_order_and_reports_errors():
     w.write(1)
     with pytest.raises(OSError, match="disk full"):
         w.close()
+
+
+def test_one_pair_at_several_times_computes_its_features_once():
+    """Up-converting by more than 2x asks for one pair at several t: flows, depths, kernels and
+    non-local features are computed once, and each frame matches its own call."""
+    model = _perturbed(match_brightness=True)
+    batches = []
+    for part in (model.kernels, model.nonlocal_branch, model.depth):
+        part.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+    f = _frames(2)
+    a, b = f[:1].expand(3, -1, -1, -1), f[1:].expand(3, -1, -1, -1)
+    ts = torch.tensor([0.25, 0.5, 0.75])
+    with torch.no_grad():
+        together = model(a, b, ts)
+        assert batches == [2, 1, 1]  # depth: 2 frames; kernels and non-local branch: 1 pair
+        alone = [model(f[:1], f[1:], float(t)) for t in ts]
+    assert torch.allclose(together.frame, torch.cat([o.frame for o in alone]), atol=1e-5)
+    assert len(together.flow_pyramid) == len(alone[0].flow_pyramid)
+    for x, y in zip(together.flow_pyramid, alone[0].flow_pyramid):
+        assert x.shape[0] == 6 and torch.allclose(x[0], y[0]) and torch.allclose(x[3], y[1])

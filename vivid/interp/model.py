@@ -473,19 +473,41 @@ class InterpNet(nn.Module):
             x = F.interpolate(x, scale_factor=down, mode="bilinear", align_corners=False)
             return x * down if pixels else x
 
-        if flows is None:
-            flow01, flow10, pyramid = self.estimate_flow(local0, local1, flow_settings)
+        def pair_features(keep: Tensor | None) -> dict:
+            """What does not depend on t: flows, depths, kernels and non-local features, of the
+            pairs ``keep`` (None: all)."""
+            pick = (lambda x: x) if keep is None else (lambda x: x[keep])
+            l0, l1 = pick(local0), pick(local1)
+            n = l0.shape[0]
+            out: dict = {"depth0": None, "depth1": None, "k0": None, "k1": None, "nl": None}
+            if flows is None:
+                out["flow01"], out["flow10"], out["pyramid"] = self.estimate_flow(l0, l1, flow_settings)
+            else:
+                out["flow01"], out["flow10"], out["pyramid"] = pick(flows[0]), pick(flows[1]), []
+            if self.depth is not None:
+                depths = per_frame(self.depth, torch.cat((l0, l1)))
+                out["depth0"], out["depth1"] = depths[:n], depths[n:]
+            if self.kernels is not None:
+                out["k0"], out["k1"] = self.kernels(l0, l1)
+            if self.nonlocal_branch is not None:
+                out["nl"] = self.nonlocal_branch(pick(image0), pick(image1))
+            return out
+
+        # A pair that appears several times in the batch (the times t of one interval, when
+        # up-converting by more than 2x) has its t-independent features computed once.
+        keep, where = unique_frames(torch.cat((local0, local1), 1))
+        if keep.numel() == b:
+            pf = pair_features(None)
         else:
-            (flow01, flow10), pyramid = flows, []
-        depth0 = depth1 = None
-        if self.depth is not None:
-            depths = per_frame(self.depth, torch.cat((local0, local1)))
-            depth0, depth1 = depths[:b], depths[b:]
+            pf = pair_features(keep)
+            pf = {k: (v[where] if isinstance(v, Tensor) else v) for k, v in pf.items()}
+            # the pyramid holds both directions stacked ((2n, ...): 0->1 then 1->0)
+            n = keep.numel()
+            pf["pyramid"] = [torch.cat((x[:n][where], x[n:][where])) for x in pf["pyramid"]]
+        flow01, flow10, pyramid = pf["flow01"], pf["flow10"], pf["pyramid"]
+        depth0, depth1, k0, k1, nl = pf["depth0"], pf["depth1"], pf["k0"], pf["k1"], pf["nl"]
         flow_t0, flow_t1 = self.projection(flow01, flow10, t, depth0, depth1)
 
-        k0 = k1 = None
-        if self.kernels is not None:
-            k0, k1 = self.kernels(local0, local1)
         flow01, flow10, flow_t0, flow_t1 = (up(f, pixels=True) for f in (flow01, flow10, flow_t0, flow_t1))
         depth0, depth1, k0, k1 = (up(x) for x in (depth0, depth1, k0, k1))
         warped0 = self.warp(image0, flow_t0, k0)
@@ -497,8 +519,7 @@ class InterpNet(nn.Module):
             d = torch.cat((depth0, depth1), 1)
             d = d / d.mean((1, 2, 3), keepdim=True)
             feats += [backward_warp(d[:, :1], flow_t0), backward_warp(d[:, 1:], flow_t1)]
-        if self.nonlocal_branch is not None:
-            nl = self.nonlocal_branch(image0, image1)
+        if nl is not None:
             half = nl.shape[1] // 2
             feats += [backward_warp(nl[:, :half], flow_t0), backward_warp(nl[:, half:], flow_t1)]
         frame, alpha = self.synthesis(torch.cat(feats, 1), warped0, warped1, t)
