@@ -30,8 +30,19 @@ downscaled (area filter) to at most 640 px on the long side.
   beside the test sets.
 - examples: ``interp_examples.jpg``, the largest-motion triplet of each test set as predicted by
   vivid, vivid with DIS flow, DIS-flow warping and minterpolate, beside the ground truth.
+- presets (validation, not a test set): the held-out tails above for the ``quality`` and
+  ``fast`` presets at each internal scale; they chose the ``fast`` preset's scale limit
+  (``vivid.interp.flow_settings.PRESETS``). The test sets then measure the chosen presets once
+  (quality rows ``vivid`` and ``vivid:fast``).
+- tool: wall time of the whole tool, ``vivid interp IN -o OUT --factor 2 [--preset fast]`` in a
+  fresh process (start-up, model load, decode, scene cuts, model, encode, audio), against
+  ``ffmpeg -i IN -vf minterpolate OUT`` on the same clip in the same run, at 640x360 and
+  1280x720, with 1 and 2 threads; interpolated frames per second of wall time.
+- profile: where the time of the tool goes per stage (``benchmarks/interp_profile.py``), for
+  each preset at 640x360 with one thread; the profile from before the speed work is kept in
+  ``benchmarks/results/interp_profile_before.md``.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails,examples] [--methods vivid]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/interp.py [--sections quality,repair,speed,4k,tails,examples,presets,tool,profile] [--methods vivid]
 
 Writes ``benchmarks/results/interp.json`` and, through ``benchmarks/interp_report.py`` (which
 also runs alone, on the JSON), ``interp.md``, and prints the table (plus notes). With
@@ -65,6 +76,7 @@ from benchmarks.interp_report import (  # noqa: E402  (the rows and sets the rep
     ENSEMBLES,
     HYBRID,
     LABELS,
+    PRESET_ROWS,
     SETS,
     SPEED_SECONDS,
     TAIL_METHODS,
@@ -144,9 +156,22 @@ def make_method(name: str, model: str | None = None):
         return baselines.DISFlowInterpolator()
     if name == "minterpolate":
         return baselines.minterpolate_pair
+    if name in PRESET_ROWS or name.startswith("preset:"):
+        return preset_interpolator(model, *PRESET_ROWS.get(name, name.split(":")[1:]))
     return load_interpolator(
         model, device="cpu", flow="dis" if name == HYBRID else "network", ensemble=ENSEMBLES.get(name, 1)
     )
+
+
+def preset_interpolator(model: str, preset: str, scale: str | float = "auto"):
+    """The interpolator ``vivid interp --preset PRESET --scale SCALE`` runs."""
+    from vivid.core.checkpoints import read_meta
+    from vivid.interp.apply import load_interpolator
+    from vivid.interp.flow_settings import PRESETS, flow_preset
+
+    name, max_side = PRESETS[preset]
+    settings = None if name == "quality" else flow_preset(name, read_meta(model))
+    return load_interpolator(model, device="cpu", flow_settings=settings, scale=scale, max_side=max_side)
 
 
 def evaluate(fn, triplets: list[tuple], batch: int = 4) -> dict:
@@ -183,7 +208,7 @@ def run_quality(model: str, results: dict, only: list[str] | None = None) -> Non
     """Frame-drop quality for every method, or only those in ``only`` (labels such as
     ``vivid``, ``ablation:no-gan``, ``dis``); other rows are kept from earlier runs."""
     sets = triplet_sets()
-    methods: dict[str, tuple[str, str | None]] = {m: (m, model) for m in ("vivid", *ENSEMBLES, HYBRID)}
+    methods: dict[str, tuple[str, str | None]] = {m: (m, model) for m in ("vivid", *ENSEMBLES, HYBRID, *PRESET_ROWS)}
     for key, path in ablation_files().items():
         methods[f"ablation:{key}"] = ("vivid", str(path))
     for b in BASELINES:
@@ -237,6 +262,96 @@ def run_tails(model: str, results: dict) -> None:
         methods[method] = {name: evaluate(fn, tri) for name, tri in sets.items()}
         log(f"tails {method}: " + ", ".join(f"{k} {v['psnr']:.2f}" for k, v in methods[method].items()))
     results["tails"] = {**stamp(model), "n_triplets": {k: len(v) for k, v in sets.items()}, "methods": methods}
+
+
+# ------------------------------------------------------------------------------ presets on validation data
+
+# (preset, scale) candidates measured on the validation tails; at <= 640 px, scale 1 and 0.5
+# are what --scale auto can pick for the frames of the benchmark.
+PRESET_CANDIDATES = [("quality", 1.0), ("quality", 0.5), ("fast", 1.0), ("fast", 0.5), ("fast", 0.25)]
+
+
+def run_presets(model: str, results: dict) -> None:
+    """The presets at each scale on the validation tails (held-out segments of the training
+    clips, never a test set): the data that chose the ``fast`` preset's scale limit."""
+    sets = tail_sets()
+    rows = {}
+    for preset, scale in PRESET_CANDIDATES:
+        fn = preset_interpolator(model, preset, scale)
+        t0 = time.perf_counter()
+        per = {name: evaluate(fn, tri) for name, tri in sets.items()}
+        rows[f"{preset}@{scale:g}"] = {"preset": preset, "scale": scale, "sets": per,
+                                       "psnr": statistics.mean(v["psnr"] for v in per.values()),
+                                       "ssim": statistics.mean(v["ssim"] for v in per.values())}  # fmt: skip
+        log(f"presets {preset}@{scale:g}: mean PSNR {rows[f'{preset}@{scale:g}']['psnr']:.2f} ({time.perf_counter() - t0:.0f} s)")
+    results["presets"] = {**stamp(model), "data": "validation: held-out tails of the training clips", "n_triplets": {k: len(v) for k, v in sets.items()}, "rows": rows}
+
+
+# ------------------------------------------------------------------------------ the whole tool against minterpolate
+
+TOOL_SIZES = {"640x360": 13, "1280x720": 5}  # clip size -> frames (the 720p clip is shorter: CPU time)
+# Thread counts per size: 1280x720 with one thread only (the machine's CPU time is scarce).
+TOOL_THREADS = {"640x360": (1, 2), "1280x720": (1,)}
+TOOL_PRESETS = ("quality", "fast")
+
+
+def _timed(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed:\n{proc.stderr[-2000:]}")
+    return seconds
+
+
+def run_tool(model: str, results: dict) -> None:
+    """Wall time of ``vivid interp IN -o OUT --factor 2`` (a fresh process: start-up, model load,
+    decode, scene cuts, model, encode) and of ffmpeg minterpolate on the same clip, per size,
+    thread count and preset, in one run."""
+    from benchmarks.interp_profile import make_clip
+    from vivid.interp.baselines import MINTERPOLATE_OPTIONS
+
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="interp-tool-") as tmp:
+        tmp = Path(tmp)
+        for size, n in TOOL_SIZES.items():
+            clip = make_clip(tmp / f"in_{size}.mp4", n, size)
+            for threads in TOOL_THREADS[size]:
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+                ff = ["ffmpeg", "-v", "error", "-y", "-nostdin", "-threads", str(threads), "-filter_threads", str(threads),
+                      "-i", str(clip), "-vf", f"minterpolate=fps=50:{MINTERPOLATE_OPTIONS}", "-c:a", "copy", str(tmp / "mi.mp4")]  # fmt: skip
+                load0 = os.getloadavg()[0]
+                rows[f"minterpolate {size} {threads}t"] = {"method": "minterpolate", "size": size, "threads": threads, "n_interpolated": n - 1,
+                                                           "seconds": _timed(ff, env), "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
+                for preset in TOOL_PRESETS:
+                    cmd = [sys.executable, "-c", "from vivid.cli import main; main()", "interp", str(clip), "-o", str(tmp / "out.mp4"),
+                           "--factor", "2", "-q", "--overwrite", "--model", model, "--preset", preset]  # fmt: skip
+                    load0 = os.getloadavg()[0]
+                    seconds = _timed(cmd, env)
+                    rows[f"vivid {preset} {size} {threads}t"] = {"method": f"vivid --preset {preset}", "size": size, "threads": threads,
+                                                                 "n_interpolated": n - 1, "seconds": seconds,
+                                                                 "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
+                    log(f"tool {preset} {size} {threads}t: {seconds:.1f} s ({(n - 1) / seconds:.2f} interpolated/s), minterpolate {rows[f'minterpolate {size} {threads}t']['seconds']:.1f} s")
+    for r in rows.values():
+        r["interp_fps"] = r["n_interpolated"] / r["seconds"]
+    results["tool"] = {**stamp(model), "rows": rows, "cores": os.cpu_count()}
+
+
+def run_profile(model: str, results: dict) -> None:
+    """Per-stage profile of the tool for each preset at 640x360, one thread (a child process; the
+    threads of the tool section show what a second thread does on this machine)."""
+    out = {}
+    for preset in TOOL_PRESETS:
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+            cmd = [sys.executable, str(REPO / "benchmarks" / "interp_profile.py"), "--threads", "1", "--label", preset,
+                   "--json", f.name, "--", "--model", model, "--preset", preset]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr[-2000:])
+            out[preset] = json.loads(Path(f.name).read_text())
+        log(f"profile {preset}: {out[preset]['wall_s']:.1f} s, {out[preset]['interp_fps']:.2f} interpolated/s")
+    results["profile"] = {**stamp(model), "runs": out}
 
 
 # ------------------------------------------------------------------------------ example frames
@@ -577,7 +692,7 @@ def stamp(model: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="interp-default", help="checkpoint name or .safetensors path")
-    ap.add_argument("--sections", default="quality,repair,speed,4k,tails,examples")
+    ap.add_argument("--sections", default="quality,repair,speed,4k,tails,examples,presets,tool,profile")
     ap.add_argument("--methods", default="", help="quality: re-measure only these rows (e.g. vivid,ablation:no-gan)")
     ap.add_argument("--tile", type=int, default=768)
     ap.add_argument("--overlap", type=int, default=64)
@@ -598,7 +713,7 @@ def main() -> None:
     path_json = out_dir / "interp.json"
     results = json.loads(path_json.read_text()) if path_json.exists() else {}
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    if any(s in sections for s in ("quality", "repair", "speed", "4k", "tails", "examples")):
+    if any(s in sections for s in ("quality", "repair", "speed", "4k", "tails", "examples", "presets", "tool", "profile")):
         import shutil
 
         from vivid.core.checkpoints import read_meta
@@ -628,6 +743,12 @@ def main() -> None:
             run_tails(args.model, results)
         elif s == "examples":
             run_examples(args.model, results, out_dir)
+        elif s == "presets":
+            run_presets(args.model, results)
+        elif s == "tool":
+            run_tool(args.model, results)
+        elif s == "profile":
+            run_profile(args.model, results)
         else:
             sys.exit(f"unknown section {s!r}")
         path_json.write_text(json.dumps(results, indent=2) + "\n")

@@ -149,6 +149,39 @@ def test_flow_preset_and_settings_reach_the_interpolator(tmp_path):
     assert_one_line_error(res, "--flow-preset", "--flow dis")
 
 
+def test_preset_and_scale_reach_the_interpolator(tmp_path):
+    """--preset fast takes the training flow settings and the small side limit of --scale auto;
+    --scale picks a fixed internal resolution; bad values are one-line errors."""
+    from vivid.interp.cli import InterpOptions, _LazyInterpolator
+    from vivid.interp.flow_settings import PRESETS, FlowSettings
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(
+        tmp_path / "ckpt", create_model("interp_tiny", flow_scales=[1, 2]), task="interp", model_name="interp_tiny",
+        extra={"config": {"model_config": {"flow_scales": [1, 2]}}}, model_config={"flow_refine": 1},
+    )  # fmt: skip
+
+    def args(**options):
+        return _LazyInterpolator(InterpOptions(model=str(ckpt), device="cpu", **options)).check()._args
+
+    quality = args()
+    assert quality["flow_settings"] is None and quality["scale"] == "auto" and quality["max_side"] == PRESETS["quality"][1]
+    fast = args(preset="fast")
+    assert fast["flow_settings"] == FlowSettings(flow_scales=(1, 2)) and fast["max_side"] == PRESETS["fast"][1]
+    assert args(preset="fast", flow_preset="quality")["flow_settings"] == FlowSettings(flow_scales=(1, 2), flow_refine=1)
+    assert args(scale="0.5")["scale"] == 0.5
+
+    src = write_video(tmp_path / "in.mp4", frames(3, 32, 48))
+    res = run("interp", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--model", ckpt, "-q", "--preset", "fast", "--scale", "0.5")
+    assert res.exit_code == 0, res.output
+    assert probe(tmp_path / "o.mp4", exact=True).n_frames == 5
+    res = run("interp", src, "-o", tmp_path / "p.mp4", "--factor", "2", "--model", ckpt, "--scale", "0.3")
+    assert_one_line_error(res, "--scale must be auto or one of 1, 0.5, 0.25")
+    res = run("interp", src, "-o", tmp_path / "p.mp4", "--factor", "2", "--model", ckpt, "--preset", "fastest")
+    assert_one_line_error(res, "--preset must be one of quality, fast")
+    assert not (tmp_path / "p.mp4").exists()
+
+
 def test_errors_are_one_line(tmp_path, tiny_ckpt):
     src = write_video(tmp_path / "in.mp4", frames(3))
     one = write_video(tmp_path / "one.mp4", frames(1))

@@ -98,25 +98,30 @@ class BasicBlock(nn.Module):
 class SelfAttention2d(nn.Module):
     """(B, C, H, W) -> (B, C, H, W): ``x + W_o(softmax(q^T k / sqrt(c')) v)`` over the H*W positions.
 
-    Query and key are 1x1 convs to ``c' = max(C // reduction, 4)`` channels, value and the
-    output projection ``W_o`` 1x1 convs keeping C. Memory grows with (H*W)^2: use it on coarse
-    feature maps.
+    Query and key are 1x1 convs to ``c' = max(C // reduction, 4)`` channels, the value a 1x1
+    conv to ``C // value_reduction`` channels and the output projection ``W_o`` a 1x1 conv back
+    to C (SAGAN's layout, as in BigGAN's reference code, has ``value_reduction=2``: the fourth
+    conv restores the channels the value dropped; ``value_reduction=1`` keeps C throughout).
+    Memory grows with (H*W)^2: use it on coarse feature maps.
     """
 
-    def __init__(self, channels: int, reduction: int = 4) -> None:
+    def __init__(self, channels: int, reduction: int = 4, value_reduction: int = 1) -> None:
         super().__init__()
+        if value_reduction < 1 or channels % value_reduction:
+            raise ValueError(f"value_reduction must divide channels ({channels}), got {value_reduction}")
         inner = max(channels // reduction, 4)
+        self.value_channels = channels // value_reduction
         self.query = nn.Conv2d(channels, inner, 1)
         self.key = nn.Conv2d(channels, inner, 1)
-        self.value = nn.Conv2d(channels, channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
+        self.value = nn.Conv2d(channels, self.value_channels, 1)
+        self.proj = nn.Conv2d(self.value_channels, channels, 1)
         self.scale = inner**-0.5
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         q = self.query(x).flatten(2)  # (B, c', N)
         k = self.key(x).flatten(2)  # (B, c', N)
-        v = self.value(x).flatten(2)  # (B, C, N)
+        v = self.value(x).flatten(2)  # (B, C // value_reduction, N)
         attn = torch.softmax(torch.einsum("bci,bcj->bij", q, k) * self.scale, dim=-1)  # (B, N, N)
-        out = torch.einsum("bij,bcj->bci", attn, v).reshape(b, c, h, w)
+        out = torch.einsum("bij,bcj->bci", attn, v).reshape(b, self.value_channels, h, w)
         return x + self.proj(out)

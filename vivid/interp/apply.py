@@ -11,7 +11,10 @@ A video goes through these pieces, each in its own module:
 - :class:`vivid.interp.interpolator.ModelInterpolator` runs a model as an interpolator (device,
   fp16, self-ensemble, flow settings), tile by tile for large frames
   (:func:`vivid.interp.tiling.tiled_interpolate`);
-- :class:`vivid.core.video.FrameSink` writes a video or a folder of PNGs atomically.
+- :class:`vivid.core.video.FrameSink` writes a video or a folder of PNGs atomically;
+- decoding and encoding run in threads of their own (:func:`prefetched`,
+  :class:`BackgroundWriter`), so the model does not wait for either (PyAV releases the
+  interpreter lock while it decodes and encodes).
 
 :func:`interpolate_images` and :func:`upconvert_file` put them together for ``vivid interp``;
 stutter repair is :mod:`vivid.interp.repair`.
@@ -20,6 +23,8 @@ stutter repair is :mod:`vivid.interp.repair`.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -63,6 +68,7 @@ __all__ = [
     "ModelInterpolator",
     "OutputFrame",
     "SceneCutDetector",
+    "BackgroundWriter",
     "UpconvertSummary",
     "as_interpolator",
     "check_ensemble",
@@ -80,6 +86,7 @@ __all__ = [
     "load_interpolator",
     "mean_abs_difference",
     "open_clip",
+    "prefetched",
     "thumbnail",
     "tile_starts",
     "tiled_interpolate",
@@ -117,6 +124,102 @@ def interpolate_images(
     image = to_uint8(frame)[0]
     write_image(out, image)
     return image
+
+
+_END = object()
+# Frames decoded ahead of the model, and frames queued for the encoder.
+QUEUE_DEPTH = 8
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put ``item`` into ``q`` unless ``stop`` is set first; whether it went in."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def prefetched(items: Iterable, depth: int = QUEUE_DEPTH) -> Iterator:
+    """The items of ``items``, produced by a thread of their own up to ``depth`` ahead of the
+    consumer (a video decoder decodes while the model runs). An error in the producer is raised
+    here, in order; when the consumer stops early the thread stops too."""
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(q, (item, None), stop):
+                    return
+            _put(q, (_END, None), stop)
+        except BaseException as err:  # handed to the consumer, which raises it
+            _put(q, (_END, err), stop)
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is _END:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class BackgroundWriter:
+    """``write(*args)`` calls ``write_fn(*args)`` in a thread of its own, in order, at most
+    ``depth`` calls behind (an encoder encodes while the model runs). ``close()`` waits for the
+    queued calls; an error of ``write_fn`` is raised by the next ``write`` or by ``close``.
+    ``abort()`` drops what is queued and stops the thread (on an error of the caller)."""
+
+    def __init__(self, write_fn: Callable, depth: int = QUEUE_DEPTH) -> None:
+        self._fn = write_fn
+        self._q: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="encode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _END or self._stop.is_set():
+                return
+            if self._error is None:
+                try:
+                    self._fn(*item[0], **item[1])
+                except BaseException as err:
+                    self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def write(self, *args, **kwargs) -> None:
+        self._raise()
+        if not _put(self._q, (args, kwargs), self._stop):
+            raise RuntimeError("the writer thread has stopped")
+
+    def close(self) -> None:
+        _put(self._q, _END, self._stop)
+        self._thread.join()
+        self._raise()
+
+    def abort(self) -> None:
+        self._stop.set()
+        try:
+            self._q.put_nowait(_END)
+        except queue.Full:
+            pass
+        self._thread.join()
 
 
 @dataclass
@@ -168,10 +271,19 @@ def upconvert_file(
             yield f
 
     with FrameSink(out, out_fps, source=inp, audio=audio) as sink:
-        for o in upconvert(counted(src), interpolate, factor=factor, fps=fps, batch_size=batch_size, scene_cuts=scene_cuts):
-            sink.write(o.image, time=o.time)
-            counts[o.kind] += 1
-            if advance is not None:
-                advance(1)
+        writer = BackgroundWriter(sink.write)
+        decoded = prefetched(src)
+        try:
+            for o in upconvert(counted(decoded), interpolate, factor=factor, fps=fps, batch_size=batch_size, scene_cuts=scene_cuts):
+                writer.write(o.image, time=o.time)
+                counts[o.kind] += 1
+                if advance is not None:
+                    advance(1)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            decoded.close()
         sink.end_at(frame_end(last, in_fps))
     return UpconvertSummary(n_in, sink.count, float(in_fps), float(out_rate), counts["interpolated"], counts["cut"])

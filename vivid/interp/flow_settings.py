@@ -116,6 +116,48 @@ class FlowSettings:
         return settings
 
 
+# ----------------------------------------------------------------------------- speed presets
+
+# The internal resolutions a model can run its local features at (``InterpNet.forward(scale=)``).
+SCALES = (1.0, 0.5, 0.25)
+# ``--preset``: which flow preset it takes, and the longest side (pixels) it lets the local
+# features (flow, depth, projection, kernels) run at before ``--scale auto`` halves them.
+PRESETS = {"quality": ("quality", 1024), "fast": ("fast", 640)}
+# The ``fast`` limit was chosen on validation data (held-out tails of the training clips, frames
+# up to 640 px): the smallest internal size whose mean PSNR stays within 0.3 dB of ``quality`` at
+# scale 1. At 640 px, fast@1 was 0.16 dB below it and fast@0.5 0.52 dB (benchmarks/interp.py,
+# presets section). The ``quality`` limit (1024) is a rule, not tuned: no validation clip is larger.
+
+
+def auto_scale(height: int, width: int, max_side: int) -> float:
+    """The largest of :data:`SCALES` that brings the frame's long side to at most ``max_side``
+    pixels (the smallest scale when none does): the internal resolution ``--scale auto``
+    picks from the frame size, as RIFE picks 0.5 for 4K and 1 below."""
+    for s in SCALES:
+        if max(height, width) * s <= max_side:
+            return s
+    return SCALES[-1]
+
+
+def parse_scale(value) -> float | str:
+    """``--scale``: ``"auto"`` or one of :data:`SCALES` (as a float); VividError otherwise."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = None
+    if scale not in SCALES:
+        raise VividError(f"--scale must be auto or one of {', '.join(f'{x:g}' for x in SCALES)}, got {value!r}")
+    return scale
+
+
+def check_preset(name: str) -> str:
+    if name not in PRESETS:
+        raise VividError(f"--preset must be one of {', '.join(PRESETS)}, got {name!r}")
+    return name
+
+
 # The setting names (a checkpoint's inference-only entries of model_config).
 FLOW_SETTINGS = FlowSettings.names()
 

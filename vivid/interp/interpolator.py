@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from vivid.core.errors import VividError
 from vivid.core.fileio import to_uint8
 from vivid.interp.defaults import DEFAULT_MODEL
-from vivid.interp.flow_settings import FlowSettings
+from vivid.interp.flow_settings import PRESETS, FlowSettings, auto_scale, parse_scale
 from vivid.interp.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, tiled_interpolate
 
 Interpolate = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -127,7 +127,11 @@ class ModelInterpolator:
     at that many times the work. ``flow_settings`` changes how the model estimates flow: a
     :class:`~vivid.interp.flow_settings.FlowSettings`, or a dict of changes to the model's own
     (e.g. ``{"flow_refine": 0}``); they are passed to each call, and the caller's model is
-    left as it was (its mode, its settings).
+    left as it was (its mode, its settings). ``scale`` is the internal resolution of the
+    model's local features (see :meth:`vivid.interp.model.InterpNet.forward`): one of 1, 0.5,
+    0.25, or ``"auto"``: picked from each frame's size (the whole frame, not a tile) with
+    :func:`~vivid.interp.flow_settings.auto_scale` and ``max_side`` (pixels; the ``quality``
+    preset's by default).
     """
 
     def __init__(
@@ -141,7 +145,12 @@ class ModelInterpolator:
         flow: str = "network",
         ensemble: int = 1,
         flow_settings: FlowSettings | dict | None = None,
+        scale: float | str = 1.0,
+        max_side: int = PRESETS["quality"][1],
     ) -> None:
+        self.scale = parse_scale(scale)
+        self.max_side = int(max_side)
+        self._frame_scale = 1.0 if self.scale == "auto" else self.scale
         self._flow_source = external_flow(flow)
         self.ensemble = check_ensemble(ensemble)
         self.device = torch.device(device)
@@ -165,6 +174,8 @@ class ModelInterpolator:
         extra = {"flows": self._external_flows(frame0, frame1)} if self._flow_source is not None else {}
         if self.flow_settings is not None:
             extra["flow_settings"] = self.flow_settings
+        if self._frame_scale != 1.0:
+            extra["scale"] = self._frame_scale
         f0, f1 = frame0.to(self.device), frame1.to(self.device)
         tt = t.to(self.device, torch.float32)
         with _evaluating(self.model), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
@@ -178,7 +189,12 @@ class ModelInterpolator:
             total += ensemble_view(view, k, inverse=True)
         return total / self.ensemble
 
+    def scale_for(self, height: int, width: int) -> float:
+        """The internal resolution frames of this size run at."""
+        return auto_scale(height, width, self.max_side) if self.scale == "auto" else self.scale
+
     def __call__(self, frame0: Tensor, frame1: Tensor, t: Tensor) -> Tensor:
+        self._frame_scale = self.scale_for(*frame0.shape[-2:])
         if self.tile:
             return tiled_interpolate(self._forward, frame0, frame1, t, tile=self.tile, overlap=self.overlap)
         return self._forward(frame0, frame1, t)
@@ -194,15 +210,18 @@ def load_interpolator(
     flow: str = "network",
     ensemble: int = 1,
     flow_settings: FlowSettings | dict | None = None,
+    scale: float | str = 1.0,
+    max_side: int = PRESETS["quality"][1],
 ) -> ModelInterpolator:
     """Load a checkpoint (bundled name such as ``interp-default`` or a ``.safetensors`` path);
-    ``flow``, ``ensemble`` and ``flow_settings`` as in :class:`ModelInterpolator`."""
+    ``flow``, ``ensemble``, ``flow_settings``, ``scale`` and ``max_side`` as in :class:`ModelInterpolator`."""
     from vivid.core.checkpoints import load_checkpoint
 
     net, _ = load_checkpoint(model, task="interp", device=device)
     return ModelInterpolator(
-        net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble, flow_settings=flow_settings
-    )
+        net, device=device, fp16=fp16, tile=tile, overlap=overlap, flow=flow, ensemble=ensemble,
+        flow_settings=flow_settings, scale=scale, max_side=max_side,
+    )  # fmt: skip
 
 
 def as_interpolator(model: nn.Module | Interpolate, **kwargs) -> Interpolate:

@@ -19,9 +19,15 @@ Steps (one file each):
    six *flow settings* have no weights: the model holds them as ``model.flow_settings``
    (a :class:`~vivid.interp.flow_settings.FlowSettings`, from the constructor), and a call
    may pass others (``flow_settings=``);
-2. non-local features -- :mod:`nonlocal_branch`;
+2. non-local features -- :mod:`nonlocal_branch`; ``nonlocal_layout="v1"`` is a named
+   departure from the method, the layout of the bundled ``interp-default`` (the attention's
+   value keeps all channels, the last upsampling is conv then bilinear; see that module), which
+   its sidecar selects; new models train with ``"seed"``, the method's layout;
 3. depth-aware flow projection to time t -- :mod:`projection`;
-4. adaptive warping -- :mod:`warping`;
+4. adaptive warping -- :mod:`warping`; a departure that DAIN makes too: the kernels, estimated
+   on the input frames, are placed with the *projected* flows Ft->0, Ft->1 (each output pixel
+   takes the kernel of the pixel it lands on, not of the source pixel the flow came from), and
+   the projected flows enter the synthesis features as they are, not warped;
 5. frame synthesis -- :mod:`synthesis`.
 Each module can be switched off (``use_*`` flags) for ablations. ``match_brightness`` (no weights)
 shows the network both frames at their common mean brightness and adds the linearly
@@ -32,6 +38,7 @@ interpolated linearly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,11 +47,11 @@ from torch import Tensor, nn
 from vivid.core.registry import register_model
 from vivid.interp.depth import HourglassDepth
 from vivid.interp.flow import PWCFlow
-from vivid.interp.flow_settings import FlowSettings
+from vivid.interp.flow_settings import SCALES, FlowSettings
 # Also importable from here: the training recipe checks ``export.model_config`` with them.
 from vivid.interp.flow_settings import FLOW_SETTINGS, check_flow_settings  # noqa: F401
 from vivid.interp.kernels import KernelUNet
-from vivid.interp.nonlocal_branch import DOWN_STEPS, NonLocalBranch
+from vivid.interp.nonlocal_branch import DOWN_STEPS, NONLOCAL_LAYOUTS, NonLocalBranch
 from vivid.interp.projection import FlowProjection
 from vivid.interp.synthesis import FrameSynthesis
 from vivid.interp.warping import AdaptiveWarping, backward_warp
@@ -140,6 +147,12 @@ def match_brightness(image0: Tensor, image1: Tensor, t: Tensor) -> tuple[Tensor,
     weight reads the difference as occlusion and leans towards one frame (a flat 100 -> 200 pair
     gave 142 at t = 0.5).
 
+    Each frame's shift ``mid - m`` is rounded to whole 8-bit grey levels (1/255), finer than
+    what an 8-bit frame resolves: a frame that two neighbouring pairs share, with a brightness
+    that changes by less than a grey level, then enters both pairs unchanged and its per-frame
+    features are computed once (:func:`unique_frames`). The offset puts back exactly what the
+    rounded shifts took away.
+
     Args:
         image0, image1: (B, 3, H, W). t: (B,).
     Returns:
@@ -148,8 +161,53 @@ def match_brightness(image0: Tensor, image1: Tensor, t: Tensor) -> tuple[Tensor,
     m0 = image0.mean(dim=(2, 3), keepdim=True)
     m1 = image1.mean(dim=(2, 3), keepdim=True)
     mid = 0.5 * (m0 + m1)
+    s0 = torch.round((mid - m0) * 255) / 255
+    s1 = torch.round((mid - m1) * 255) / 255
     tt = t.reshape(-1, 1, 1, 1).to(image0.dtype)
-    return image0 - m0 + mid, image1 - m1 + mid, (1 - tt) * m0 + tt * m1 - mid
+    return image0 + s0, image1 + s1, -((1 - tt) * s0 + tt * s1)
+
+
+def unique_frames(frames: Tensor) -> tuple[Tensor, Tensor]:
+    """Indices of the distinct frames of ``frames`` (N, C, H, W) and, per frame, the position of
+    its copy among them: ``frames[keep][where] == frames``. Consecutive pairs of a video share a
+    frame (pairs (k-1, k) and (k, k+1)); per-frame work on ``frames[keep]`` does it once.
+    Exact: frames count as equal only when every value is."""
+    n = frames.shape[0]
+    sums = frames.flatten(1).sum(1)
+    keep: list[int] = []
+    where = []
+    for i in range(n):
+        for j, k in enumerate(keep):
+            if sums[i] == sums[k] and torch.equal(frames[i], frames[k]):
+                where.append(j)
+                break
+        else:
+            where.append(len(keep))
+            keep.append(i)
+    return torch.tensor(keep, device=frames.device), torch.tensor(where, device=frames.device)
+
+
+def per_frame(fn: Callable, frames: Tensor):
+    """``fn(frames)`` for a per-frame function ``fn`` (N, ...) -> tensor or list of tensors,
+    computed once per distinct frame (:func:`unique_frames`)."""
+    keep, where = unique_frames(frames)
+    if keep.numel() == frames.shape[0]:
+        return fn(frames)
+    out = fn(frames[keep])
+    if isinstance(out, Tensor):
+        return out[where]
+    return [x[where] for x in out]
+
+
+def check_scale(scale: float) -> float:
+    """``scale`` as one of :data:`SCALES`; ValueError otherwise."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = None
+    if value not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(f'{x:g}' for x in SCALES)}, got {scale!r}")
+    return value
 
 
 class InterpNet(nn.Module):
@@ -168,6 +226,7 @@ class InterpNet(nn.Module):
         kernel_channels: tuple[int, ...] | list[int] = (12, 16, 24),
         nonlocal_channels: tuple[int, ...] | list[int] = (16, 24, 32, 48),
         nonlocal_out: int = 8,
+        nonlocal_layout: str = "seed",
         synthesis_channels: int = 24,
         synthesis_blocks: int = 3,
         synthesis_shuffle: int = 2,
@@ -186,6 +245,8 @@ class InterpNet(nn.Module):
         flow_still: int = 0,
     ) -> None:
         super().__init__()
+        if nonlocal_layout not in NONLOCAL_LAYOUTS:
+            raise ValueError(f"nonlocal_layout must be one of {', '.join(NONLOCAL_LAYOUTS)}, got {nonlocal_layout!r}")
         # How the flow is estimated unless a call says otherwise; replace it to change the default.
         self.flow_settings = FlowSettings(
             flow_scales=flow_scales,
@@ -207,6 +268,7 @@ class InterpNet(nn.Module):
             kernel_channels=list(kernel_channels),
             nonlocal_channels=list(nonlocal_channels),
             nonlocal_out=nonlocal_out,
+            nonlocal_layout=nonlocal_layout,
             synthesis_channels=synthesis_channels,
             synthesis_blocks=synthesis_blocks,
             synthesis_shuffle=synthesis_shuffle,
@@ -222,7 +284,7 @@ class InterpNet(nn.Module):
         self.flow = PWCFlow(tuple(flow_channels), flow_radius, flow_hidden, flow_out_level, tuple(flow_context))
         self.depth = HourglassDepth(tuple(depth_channels), depth_downsample) if use_depth else None
         self.kernels = KernelUNet(tuple(kernel_channels)) if use_kernels else None
-        self.nonlocal_branch = NonLocalBranch(tuple(nonlocal_channels), nonlocal_out) if use_nonlocal else None
+        self.nonlocal_branch = NonLocalBranch(tuple(nonlocal_channels), nonlocal_out, nonlocal_layout) if use_nonlocal else None
         self.projection = FlowProjection(use_depth_projection, depth_power)
         self.warp = AdaptiveWarping(use_kernels)
         feat_ch = 3 + 3 + 2 + 2 + (2 if use_depth else 0) + (2 * nonlocal_out if use_nonlocal else 0)
@@ -242,7 +304,7 @@ class InterpNet(nn.Module):
         ph, pw = (-sh) % m, (-sw) % m
         if ph or pw:
             small = [F.pad(x, (0, pw, 0, ph), mode="replicate") for x in small]
-        f01, f10, _ = self.flow(*small)
+        f01, f10, _ = self.flow(*small, feats=per_frame(self.flow.features, torch.cat(small)))
         return tuple(scale * F.interpolate(f[..., :sh, :sw], size=(h, w), mode="bilinear", align_corners=False) for f in (f01, f10))
 
     @staticmethod
@@ -284,7 +346,8 @@ class InterpNet(nn.Module):
             mean = F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), CONTRAST_WINDOW, 1)
             return (0.5 + gain * (x - mean)).clamp(0, 1)
 
-        flow01, flow10, _ = self.flow(normalised(image0), normalised(image1))
+        n0, n1 = normalised(image0), normalised(image1)
+        flow01, flow10, _ = self.flow(n0, n1, feats=per_frame(self.flow.features, torch.cat((n0, n1))))
         return flow01, flow10
 
     @staticmethod
@@ -313,7 +376,7 @@ class InterpNet(nn.Module):
         flow shorter than :data:`STILL_MAX_MOTION` also becomes zero wherever zero flow matches
         better over a ``flow_still`` window: still background keeps exactly its pixels."""
         s = self.flow_settings if flow_settings is None else flow_settings
-        feats = self.flow.features(torch.cat((image0, image1)))
+        feats = per_frame(self.flow.features, torch.cat((image0, image1)))
         flow01, flow10, pyramid = self.flow(image0, image1, feats=feats)
         scales, passes, window = s.flow_scales[1:], s.flow_refine, s.flow_window
         contrast, median, still = s.flow_contrast, s.flow_median, s.flow_still
@@ -359,14 +422,25 @@ class InterpNet(nn.Module):
         t: Tensor | float = 0.5,
         flows: tuple[Tensor, Tensor] | None = None,
         flow_settings: FlowSettings | None = None,
+        scale: float = 1.0,
     ) -> InterpOutput:
         """``flows=(F0->1, F1->0)``, each (B, 2, H, W) in pixels, replaces step 1a (flows from
         another estimator, e.g. OpenCV's DIS): the flow network is then not run.
-        ``flow_settings`` replace :attr:`flow_settings` for this call."""
+        ``flow_settings`` replace :attr:`flow_settings` for this call.
+
+        ``scale`` (one of :data:`SCALES`) is the internal resolution of the local features, as
+        RIFE's and FILM's ``scale``: flow, depth, the flow projection and the kernels run on the
+        frames downscaled by it (area average), and their outputs (projected flows, in pixels,
+        depths and kernels) are upsampled bilinearly to the input resolution; the non-local
+        branch, the adaptive warping and the synthesis run at the input resolution. Motion and
+        structures shrink with the frames, which also brings large motion of large frames into
+        the range the flow network was trained on. ``scale=1`` is the method as trained."""
         if image0.ndim != 4 or image0.shape[1] != 3 or image0.shape != image1.shape:
             raise ValueError(
                 f"image0 and image1 must both be (B, 3, H, W) of one shape, got {tuple(image0.shape)} and {tuple(image1.shape)}"
             )
+        scale = check_scale(scale)
+        down = round(1 / scale)
         b, _, h, w = image0.shape
         t = torch.as_tensor(t, dtype=image0.dtype, device=image0.device).reshape(-1)
         if t.numel() == 1:
@@ -379,26 +453,63 @@ class InterpNet(nn.Module):
         offset = None
         if self.config["match_brightness"]:
             image0, image1, offset = match_brightness(image0, image1, t)
-        pad = centred_padding(h, w, self.multiple)
+        # Padded so that the downscaled frames are multiples of what the networks need.
+        pad = centred_padding(h, w, self.multiple * down)
         if any(pad):
             image0 = F.pad(image0, pad, mode="replicate")
             image1 = F.pad(image1, pad, mode="replicate")
             if flows is not None:
                 flows = tuple(F.pad(f, pad, mode="replicate") for f in flows)
+        local0, local1 = image0, image1
+        if down > 1:
+            local0, local1 = F.avg_pool2d(image0, down), F.avg_pool2d(image1, down)
+            if flows is not None:
+                flows = tuple(F.avg_pool2d(f, down) / down for f in flows)
 
-        if flows is None:
-            flow01, flow10, pyramid = self.estimate_flow(image0, image1, flow_settings)
+        def up(x: Tensor | None, pixels: bool = False) -> Tensor | None:
+            """A local feature back at the input resolution (flows rescaled to its pixels)."""
+            if x is None or down == 1:
+                return x
+            x = F.interpolate(x, scale_factor=down, mode="bilinear", align_corners=False)
+            return x * down if pixels else x
+
+        def pair_features(keep: Tensor | None) -> dict:
+            """What does not depend on t: flows, depths, kernels and non-local features, of the
+            pairs ``keep`` (None: all)."""
+            pick = (lambda x: x) if keep is None else (lambda x: x[keep])
+            l0, l1 = pick(local0), pick(local1)
+            n = l0.shape[0]
+            out: dict = {"depth0": None, "depth1": None, "k0": None, "k1": None, "nl": None}
+            if flows is None:
+                out["flow01"], out["flow10"], out["pyramid"] = self.estimate_flow(l0, l1, flow_settings)
+            else:
+                out["flow01"], out["flow10"], out["pyramid"] = pick(flows[0]), pick(flows[1]), []
+            if self.depth is not None:
+                depths = per_frame(self.depth, torch.cat((l0, l1)))
+                out["depth0"], out["depth1"] = depths[:n], depths[n:]
+            if self.kernels is not None:
+                out["k0"], out["k1"] = self.kernels(l0, l1)
+            if self.nonlocal_branch is not None:
+                out["nl"] = self.nonlocal_branch(pick(image0), pick(image1))
+            return out
+
+        # A pair that appears several times in the batch (the times t of one interval, when
+        # up-converting by more than 2x) has its t-independent features computed once.
+        keep, where = unique_frames(torch.cat((local0, local1), 1))
+        if keep.numel() == b:
+            pf = pair_features(None)
         else:
-            (flow01, flow10), pyramid = flows, []
-        depth0 = depth1 = None
-        if self.depth is not None:
-            depths = self.depth(torch.cat((image0, image1)))
-            depth0, depth1 = depths[:b], depths[b:]
+            pf = pair_features(keep)
+            pf = {k: (v[where] if isinstance(v, Tensor) else v) for k, v in pf.items()}
+            # the pyramid holds both directions stacked ((2n, ...): 0->1 then 1->0)
+            n = keep.numel()
+            pf["pyramid"] = [torch.cat((x[:n][where], x[n:][where])) for x in pf["pyramid"]]
+        flow01, flow10, pyramid = pf["flow01"], pf["flow10"], pf["pyramid"]
+        depth0, depth1, k0, k1, nl = pf["depth0"], pf["depth1"], pf["k0"], pf["k1"], pf["nl"]
         flow_t0, flow_t1 = self.projection(flow01, flow10, t, depth0, depth1)
 
-        k0 = k1 = None
-        if self.kernels is not None:
-            k0, k1 = self.kernels(image0, image1)
+        flow01, flow10, flow_t0, flow_t1 = (up(f, pixels=True) for f in (flow01, flow10, flow_t0, flow_t1))
+        depth0, depth1, k0, k1 = (up(x) for x in (depth0, depth1, k0, k1))
         warped0 = self.warp(image0, flow_t0, k0)
         warped1 = self.warp(image1, flow_t1, k1)
 
@@ -408,8 +519,7 @@ class InterpNet(nn.Module):
             d = torch.cat((depth0, depth1), 1)
             d = d / d.mean((1, 2, 3), keepdim=True)
             feats += [backward_warp(d[:, :1], flow_t0), backward_warp(d[:, 1:], flow_t1)]
-        if self.nonlocal_branch is not None:
-            nl = self.nonlocal_branch(image0, image1)
+        if nl is not None:
             half = nl.shape[1] // 2
             feats += [backward_warp(nl[:, :half], flow_t0), backward_warp(nl[:, half:], flow_t1)]
         frame, alpha = self.synthesis(torch.cat(feats, 1), warped0, warped1, t)

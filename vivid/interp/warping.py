@@ -89,7 +89,14 @@ def bilinear_kernel(b: int, h: int, w: int, device=None, dtype=None) -> Tensor:
 
 
 class AdaptiveWarping(nn.Module):
-    """Module wrapper of :func:`adaptive_warp`; with ``use_kernels=False`` it warps bilinearly."""
+    """Module wrapper of :func:`adaptive_warp`; with ``use_kernels=False`` it warps bilinearly.
+
+    A departure from a literal reading of the method, the one DAIN's adaptive warping layer
+    makes too: the generator calls it with the *projected* flows Ft->0, Ft->1 and the kernels
+    estimated on the input frames, so each output pixel ``p`` uses the kernel found at ``p``
+    (not at the source pixel ``p + Ft->0(p)`` that its flow points to), and the projected flows
+    enter the synthesis features as they are, not warped.
+    """
 
     def __init__(self, use_kernels: bool = True) -> None:
         super().__init__()
