@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from vivid.core.registry import create_model, list_models
 from vivid.tryon.inputs import POSE_CHANNELS, background_sequence, keypoint_maps, part_maps, tryon_region
 from vivid.tryon.losses import (L1All, L1Region, TemporalDiscriminator, generator_gan_loss, GeneratorGanLoss, l1_all, l1_region,
                                 load_vgg_features)
-from vivid.tryon.model import AppearanceFlowWarper, TryonNet, compose, placement_grid
+from vivid.tryon.model import MAX_OFFSET, AppearanceFlowWarper, TryonNet, compose, placement_grid
 
 
 def test_compositions_on_hand_built_masks():
@@ -46,7 +48,7 @@ def test_warping_a_hand_built_shift():
     warper = AppearanceFlowWarper(4)
     H, W = 8, 12
     with torch.no_grad():  # a constant flow of one pixel to the right, fully visible
-        warper.net.out.bias.copy_(torch.tensor([2.0 / (W - 1), 0.0, 20.0]))
+        warper.net.out.bias.copy_(torch.tensor([math.atanh(2.0 / (W - 1) / MAX_OFFSET), 0.0, 20.0]))
     flat = torch.rand(1, 3, H, W)
     warped, mask = warper(flat, torch.ones(1, 1, H, W), torch.zeros(1, 2, POSE_CHANNELS, H, W))
     torch.testing.assert_close(warped[0, 0, :, :, : W - 1], flat[0, :, :, 1:], atol=1e-5, rtol=0)
@@ -73,6 +75,21 @@ def test_the_warper_places_the_flat_garment_on_the_try_on_region():
     assert to_px(grid[0, 2, 14, 1], H).item() == pytest.approx(4, abs=1e-4)
     assert to_px(grid[0, 9, 21, 0], W).item() == pytest.approx(21, abs=1e-4)
     assert to_px(grid[0, 9, 21, 1], H).item() == pytest.approx(27, abs=1e-4)
+
+
+def test_the_warper_flow_is_bounded_so_the_garment_cannot_leave_the_frame():
+    # an unbounded flow once pushed the whole garment off the frame, where its mask is zero and
+    # no gradient brings it back; a huge flow output must move it by MAX_OFFSET at most
+    H, W = 32, 24
+    warper = AppearanceFlowWarper(4)
+    with torch.no_grad():
+        warper.net.out.bias.copy_(torch.tensor([100.0, 100.0, 20.0]))
+    flat_mask = torch.zeros(1, 1, H, W)
+    flat_mask[..., 4:28, 2:22] = 1
+    warped, mask = warper(torch.rand(1, 3, H, W), flat_mask, torch.zeros(1, 1, POSE_CHANNELS, H, W))
+    # rows 4..27 move up by MAX_OFFSET / 2 * (H - 1) = 3.9 pixels: to about 0..23
+    m = mask[0, 0, 0]
+    assert m[1:23, 2:18].min() > 0.9 and m[25:].sum() == 0
 
 
 def test_the_decoder_passes_the_attention_output_even_when_its_units_are_pushed_off():

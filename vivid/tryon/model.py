@@ -28,6 +28,7 @@ from .inputs import NUM_PARSE, POSE_CHANNELS
 __all__ = ["TryonOutput", "compose", "UNet", "placement_grid", "AppearanceFlowWarper", "MPDTBlock", "TryonNet"]
 
 RGB_MASK = 4  # an image and its mask
+MAX_OFFSET = 0.25  # the warper's flow refines the placement by at most an eighth of the frame (normalised units)
 ACT = "leaky_relu"  # a ReLU unit that stops firing stops passing gradient: the decoder once died that way
 
 
@@ -115,7 +116,7 @@ class AppearanceFlowWarper(nn.Module):
     box of the frame's try-on region, when the region is given; else left where it is); a U-Net
     sees the placed garment (with its mask) and the frame's pose images and predicts offsets (in
     normalised coordinates, added to the placement grid) at which to sample the flat garment, and
-    a visibility logit. The warped mask is the sampled garment mask times the visibility (times
+    a visibility logit; the offsets are bounded by :data:`MAX_OFFSET`. The warped mask is the sampled garment mask times the visibility (times
     the try-on region, which holds the garment by construction)."""
 
     def __init__(self, width: int) -> None:
@@ -139,7 +140,9 @@ class AppearanceFlowWarper(nn.Module):
             base = torch.stack([xs, ys], -1)[None].expand(B * T, -1, -1, -1)
         placed = F.grid_sample(g, base, mode="bilinear", padding_mode="zeros", align_corners=True)
         out = self.net(torch.cat([placed, pose.reshape(B * T, -1, H, W)], 1))
-        grid = base + out[:, :2].permute(0, 2, 3, 1)
+        # bounded: an unbounded flow once left the frame in a few dozen steps, where the sampled
+        # garment is zero and no gradient brings it back
+        grid = base + MAX_OFFSET * torch.tanh(out[:, :2]).permute(0, 2, 3, 1)
         sampled = F.grid_sample(g, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
         mask = sampled[:, 3:] * torch.sigmoid(out[:, 2:3] + 4.0)  # starts visible everywhere the garment lands
         if region is not None:
