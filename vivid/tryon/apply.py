@@ -209,8 +209,9 @@ def try_on_chunks(model, inputs: PersonInputs, flat: Tensor, flat_mask: Tensor, 
     for k, s in enumerate(starts):
         e = min(T, s + chunk)
         pose = inputs.pose[s:e][None]
-        warped, w_mask = model.warper(flat, flat_mask, pose)
-        out = model(pose, inputs.background[s:e][None], inputs.background_mask[s:e][None], warped, w_mask).output[0]
+        m_a = inputs.background_mask[s:e][None]
+        warped, w_mask = model.warper(flat, flat_mask, pose, 1 - m_a)
+        out = model(pose, inputs.background[s:e][None], m_a, warped, w_mask).output[0]
         n = e - s
         w = torch.ones(n)
         if k > 0:  # ramp up over the overlap with the previous chunk

@@ -25,9 +25,11 @@ from vivid.core.registry import register_model
 from .attention import MultiScalePatchAttention, patch_sizes
 from .inputs import NUM_PARSE, POSE_CHANNELS
 
-__all__ = ["TryonOutput", "compose", "UNet", "AppearanceFlowWarper", "MPDTBlock", "TryonNet"]
+__all__ = ["TryonOutput", "compose", "UNet", "placement_grid", "AppearanceFlowWarper", "MPDTBlock", "TryonNet"]
 
 RGB_MASK = 4  # an image and its mask
+MAX_OFFSET = 0.25  # the warper's flow refines the placement by at most an eighth of the frame (normalised units)
+ACT = "leaky_relu"  # a ReLU unit that stops firing stops passing gradient: the decoder once died that way
 
 
 @dataclass
@@ -53,11 +55,11 @@ class UNet(nn.Module):
 
     def __init__(self, cin: int, cout: int, width: int) -> None:
         super().__init__()
-        self.e1 = ConvNormAct(cin, width, 3)
-        self.e2 = nn.Sequential(ConvNormAct(width, 2 * width, 3, stride=2), ResidualBlock(2 * width))
-        self.e3 = nn.Sequential(ConvNormAct(2 * width, 4 * width, 3, stride=2), ResidualBlock(4 * width))
-        self.d2 = ConvNormAct(6 * width, 2 * width, 3)
-        self.d1 = ConvNormAct(3 * width, width, 3)
+        self.e1 = ConvNormAct(cin, width, 3, act=ACT)
+        self.e2 = nn.Sequential(ConvNormAct(width, 2 * width, 3, stride=2, act=ACT), ResidualBlock(2 * width))
+        self.e3 = nn.Sequential(ConvNormAct(2 * width, 4 * width, 3, stride=2, act=ACT), ResidualBlock(4 * width))
+        self.d2 = ConvNormAct(6 * width, 2 * width, 3, act=ACT)
+        self.d1 = ConvNormAct(3 * width, width, 3, act=ACT)
         self.out = nn.Conv2d(width, cout, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,13 +74,50 @@ class UNet(nn.Module):
         return self.out(self.d1(torch.cat([up(d, a), a], 1)))
 
 
+def _bbox(mask: Tensor) -> Tensor:
+    """(N, 1, H, W) masks -> (N, 4) boxes (x0, y0, x1, y1) in the normalised coordinates of
+    ``grid_sample`` (align_corners=True) of the pixels above 0.5; an empty mask gives the whole frame."""
+    H, W = mask.shape[-2:]
+    on = mask[:, 0] > 0.5
+    cols, rows = on.any(1), on.any(2)  # (N, W), (N, H)
+
+    def ends(hit: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        idx = torch.arange(n, device=hit.device, dtype=torch.float32)
+        lo = torch.where(hit, idx, torch.full_like(idx, float(n))).amin(1)
+        hi = torch.where(hit, idx, torch.full_like(idx, -1.0)).amax(1)
+        empty = ~hit.any(1)
+        lo, hi = torch.where(empty, torch.zeros_like(lo), lo), torch.where(empty, torch.full_like(hi, n - 1.0), hi)
+        return lo / max(n - 1, 1) * 2 - 1, hi / max(n - 1, 1) * 2 - 1
+
+    x0, x1 = ends(cols, W)
+    y0, y1 = ends(rows, H)
+    return torch.stack([x0, y0, x1, y1], 1)
+
+
+def placement_grid(flat_mask: Tensor, region: Tensor) -> Tensor:
+    """The coarse placement of the warper: a sampling grid (N, H, W, 2) that maps the box of the
+    try-on region of each frame (``region`` (N, 1, H, W)) onto the box of the flat garment
+    (``flat_mask`` (N, 1, H, W), on the frame's grid), so that the garment starts where it belongs
+    and the learned flow only has to refine it."""
+    H, W = region.shape[-2:]
+    f, r = _bbox(flat_mask), _bbox(region)
+    sx = (f[:, 2] - f[:, 0]) / (r[:, 2] - r[:, 0]).clamp(min=2.0 / max(W - 1, 1))
+    sy = (f[:, 3] - f[:, 1]) / (r[:, 3] - r[:, 1]).clamp(min=2.0 / max(H - 1, 1))
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, H, device=region.device), torch.linspace(-1, 1, W, device=region.device), indexing="ij")
+    gx = f[:, 0, None, None] + (xs[None] - r[:, 0, None, None]) * sx[:, None, None]
+    gy = f[:, 1, None, None] + (ys[None] - r[:, 1, None, None]) * sy[:, None, None]
+    return torch.stack([gx, gy], -1)
+
+
 class AppearanceFlowWarper(nn.Module):
     """Garment warping by pose with an appearance flow.
 
-    For each frame, a U-Net sees the flat garment (with its mask) and the frame's pose images and
-    predicts offsets (in normalised coordinates, added to the identity grid) at which to sample
-    the flat garment, and a visibility logit; the warped mask is the sampled garment mask times
-    the visibility."""
+    For each frame the flat garment is first placed by :func:`placement_grid` (its box onto the
+    box of the frame's try-on region, when the region is given; else left where it is); a U-Net
+    sees the placed garment (with its mask) and the frame's pose images and predicts offsets (in
+    normalised coordinates, added to the placement grid) at which to sample the flat garment, and
+    a visibility logit; the offsets are bounded by :data:`MAX_OFFSET`. The warped mask is the sampled garment mask times the visibility (times
+    the try-on region, which holds the garment by construction)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -86,17 +125,28 @@ class AppearanceFlowWarper(nn.Module):
         nn.init.zeros_(self.net.out.weight)
         nn.init.zeros_(self.net.out.bias)
 
-    def forward(self, flat: Tensor, flat_mask: Tensor, pose: Tensor) -> tuple[Tensor, Tensor]:
-        """flat: (B, 3, Hf, Wf), flat_mask: (B, 1, Hf, Wf), pose: (B, T, 31, H, W) -> warped garment
-        C (B, T, 3, H, W) and its mask (B, T, 1, H, W)."""
+    def forward(self, flat: Tensor, flat_mask: Tensor, pose: Tensor, region: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """flat: (B, 3, Hf, Wf), flat_mask: (B, 1, Hf, Wf), pose: (B, T, 31, H, W), region: None or
+        (B, T, 1, H, W) the try-on region (1 - m_a) -> warped garment C (B, T, 3, H, W) and its mask
+        (B, T, 1, H, W)."""
         B, T, _, H, W = pose.shape
         g = F.interpolate(torch.cat([flat, flat_mask], 1), size=(H, W), mode="bilinear", align_corners=False)
         g = g[:, None].expand(B, T, -1, -1, -1).reshape(B * T, RGB_MASK, H, W)
-        out = self.net(torch.cat([g, pose.reshape(B * T, -1, H, W)], 1))
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, H, device=pose.device), torch.linspace(-1, 1, W, device=pose.device), indexing="ij")
-        grid = torch.stack([xs, ys], -1)[None] + out[:, :2].permute(0, 2, 3, 1)
+        if region is not None:
+            region = region.reshape(B * T, 1, H, W).to(g.dtype)
+            base = placement_grid(g[:, 3:], region)
+        else:
+            ys, xs = torch.meshgrid(torch.linspace(-1, 1, H, device=pose.device), torch.linspace(-1, 1, W, device=pose.device), indexing="ij")
+            base = torch.stack([xs, ys], -1)[None].expand(B * T, -1, -1, -1)
+        placed = F.grid_sample(g, base, mode="bilinear", padding_mode="zeros", align_corners=True)
+        out = self.net(torch.cat([placed, pose.reshape(B * T, -1, H, W)], 1))
+        # bounded: an unbounded flow once left the frame in a few dozen steps, where the sampled
+        # garment is zero and no gradient brings it back
+        grid = base + MAX_OFFSET * torch.tanh(out[:, :2]).permute(0, 2, 3, 1)
         sampled = F.grid_sample(g, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
         mask = sampled[:, 3:] * torch.sigmoid(out[:, 2:3] + 4.0)  # starts visible everywhere the garment lands
+        if region is not None:
+            mask = mask * region
         warped = sampled[:, :3] * mask
         return warped.view(B, T, 3, H, W), mask.view(B, T, 1, H, W)
 
@@ -104,7 +154,9 @@ class AppearanceFlowWarper(nn.Module):
 def _encoder(cin: int, channels: int) -> nn.Sequential:
     """(N, cin, H, W) -> (N, channels, H/4, W/4)."""
     return nn.Sequential(
-        ConvNormAct(cin, channels // 2, 3, stride=2), ConvNormAct(channels // 2, channels, 3, stride=2), ResidualBlock(channels)
+        ConvNormAct(cin, channels // 2, 3, stride=2, act=ACT),
+        ConvNormAct(channels // 2, channels, 3, stride=2, act=ACT),
+        ResidualBlock(channels),
     )
 
 
@@ -168,10 +220,10 @@ class TryonNet(nn.Module):
             for _ in range(blocks)
         )
         self.up = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), ConvNormAct(channels, channels // 2, 3),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), ConvNormAct(channels // 2, channels // 4, 3),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), ConvNormAct(channels, channels // 2, 3, act=ACT),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), ConvNormAct(channels // 2, channels // 4, 3, act=ACT),
         )
-        self.head = nn.Sequential(ConvNormAct(channels // 4 + 2 * RGB_MASK, channels // 4, 3), nn.Conv2d(channels // 4, 4, 3, padding=1))
+        self.head = nn.Sequential(ConvNormAct(channels // 4 + 2 * RGB_MASK, channels // 4, 3, act=ACT), nn.Conv2d(channels // 4, 4, 3, padding=1))
 
     def check_size(self, height: int, width: int) -> None:
         """Raise ValueError unless (height, width) frames give 1/4 feature maps divisible by every patch divisor."""
