@@ -185,7 +185,8 @@ def real_clip(weights: str, video: Path, reference: list[dict], frames: int | No
 
 
 def speed(weights: str, threads: int = 2, frames: int = 80) -> float:
-    """Frames/s of the predictor (two passes per sequence) on the bundled real clip, export excluded."""
+    """Frames/s of the predictor (default settings: two passes for the first sequence, one for each
+    later one) on the bundled real clip, export excluded."""
     from vivid.bodyvid.apply import BodyVideoPredictor
     from vivid.core.assets import demo_input
     from vivid.core.video import iter_frames
@@ -352,13 +353,12 @@ def markdown(out: dict) -> str:
               f"(goal <= 0.33); MPJPE full {out['mpjpe_full']:.1f} mm vs per-frame {out['mpjpe_perframe']:.1f} mm.",
               f"Filter parameters (tuned on the validation clips): one-euro {out['rows']['perframe+one_euro']['params']}, "
               f"Savitzky-Golay {out['rows']['perframe+savgol']['params']}.",
-              f"Speed of `vivid body`'s predictor (two passes per sequence of 8, 96 px crops, decoding and cropping 768x576 "
+              f"Speed of `vivid body`'s predictor (sequences of 8, 96 px crops, one pass per sequence after the first, decoding and cropping 768x576 "
               f"frames) on this CPU with 2 threads: {out['fps_cpu_2_threads']:.1f} frames/s (goal >= 15), export excluded."]
     if "speed" in out:
         sp = out["speed"]
         lines += [f"The network alone on a batch of 4 sequences: {sp['network_batch_of_4_sequences_1_threads']:.1f} frames/s "
-                  f"with 1 thread, {sp['network_batch_of_4_sequences_2_threads']:.1f} with 2 (one pass; the predictor makes "
-                  f"two). Measured on a shared machine: 1-minute load average {sp['load_average_1min']:.1f} on "
+                  f"with 1 thread, {sp['network_batch_of_4_sequences_2_threads']:.1f} with 2 (one pass). Measured on a shared machine: 1-minute load average {sp['load_average_1min']:.1f} on "
                   f"{sp['cpu_count']} cores during the measurement, so these are lower bounds."]
     lines.append("")  # fmt: skip
     if "real" in out:

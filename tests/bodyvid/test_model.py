@@ -52,3 +52,42 @@ def test_wrong_sequence_length_is_refused():
     model = create_model("bodyvid_tiny")
     with pytest.raises(ValueError, match="sequences of 4"):
         model(torch.rand(1, 3, 3, 32, 32))
+
+
+POSE3D_TINY = {"input_size": 32, "widths": [8, 12, 16, 24], "blocks": [1, 1, 1], "head_width": 8}
+
+
+def test_pose3d_backbone_gives_the_first_tensor_and_takes_a_pose3d_checkpoint(tmp_path):
+    from vivid.bodyvid.model import Pose3DBackbone, init_backbone_from_pose3d
+    from vivid.core.checkpoints import save_checkpoint
+    from vivid.pose3d.model import Pose3DNet
+
+    torch.manual_seed(0)
+    model = create_model("bodyvid_tiny", backbone="pose3d", pose3d=POSE3D_TINY)
+    assert isinstance(model.backbone, Pose3DBackbone) and model.config["backbone"] == "pose3d"
+    x = model.features(torch.rand(2, model.seq_len, 3, 32, 32))
+    assert x.shape == (2, 16, model.seq_len, 4, 4)  # [B, C, S, H / 8, W / 8]
+    pose = Pose3DNet(**POSE3D_TINY)
+    for p in pose.parameters():
+        torch.nn.init.normal_(p)
+    path = save_checkpoint(tmp_path / "pose.safetensors", pose, task="pose3d", model_name="pose3d_tiny",
+                           model_config=POSE3D_TINY)  # fmt: skip
+    assert not torch.equal(model.backbone.net.stem[0].weight, pose.stem[0].weight)
+    init_backbone_from_pose3d(model, str(path))
+    theirs = pose.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in model.backbone.net.state_dict().items())
+    # the heads are part of the feature: changing them changes the first tensor
+    fresh = create_model("bodyvid_tiny", backbone="pose3d", pose3d=POSE3D_TINY).eval()
+    with torch.no_grad():
+        frames = torch.rand(1, fresh.seq_len, 3, 32, 32)
+        before = fresh.features(frames)
+        fresh.backbone.net.heatmap_head[-1].weight.mul_(10.0)
+        assert (before - fresh.features(frames)).abs().max() > 1e-3
+
+
+def test_plain_backbone_refuses_a_pose3d_init():
+    from vivid.bodyvid.model import init_backbone_from_pose3d
+    from vivid.core.errors import VividError
+
+    with pytest.raises(VividError, match="backbone: pose3d"):
+        init_backbone_from_pose3d(create_model("bodyvid_tiny"), "pose3d-default")

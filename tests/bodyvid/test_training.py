@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from vivid.bodyvid.config import BodyVidLoss, BodyVidOptim
@@ -49,3 +50,13 @@ def test_tiny_training_steps_make_the_loss_fall():
         opt.step()
     last, _ = total()
     assert float(last.detach()) < 0.7 * float(first.detach())
+
+
+def test_backbone_learning_rate_scale_makes_its_own_parameter_group():
+    model = create_model("bodyvid_tiny")
+    module = BodyVidModule(model, loss=BodyVidLoss(), optim=BodyVidOptim(lr=1e-3, backbone_lr_scale=0.1), total_steps=10)
+    opt = module.configure_optimizers()["optimizer"]
+    n_backbone = sum(1 for _ in model.backbone.parameters())
+    groups = {len(g["params"]): g["initial_lr"] for g in opt.param_groups}
+    assert groups[n_backbone] == pytest.approx(1e-4)
+    assert sum(len(g["params"]) for g in opt.param_groups) == sum(1 for _ in model.parameters())

@@ -12,8 +12,10 @@ The person's box in each frame, in order of preference:
    the last frame of the sequence before);
 4. the whole frame (the first sequence, without 1 or 2).
 
-With ``refine`` (default) each sequence is predicted twice: the second time on crops around
-the joints of the first pass. Sequences overlap when ``stride < S``; a frame's predictions are
+A sequence whose crops come from the whole frame (the first one, without 1 or 2) is predicted
+twice, the second time on crops around the joints of the first pass (``refine="auto"``, the
+default); later sequences have a box already and are predicted once (``refine=True``: every
+sequence twice; ``False``: never). Sequences overlap when ``stride < S``; a frame's predictions are
 then averaged (rotations re-orthonormalised). The camera of the input is a pinhole with a field
 of view of ``fov_deg`` across the larger side (55 degrees by default): absolute depth assumes it.
 """
@@ -96,7 +98,7 @@ def _box_from_corners(box: tuple[float, float, float, float]) -> tuple[float, fl
 class _Pending:
     index: int
     time: float
-    image: Tensor  # (3, H, W)
+    image: Tensor  # (3, H, W) uint8
     box: tuple[float, float, float]
     source: str
     sums: dict = field(default_factory=dict)
@@ -112,12 +114,13 @@ class BodyVideoPredictor:
         stride: frames between sequence starts (default S: no overlap).
         box: a fixed person box (x0, y0, x1, y1) in pixels for every frame.
         detector: "auto" (vivid.people when installed), or None (no detector).
-        refine: a second pass per sequence on crops around the first pass's joints.
+        refine: a second pass on crops around the first pass's joints: "auto" (sequences whose
+            boxes came from the whole frame), True (every sequence) or False.
     """
 
     def __init__(self, model: str = "bodyvid-default", *, device: str | torch.device = "cpu", fov_deg: float | None = None,
                  stride: int | None = None, box: tuple[float, float, float, float] | None = None,
-                 detector: str | None = "auto", refine: bool = True) -> None:  # fmt: skip
+                 detector: str | None = "auto", refine: bool | str = "auto") -> None:  # fmt: skip
         self.model, self.meta = load_checkpoint(model, task="bodyvid", device=device)
         self.device = torch.device(device)
         self.seq_len = self.model.seq_len
@@ -129,6 +132,8 @@ class BodyVideoPredictor:
             raise VividError(f"--box must be x0,y0,x1,y1 with x1 > x0 and y1 > y0, got {box}")
         self.user_box = box
         self.detector = _people_detector() if (detector == "auto" and box is None) else None
+        if refine not in (True, False, "auto"):
+            raise VividError(f"refine must be True, False or 'auto', got {refine!r}")
         self.refine = refine
         self.last_box: tuple[float, float, float] | None = None
 
@@ -181,7 +186,7 @@ class BodyVideoPredictor:
         padded = items + [items[-1]] * (self.seq_len - n)
         boxes = [it.box for it in padded]
         pred = self._run(padded, boxes, K)
-        if self.refine:
+        if self.refine is True or (self.refine == "auto" and any(it.source == "frame" for it in items)):
             h, w = items[0].image.shape[1:]
             boxes = [clamp_box(square_box(pred["joints2d"][k]), h, w) for k in range(self.seq_len)]
             pred = self._run(padded, boxes, K)
@@ -222,7 +227,7 @@ class BodyVideoPredictor:
             if K is None:
                 K = intrinsics_from_fov(fov_deg=self.fov_deg, height=h, width=w)
             box, source = self._box(image)
-            tensor = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+            tensor = torch.from_numpy(np.ascontiguousarray(image).copy()).permute(2, 0, 1)  # uint8; crop reads the box only
             pending.append(_Pending(int(frame.index), float(frame.time), tensor, box, source))
             if len(pending) == self.seq_len:
                 self._predict_sequence(pending, K)

@@ -50,18 +50,27 @@ class BodyVidLoss:
 
 @dataclass
 class BodyVidOptim:
-    """``optim``: AdamW with a linear warm-up and a cosine decay over trainer.max_steps."""
+    """``optim``: AdamW with a linear warm-up and a cosine decay over trainer.max_steps;
+    ``backbone_lr_scale`` multiplies the learning rate of the feature extraction layer (below 1
+    keeps a pose3d-initialised backbone close to its start)."""
 
     lr: float = 1e-3
     warmup_steps: int = 100
     weight_decay: float = 1e-4
+    backbone_lr_scale: float = 1.0
 
 
 @dataclass
 class BodyVidConfig(TrainConfig):
-    """The whole bodyvid config; the model's settings are ``model_config`` keys of BodyVidNet."""
+    """The whole bodyvid config; the model's settings are ``model_config`` keys of BodyVidNet.
+
+    ``backbone_init``: a pose3d checkpoint (bundled name such as ``pose3d-default``, or a path)
+    whose network starts the feature extraction layer (needs ``model_config.backbone: pose3d``;
+    the harness's ``init`` takes bodyvid checkpoints only).
+    """
 
     model: str = "bodyvid_default"
+    backbone_init: str | None = None
     data: BodyVidData = field(default_factory=BodyVidData)
     loss: BodyVidLoss = field(default_factory=BodyVidLoss)
     optim: BodyVidOptim = field(default_factory=BodyVidOptim)

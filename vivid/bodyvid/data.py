@@ -83,17 +83,36 @@ def clamp_box(box: tuple[float, float, float], height: int, width: int) -> tuple
 def crop(image: Tensor, box: tuple[float, float, float], size: int) -> Tensor:
     """Sample a square ``box`` of ``image`` (3, H, W) into (3, size, size), bilinear, zeros outside.
 
-    Pixel centres are integers: crop pixel ``i`` samples image ``x0 + (i + 0.5) side / size - 0.5``
-    with ``x0 = cx - side / 2`` (see :func:`crop_intrinsics`).
+    ``image``: float in [0, 1], or uint8 (then read as value / 255). Pixel centres are integers:
+    crop pixel ``i`` samples image ``x0 + (i + 0.5) side / size - 0.5`` with ``x0 = cx - side / 2``
+    (see :func:`crop_intrinsics`). Only the window of the image under the box is read (and
+    low-passed, when the box is much larger than the crop), so the cost follows the box, not the
+    frame.
     """
     _, H, W = image.shape
     cx, cy, side = box
-    if side > 2 * size and min(H, W) >= 8:  # low-pass first, so that a large box does not alias
-        f = min(side / (2 * size), min(H, W) / 4)
-        image = F.interpolate(image[None], scale_factor=1 / f, mode="area", recompute_scale_factor=False)[0]
-        H2, W2 = image.shape[1:]
+    lowpass = side > 2 * size and min(H, W) >= 8
+    f = min(side / (2 * size), min(H, W) / 4) if lowpass else 1.0
+    margin = 2.0 * f + 2.0
+    x0, x1 = max(0, int(cx - side / 2 - margin)), min(W, int(cx + side / 2 + margin) + 1)
+    y0, y1 = max(0, int(cy - side / 2 - margin)), min(H, int(cy + side / 2 + margin) + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the box lies outside the image
+        return torch.zeros(3, size, size)
+    image = image[:, y0:y1, x0:x1]
+    cx, cy = cx - x0, cy - y0
+    H, W = image.shape[1:]
+    if lowpass and min(H, W) / f >= 2:  # low-pass first, so that a large box does not alias
+        H2, W2 = int(H / f), int(W / f)
+        if image.dtype == torch.uint8:  # frames of a video: OpenCV's area resize, much faster
+            import cv2
+
+            small = cv2.resize(np.ascontiguousarray(image.permute(1, 2, 0).numpy()), (W2, H2), interpolation=cv2.INTER_AREA)
+            image = torch.from_numpy(small).permute(2, 0, 1).float() / 255
+        else:
+            image = F.interpolate(image[None].float(), size=(H2, W2), mode="area")[0]
         cx, cy, side = (cx + 0.5) * W2 / W - 0.5, (cy + 0.5) * H2 / H - 0.5, side * W2 / W
         H, W = H2, W2
+    image = image.float() / 255 if image.dtype == torch.uint8 else image.float()
     i = torch.arange(size, dtype=torch.float32)
     xs = cx - side / 2 + (i + 0.5) * side / size - 0.5
     ys = cy - side / 2 + (i + 0.5) * side / size - 0.5

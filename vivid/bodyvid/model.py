@@ -32,6 +32,7 @@ from vivid.bodyvid.skeleton import NUM_BONES, AnnySkeleton
 
 _PIXEL_MEAN, _PIXEL_STD = 0.5, 0.25
 LAYOUTS = ("BCSHW", "BSCHW")
+BACKBONES = ("plain", "pose3d")
 
 
 @dataclass
@@ -78,6 +79,52 @@ class Backbone(nn.Module):
         return self.stages((images - _PIXEL_MEAN) / _PIXEL_STD)
 
 
+class Pose3DBackbone(nn.Module):
+    """Feature extraction layer built from pose3d's network (:class:`vivid.pose3d.model.Pose3DNet`):
+    its decoder features at 1/4 of the input together with its J joint heatmaps and J depth maps
+    (the 2D positions of the joints, left and right told apart, and their depths: the cues of the
+    body's pose and orientation), then one stride-2 conv stage to ``width`` channels at 1/8.
+    ``net`` holds exactly Pose3DNet's weight names, so a pose3d checkpoint initialises it
+    (:func:`init_backbone_from_pose3d`).
+
+    (N, 3, H, W) in [0, 1] -> (N, width, H / 8, W / 8).
+    """
+
+    stride = 8
+
+    def __init__(self, pose3d: dict, width: int) -> None:
+        super().__init__()
+        from vivid.pose3d.model import Pose3DNet
+
+        self.net = Pose3DNet(**pose3d)
+        self.down = ConvNormAct(self.net.config["head_width"] + 2 * self.net.num_joints, width, stride=2, norm="batch")
+
+    def forward(self, images: Tensor) -> Tensor:
+        f = self.net.features(images)
+        return self.down(torch.cat([f, self.net.heatmap_head(f), self.net.depth_head(f)], 1))
+
+
+def init_backbone_from_pose3d(model: "BodyVidNet", source: str) -> dict:
+    """Load a pose3d checkpoint (bundled name or path) into ``model``'s :class:`Pose3DBackbone`.
+
+    Every weight of the backbone's pose3d network must come from the checkpoint (same
+    architecture). Returns the checkpoint's sidecar.
+    """
+    from vivid.core.checkpoints import load_checkpoint
+    from vivid.core.errors import VividError
+
+    if not isinstance(model.backbone, Pose3DBackbone):
+        raise VividError("backbone_init needs model_config backbone: pose3d")
+    pose, meta = load_checkpoint(source, task="pose3d")
+    ours = model.backbone.net.state_dict()
+    theirs = {k: v for k, v in pose.state_dict().items() if k in ours}
+    bad = [k for k in ours if k not in theirs or theirs[k].shape != ours[k].shape]
+    if bad:
+        raise VividError(f"pose3d checkpoint {source} does not fit the backbone ({', '.join(bad[:3])})")
+    model.backbone.net.load_state_dict(theirs)
+    return meta
+
+
 class BodyVidNet(nn.Module):
     """Sequences of person crops -> :class:`BodyVidOutput`.
 
@@ -85,6 +132,9 @@ class BodyVidNet(nn.Module):
         input_size: crop side (pixels); must be divisible by 2**len(widths).
         seq_len: S, frames per sequence (the motion layer's channels).
         widths, blocks: backbone stages; C = widths[-1].
+        backbone: "plain" (:class:`Backbone` of ``widths`` and ``blocks``) or "pose3d"
+            (:class:`Pose3DBackbone`: pose3d's network of ``pose3d`` settings, then C = widths[-1]
+            channels at 1/8; it can start from pose3d's bundled weights, ``backbone_init``).
         motion, spatial: use the motion / spatial enhancement layer.
         sub_channels, groups: the spatial layer's grouping (give one; default c = 8).
         motion_block, spatial_block: kernels and variants of each layer's block
@@ -100,10 +150,12 @@ class BodyVidNet(nn.Module):
                  sub_channels: int | None = None, groups: int | None = None, motion_block: dict | None = None,
                  spatial_block: dict | None = None, fusion: str = "select", residual: bool = True,
                  regressor: str = "iterative", features: int = 256, hidden: int = 256, iterations: int = 3,
-                 camera: str = "perspective") -> None:  # fmt: skip
+                 camera: str = "perspective", backbone: str = "plain", pose3d: dict | None = None) -> None:  # fmt: skip
         super().__init__()
         widths, blocks = list(widths), list(blocks)
-        stride = 2 ** len(widths)
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+        stride = 2 ** len(widths) if backbone == "plain" else Pose3DBackbone.stride
         if input_size % stride:
             raise ValueError(f"input_size {input_size} must be divisible by {stride}")
         if seq_len < 2:
@@ -119,10 +171,15 @@ class BodyVidNet(nn.Module):
             "spatial_block": spatial_block, "fusion": fusion, "residual": residual, "regressor": regressor,
             "features": features, "hidden": hidden, "iterations": iterations, "camera": camera,
         }  # fmt: skip
+        if backbone != "plain":  # older checkpoints have neither key
+            from vivid.pose3d.model import SMALL96
+
+            pose3d = dict(SMALL96 if pose3d is None else pose3d, input_size=input_size)
+            self.config.update(backbone=backbone, pose3d=pose3d)
         self.input_size, self.seq_len, self.camera = input_size, seq_len, camera
         C, h = widths[-1], input_size // stride
         self.channels, self.feature_size = C, h
-        self.backbone = Backbone(widths, blocks)
+        self.backbone = Backbone(widths, blocks) if backbone == "plain" else Pose3DBackbone(pose3d, C)
         self.motion = MotionEnhancement(seq_len, h, h, **motion_block) if motion else None
         self.spatial = (SpatialEnhancement(C, h, h, sub_channels=sub_channels, groups=groups, **spatial_block)
                         if spatial else None)  # fmt: skip

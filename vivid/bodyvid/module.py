@@ -68,8 +68,11 @@ class BodyVidModule(pl.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim_cfg
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        backbone = {id(p) for p in self.model.backbone.parameters()}
+        named = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in named if id(p) in backbone], "lr": o.lr * o.backbone_lr_scale},
+                  {"params": [p for p in named if id(p) not in backbone], "lr": o.lr}]  # fmt: skip
+        opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=o.lr, weight_decay=o.weight_decay)
 
         def factor(step: int) -> float:
             if step < o.warmup_steps:

@@ -12,8 +12,22 @@ from vivid.synth.mocap_library import describe_mocap
 CONFIG = BodyVidConfig
 
 
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
 def build_recipe(cfg: BodyVidConfig) -> Recipe:
     model = create_model(cfg.model, **cfg.model_config)
+    details = {}
+    if cfg.backbone_init:
+        from vivid.bodyvid.model import init_backbone_from_pose3d
+        from vivid.core.checkpoints import _resolve
+
+        meta = init_backbone_from_pose3d(model, cfg.backbone_init)
+        details["backbone_init"] = {"checkpoint": cfg.backbone_init, "sha256": _sha256(_resolve(cfg.backbone_init)),
+                                    "model_name": meta["model_name"], "metrics": meta.get("metrics", {})}  # fmt: skip
     datamodule = BodyVidDataModule(cfg.data, size=model.input_size, seq_len=model.seq_len)
     module = BodyVidModule(model, loss=cfg.loss, optim=cfg.optim, total_steps=cfg.trainer.max_steps)
     motion = describe_mocap(datamodule.mocap)
@@ -26,4 +40,4 @@ def build_recipe(cfg: BodyVidConfig) -> Recipe:
         f"motion: {source}"
     )
     return Recipe(task="bodyvid", module=module, datamodule=datamodule, model_name=cfg.model,
-                  data_description=description, data_details={"motion": motion})  # fmt: skip
+                  data_description=description, data_details={"motion": motion, **details})  # fmt: skip
