@@ -139,17 +139,25 @@ def auto_scale(height: int, width: int, max_side: int) -> float:
     return SCALES[-1]
 
 
+def check_scale(scale) -> float:
+    """``scale`` as one of :data:`SCALES` (a float); ValueError otherwise."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = None
+    if value not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(f'{x:g}' for x in SCALES)}, got {scale!r}")
+    return value
+
+
 def parse_scale(value) -> float | str:
     """``--scale``: ``"auto"`` or one of :data:`SCALES` (as a float); VividError otherwise."""
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        scale = None
-    if scale not in SCALES:
-        raise VividError(f"--scale must be auto or one of {', '.join(f'{x:g}' for x in SCALES)}, got {value!r}")
-    return scale
+        return check_scale(value)
+    except ValueError:
+        raise VividError(f"--scale must be auto or one of {', '.join(f'{x:g}' for x in SCALES)}, got {value!r}") from None
 
 
 def check_preset(name: str) -> str:

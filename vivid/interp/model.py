@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from vivid.core.registry import register_model
 from vivid.interp.depth import HourglassDepth
 from vivid.interp.flow import PWCFlow
-from vivid.interp.flow_settings import SCALES, FlowSettings
+from vivid.interp.flow_settings import SCALES, FlowSettings, check_scale  # noqa: F401 (check_scale: re-exported)
 # Also importable from here: the training recipe checks ``export.model_config`` with them.
 from vivid.interp.flow_settings import FLOW_SETTINGS, check_flow_settings  # noqa: F401
 from vivid.interp.kernels import KernelUNet
@@ -199,15 +199,6 @@ def per_frame(fn: Callable, frames: Tensor):
     return [x[where] for x in out]
 
 
-def check_scale(scale: float) -> float:
-    """``scale`` as one of :data:`SCALES`; ValueError otherwise."""
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        value = None
-    if value not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(f'{x:g}' for x in SCALES)}, got {scale!r}")
-    return value
 
 
 class InterpNet(nn.Module):
