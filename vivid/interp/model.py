@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from vivid.core.registry import register_model
 from vivid.interp.depth import HourglassDepth
 from vivid.interp.flow import PWCFlow
-from vivid.interp.flow_settings import SCALES, FlowSettings, check_scale  # noqa: F401 (check_scale: re-exported)
+from vivid.interp.flow_settings import SCALES, FlowSettings, check_scale
 # Also importable from here: the training recipe checks ``export.model_config`` with them.
 from vivid.interp.flow_settings import FLOW_SETTINGS, check_flow_settings  # noqa: F401
 from vivid.interp.kernels import KernelUNet
