@@ -333,10 +333,13 @@ def section_notes(results: dict) -> list[str]:
             notes.append(f"Throughput relative to vivid: {ratio}.")
     k4 = results.get("tiled_4k")
     if k4:
-        notes.append(
-            f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}): "
-            f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)."
-        )
+        line = (f"4K: one 3840x2160 pair through the tiled model ({k4['n_tiles']} tiles of {k4['tile']} px, overlap {k4['overlap']}"
+                f"{', internal scale %g (--scale auto)' % k4['scale'] if k4.get('scale_rule') == 'auto' else ''}): "
+                f"{k4['seconds']:.1f} s, peak RSS {k4['peak_rss_mb']:.0f} MB (one thread)")  # fmt: skip
+        one = k4.get("scale_1")
+        if one:
+            line += f"; at scale 1 (`--scale 1`): {one['seconds']:.1f} s, peak RSS {one['peak_rss_mb']:.0f} MB"
+        notes.append(line + ".")
     tails = results.get("tails")
     if tails:
         names = {"vivid": "vivid", ENSEMBLE: "vivid --ensemble 8", **LABELS}
