@@ -1,4 +1,4 @@
-"""The tracker on a rendered clip of two people crossing, and on hand-made boxes."""
+"""The tracker on a rendered clip of two people crossing (tests/conftest.py), and on hand-made boxes."""
 
 import numpy as np
 import pytest
@@ -6,45 +6,19 @@ import torch
 
 from vivid.core.errors import VividError
 from vivid.people.boxes import iou_matrix
-from vivid.people.data import Backgrounds, _paste, mask_box, scaled_person
 from vivid.people.detector import Detection, PersonDetector
 from vivid.people.model import people_tiny
 from vivid.people.tracker import IoUTracker, track_video
 
-T, H, W = 24, 128, 192
 GAP = range(10, 13)  # person A is not detected here (hidden as the two cross)
 
 
-def crossing_clip(cutouts):
-    """Two rendered people walking past each other: A left to right behind, B right to left in front.
-
-    Returns frames (T, H, W, 3) uint8 and each person's box per frame (T, 2, 4).
-    """
-    rng = np.random.default_rng(0)
-    bg = Backgrounds("procedural", "val").draw(rng, W)[:, :H]
-    people = [scaled_person(*cutouts.person(i), 90, np.random.default_rng(i)) for i in range(2)]
-    frames, boxes = [], np.zeros((T, 2, 4))
-    for t in range(T):
-        canvas = bg.clone()
-        for k, (rgb, alpha) in enumerate(people):
-            x = 10 + 6 * t if k == 0 else W - 50 - 6 * t
-            mask = _paste(canvas, rgb, alpha, int(x), 20 + 8 * k)
-            boxes[t, k] = mask_box(mask.numpy())
-        frames.append((canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
-    return np.stack(frames), boxes
-
-
-def test_two_people_crossing_give_two_tracks_with_stable_ids_and_a_bridged_gap(cutouts):
-    frames, truth = crossing_clip(cutouts)
+def test_two_people_crossing_give_two_tracks_with_stable_ids_and_a_bridged_gap(crossing_clip, make_truth_detector):
+    frames, truth = crossing_clip
+    T = len(frames)
     assert iou_matrix(truth[11, :1], truth[11, 1:])[0, 0] > 0.3  # they do overlap while crossing
 
-    seen = []
-
-    def detector(image):  # the renders' own boxes, with A missing while hidden
-        t = len(seen)
-        seen.append(image)
-        return [Detection(tuple(truth[t, k]), 0.9) for k in range(2) if not (k == 0 and t in GAP)]
-
+    detector = make_truth_detector(truth, missing={0: GAP})  # the renders' own boxes, with A missing while hidden
     tracks = track_video(list(frames), detector)
     assert len(tracks) == 2
     by_person = {}

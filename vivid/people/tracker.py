@@ -168,3 +168,20 @@ def track_video(frames: Iterable, detector: Callable[[np.ndarray], list], **trac
         dets = detector(image)
         tracker.update(index, np.array([d.box for d in dets]).reshape(-1, 4), np.array([d.score for d in dets]))
     return tracker.tracks()
+
+
+def _mean_area(boxes: list[tuple[float, float, float, float]]) -> float:
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return float(np.mean(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))) if len(b) else 0.0
+
+
+def ranked_tracks(frames: Iterable, detector: Callable[[np.ndarray], list], **tracker_kwargs) -> list:
+    """The people of a clip as :class:`vivid.people.tracker.Track` s, largest first (mean box
+    area), their ids renumbered 0, 1, ... in that order.
+
+    Args:
+        frames: uint8 (H, W, 3) images or :class:`vivid.core.video.Frame` s (read once).
+        detector: ``image -> list[Detection]``; tracker_kwargs: :class:`~vivid.people.tracker.IoUTracker` settings.
+    """
+    tracks = sorted(track_video(frames, detector, **tracker_kwargs), key=lambda t: (-_mean_area(t.boxes), t.first))
+    return [Track(rank, t.frames, t.boxes, t.scores, t.detected, t.keypoints) for rank, t in enumerate(tracks)]

@@ -5,7 +5,10 @@ A person video and a garment photo in, a try-on clip out:
 1. frames are resized to the model's working size (``size``; feature maps must divide by every
    patch size); pose3d's 2D joints (:class:`vivid.pose3d.apply.PoseEstimator`, loaded through
    pose3d's public API) give the keypoint maps, the model's parser the body parts and the garment,
-   and together the try-on region and the background sequence (:func:`preprocess`);
+   and together the try-on region and the background sequence (:func:`preprocess`). With several
+   people in view, ``person=N`` dresses the N-th largest person tracked by :mod:`vivid.people`
+   (pose3d's ``tracked_boxes``, as ``vivid pose --person N`` counts them): the pose crops follow
+   that track's boxes, and body parts and garment outside them are left alone;
 2. the garment photo's mask comes from the model's garment segmenter, or OpenCV's GrabCut
    (:func:`garment_mask`);
 3. the warper deforms the garment to every frame and the generator runs on chunks of ``chunk``
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "tryon-default"
 MIN_PERSON_FRACTION = 0.01  # of the frame: less than this is "no person"
 MIN_POSE_CONFIDENCE = 0.15
+PERSON_MARGIN = 0.15  # of a person box's size on each side: what the chosen person's parts may fill
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) pixels
 
 
 @dataclass
@@ -109,8 +114,38 @@ def skeleton_parts(joints2d: Tensor, height: int, width: int) -> Tensor:
     return torch.stack(out)
 
 
+def person_boxes(people: list[list], person: int) -> list[Box | None]:
+    """Per frame, the box of tracked person ``person`` (None where the track does not reach).
+
+    people: per frame the tracked people (objects with ``id``, the rank 0, 1, ... by size over the
+    clip, and ``box``), as :func:`vivid.pose3d.people.tracked_boxes` gives them.
+    """
+    n = 1 + max((p.id for frame in people for p in frame), default=-1)
+    if not 0 <= person < n:
+        found = "nobody" if n == 0 else "1 person (--person 0)" if n == 1 else f"{n} people (--person 0 to {n - 1})"
+        raise VividError(f"--person {person}: the people detector found {found} in the person video")
+    return [next((tuple(p.box) for p in frame if p.id == person), None) for frame in people]
+
+
+def box_masks(boxes: list[Box | None], image_hw: tuple[int, int], height: int, width: int, margin: float = PERSON_MARGIN) -> Tensor:
+    """(T, height, width) bool: each frame's box (image pixels of ``image_hw``), grown by ``margin``
+    of its size on each side, at the working size; a whole frame where the box is None."""
+    h0, w0 = image_hw
+    out = torch.ones(len(boxes), height, width, dtype=torch.bool)
+    for t, box in enumerate(boxes):
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        mx, my = margin * (x1 - x0), margin * (y1 - y0)
+        c0, c1 = int(max(0, (x0 - mx) * width / w0)), int(min(width, np.ceil((x1 + mx) * width / w0)))
+        r0, r1 = int(max(0, (y0 - my) * height / h0)), int(min(height, np.ceil((y1 + my) * height / h0)))
+        out[t] = False
+        out[t, r0:r1, c0:c1] = True
+    return out
+
+
 def preprocess(model, images: list[np.ndarray], *, height: int, width: int, category: str, joints2d: np.ndarray,
-               confidence: np.ndarray, parts_from: str = "parser") -> PersonInputs:
+               confidence: np.ndarray, parts_from: str = "parser", boxes: list[Box | None] | None = None) -> PersonInputs:
     """The inputs of a person clip (see :class:`PersonInputs`).
 
     Args:
@@ -118,6 +153,8 @@ def preprocess(model, images: list[np.ndarray], *, height: int, width: int, cate
             pixels; confidence: (T, 17) in [0, 1].
         parts_from: ``parser`` (the checkpoint's parser) or ``skeleton`` (parts drawn around the
             joints, :func:`skeleton_parts`, for clips the parser does not read).
+        boxes: per frame the chosen person's box (x0, y0, x1, y1) in image pixels, or None: body
+            parts and garment outside it (:func:`box_masks`) belong to other people and are dropped.
     """
     if category not in CATEGORIES:
         raise VividError(f"unknown garment category {category!r}; use upper, lower or full")
@@ -132,6 +169,9 @@ def preprocess(model, images: list[np.ndarray], *, height: int, width: int, cate
         parts, garment = skeleton_parts(j, height, width), torch.zeros(len(images), height, width, dtype=torch.bool)
     else:
         parts, garment = parse(model, frames)
+    if boxes is not None:
+        keep = box_masks(boxes, (h0, w0), height, width)
+        parts, garment = parts.masked_fill(~keep, 0), garment & keep
     person = (parts > 0) | garment
     if float(person.float().mean()) < MIN_PERSON_FRACTION or float(np.mean(confidence)) < MIN_POSE_CONFIDENCE:
         raise VividError("no person found in the person video; give a clip with one person in view, large in the frame")
@@ -238,14 +278,20 @@ class TryOn:
         model: bundled name (``tryon-default``) or a ``.safetensors`` path.
         pose_model: the pose3d checkpoint whose 2D joints give the keypoint maps.
         size: (height, width) of the working frames (default: the size the checkpoint trained at).
+        detector: who is who with ``person=N``: "auto" (``vivid.people``'s people-default, loaded
+            on first use), a callable ``image -> list[Detection]``, or None (no tracking).
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, pose_model: str = "pose3d-default", device: str | torch.device = "cpu",
-                 size: tuple[int, int] | None = None) -> None:
+                 size: tuple[int, int] | None = None, detector: str | Callable | None = "auto") -> None:
         self.model, self.meta = load_checkpoint(model, task="tryon", device=device)
         self.device = torch.device(device)
         self.pose_model = pose_model
         self._pose = None
+        if not (detector is None or detector == "auto" or callable(detector)):
+            raise VividError(f"detector must be 'auto', a detector or None, got {detector!r}")
+        self.detector = detector
+        self.detector_note: str | None = None  # why there is no detector, once :meth:`people` looked
         trained = (self.meta.get("extra") or {}).get("config", {}).get("data", {})
         self.size = tuple(size) if size is not None else (int(trained.get("height", 128)), int(trained.get("width", 96)))
         try:
@@ -253,31 +299,78 @@ class TryOn:
         except ValueError as err:
             raise VividError(f"--size {self.size[0]}x{self.size[1]}: {err}; use multiples of 32 (e.g. 128x96, 256x192)") from err
 
-    def joints(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """pose3d's 2D joints (T, 17, 2) and confidences (T, 17), the previous frame's joints guiding each crop."""
+    def people(self, images: list[np.ndarray]) -> list[list]:
+        """Per frame, the tracked people (:class:`vivid.pose3d.people.PersonBox`: ``id`` 0, 1, ...
+        from the largest track down, ``box``), largest first; [] per frame without a detector
+        (``detector_note`` then says why)."""
+        from vivid.pose3d.people import load_detector, tracked_boxes
+
+        if self.detector is None:
+            self.detector_note = "no person detector"
+            return [[] for _ in images]
+        if self.detector == "auto":
+            self.detector, self.detector_note = load_detector(str(self.device))
+            if self.detector is None:
+                log.warning("%s", self.detector_note)
+                return [[] for _ in images]
+        return tracked_boxes(list(images), self.detector)
+
+    def choose(self, images: list[np.ndarray], person: int) -> list[Box | None] | None:
+        """The boxes of tracked person ``person`` (0: the largest) per frame (:func:`person_boxes`);
+        None (follow the joints of the one person found from the whole frame) when ``person`` is 0
+        and there is no detector."""
+        people = self.people(images)
+        if not any(people) and self.detector_note is not None:
+            if person == 0:
+                return None
+            raise VividError(f"--person {person} needs the people detector, which is not available ({self.detector_note})")
+        return person_boxes(people, person)
+
+    def joints(self, images: list[np.ndarray], boxes: list[Box | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """pose3d's 2D joints (T, 17, 2) and confidences (T, 17): on each frame in the chosen
+        person's box (``boxes``, image pixels) where there is one, else in a crop guided by the
+        previous frame's joints."""
         if self._pose is None:
             from vivid.pose3d.apply import PoseEstimator
 
             self._pose = PoseEstimator(self.pose_model, device=self.device)
         joints, conf, previous = [], [], None
-        for im in images:
-            previous = self._pose.predict(im, previous)
+        for t, im in enumerate(images):
+            box = None if boxes is None else boxes[t]
+            previous = self._pose.predict(im, previous) if box is None else self._pose.predict_box(im, box)
             joints.append(previous.joints2d)
             conf.append(previous.confidence)
         return np.stack(joints), np.stack(conf)
 
-    def prepare(self, images: list[np.ndarray], category: str, *, parts_from: str = "parser") -> PersonInputs:
-        j, c = self.joints(images)
+    def prepare(self, images: list[np.ndarray], category: str, *, parts_from: str = "parser",
+                person: int | None = None) -> PersonInputs:  # fmt: skip
+        """The inputs of a person clip; ``person``: dress the N-th largest tracked person (None: the
+        one person found from the whole frame)."""
+        boxes = None if person is None else self.choose(images, person)
+        j, c = self.joints(images, boxes)
         return preprocess(self.model, images, height=self.size[0], width=self.size[1], category=category, joints2d=j,
-                          confidence=c, parts_from=parts_from)
+                          confidence=c, parts_from=parts_from, boxes=boxes)
 
     def run(self, images: list[np.ndarray], photo: np.ndarray, *, category: str = "upper", chunk: int = 8, overlap: int = 2,
-            mask_method: str = "network", parts_from: str = "parser",
+            mask_method: str = "network", parts_from: str = "parser", person: int | None = None,
             on_frames: Callable[[int], None] | None = None) -> tuple[Tensor, PersonInputs]:
         """Try-on frames (T, 3, H, W) in [0, 1] at the working size, and the inputs used."""
-        inputs = self.prepare(images, category, parts_from=parts_from)  # the person first: "no person" is the likelier mistake
+        # The person first: "no person" is the likelier mistake.
+        inputs = self.prepare(images, category, parts_from=parts_from, person=person)
         flat, fm = prepare_garment(self.model, photo, *self.size, mask_method=mask_method)
         return try_on_chunks(self.model, inputs, flat, fm, chunk=chunk, overlap=overlap, on_frames=on_frames), inputs
+
+
+def parse_person(text: str | int | None) -> int | None:
+    """``--person``: None (not given) or a rank 0, 1, ... (0: the largest); VividError otherwise."""
+    if text is None:
+        return None
+    value = str(text).strip()
+    if value.lower() == "all":
+        raise VividError("--person all: vivid tryon dresses one person; give a number (0: the largest person)")
+    if not value.isdigit():
+        raise VividError(f"--person must be a whole number 0 or more (0: the largest person), got {text!r}")
+    return int(value)
 
 
 def parse_size(text: str) -> tuple[int, int]:

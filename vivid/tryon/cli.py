@@ -13,16 +13,19 @@ from vivid.core.errors import VividError
 def run_tryon(person: Path, garment: Path | None, out: Path, *, category: str = "upper", chunk: int = 8, overlap: int = 2,
               model: str = "tryon-default", pose_model: str = "pose3d-default", size: str | None = None,
               garment_mask: str = "network", parts: str = "parser", parse_only: bool = False, device: str = "auto", overwrite: bool = False,
-              quiet: bool = False) -> int:
+              quiet: bool = False, person_rank: str | int | None = None) -> int:
     """Try ``garment`` on the person of ``person`` (a video, a folder of frames or an image) and
     write the frames to ``out`` (a video or a folder); with ``parse_only``, write the body-part
-    and garment parsing instead. Returns the number of frames written."""
+    and garment parsing instead. ``person_rank`` (``--person``): dress the N-th largest person
+    tracked over the clip (0: the largest; default: the one person found from the whole frame).
+    Returns the number of frames written."""
     from vivid.core.cli_utils import progress, resolve_device
     from vivid.core.fileio import ensure_distinct, read_image
     from vivid.core.video import FrameSink, open_frames
 
-    from .apply import TryOn, parse, parse_image, parse_size
+    from .apply import TryOn, parse, parse_image, parse_person, parse_size
 
+    rank = parse_person(person_rank)
     if category not in ("upper", "lower", "full"):
         raise VividError(f"unknown --category {category!r}; use upper, lower or full")
     if not parse_only and garment is None:
@@ -49,7 +52,7 @@ def run_tryon(person: Path, garment: Path | None, out: Path, *, category: str = 
     else:
         with progress(len(images), "try-on", quiet=quiet, unit="frame") as bar:
             result, _ = tool.run(images, photo, category=category, chunk=chunk, overlap=overlap, mask_method=garment_mask,
-                                 parts_from=parts, on_frames=bar.advance)
+                                 parts_from=parts, person=rank, on_frames=bar.advance)
         pictures = [(result[i].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype("uint8") for i in range(len(images))]
     with FrameSink(out, source.info.fps or 25.0, source=person) as sink:
         for pic, t in zip(pictures, times):
@@ -71,6 +74,7 @@ def register(app: typer.Typer) -> None:
         size: Optional[str] = typer.Option(None, "--size", help="Working size HEIGHTxWIDTH (default: the checkpoint's)."),
         garment_mask: str = typer.Option("network", "--garment-mask", help="Garment photo mask: network or grabcut (needs OpenCV)."),
         parts: str = typer.Option("parser", "--parts", help="Body parts from the parser, or 'skeleton': drawn around pose3d's joints."),
+        person_rank: Optional[str] = typer.Option(None, "--person", help="Dress the N-th largest tracked person (0: the largest)."),
         parse_only: bool = typer.Option(False, "--parse-only", help="Write the body-part and garment parsing of the person video only."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -78,6 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Video virtual try-on: the person of a video wearing the garment of a photo."""
         n = run_tryon(person, garment, out, category=category, chunk=chunk, overlap=overlap, model=model, pose_model=pose_model,
-                      size=size, garment_mask=garment_mask, parts=parts, parse_only=parse_only, device=device, overwrite=overwrite, quiet=quiet)
+                      size=size, garment_mask=garment_mask, parts=parts, parse_only=parse_only, device=device, overwrite=overwrite, quiet=quiet,
+                      person_rank=person_rank)  # fmt: skip
         if not quiet:
             typer.echo(f"wrote {out} ({n} frame{'s' if n != 1 else ''})")
