@@ -66,6 +66,11 @@ def candidates(meta: dict) -> dict[str, dict]:
     return rows
 
 
+def last_command(meta: dict) -> str:
+    """The last ``vivid train`` command of a checkpoint's recorded history (its final stage)."""
+    return str(meta.get("command") or "").split("&&")[-1].strip()
+
+
 def measure(model: str, settings: dict, sets: dict[str, list[tuple]]) -> dict:
     from vivid.interp.apply import load_interpolator
     from vivid.interp.flow_settings import FlowSettings
@@ -105,8 +110,10 @@ def write(results: dict, out_dir: Path) -> None:
     chosen = results["chosen"]
     lines += ["",
               f"- Validation data (no test set): {', '.join(f'{n} ({k} triplets)' for n, k in results['n_triplets'].items())}.",
-              "- Models (the final 400-step stage, the same command but its seed): "
-              + "; ".join(f"{s}: `{m['path']}` (seed {m['seed']}, sha256 {m['sha256'][:12]})" for s, m in results["models"].items()) + ".",
+              "- Models (two trainings of the final 400-step stage that differ in their seed): "
+              + "; ".join(f"{s}: `{m['path']}` (seed {m['seed']}, sha256 {m['sha256'][:12]}; trained by `{m.get('command', '?')}`)"
+                          for s, m in results["models"].items()) + ".",  # fmt: skip
+              *([f"- {results['note']}"] if results.get("note") else []),
               f"- Rule: a setting stays when switching it off (back at its training value) lowers the mean PSNR over the validation sets by more than {results['margin_db']} dB on every seed.",
               f"- Chosen `quality` settings: {json.dumps(chosen)}.",
               f"- Measured {results['measured']}; `{results['command']}`."]  # fmt: skip
@@ -123,6 +130,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs=2, type=int, default=[0, 1], help="their training seeds (for the report)")
     ap.add_argument("--margin", type=float, default=0.02, help="dB a setting must pay on every seed")
     ap.add_argument("--flying", type=int, default=FLYING_ITEMS)
+    ap.add_argument("--note", default="", help="a line for the report on how the models differ")
     ap.add_argument("--limit", type=int, default=0, help="at most this many triplets per set (a quick check; 0: all)")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -130,7 +138,8 @@ def main() -> None:
     sets = {**tail_sets(), "flying layers": flying_set(args.flying)}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
-    models = {f"seed {s}": {"path": str(m), "seed": s, "sha256": file_sha256(m)} for s, m in zip(args.seeds, args.models)}
+    models = {f"seed {s}": {"path": str(m), "seed": s, "sha256": file_sha256(m), "command": last_command(read_meta(m))}
+              for s, m in zip(args.seeds, args.models)}  # fmt: skip
     rows: dict[str, dict] = {}
     for (key, info), model in zip(models.items(), args.models):
         rows[key] = {}
@@ -145,7 +154,7 @@ def main() -> None:
     for name, d in decision.items():
         if not d["keep"]:
             chosen[name] = fast[name]
-    results = {"measured": now(), "models": models, "margin_db": args.margin, "n_triplets": {k: len(v) for k, v in sets.items()},
+    results = {"measured": now(), "models": models, "margin_db": args.margin, "note": args.note, "n_triplets": {k: len(v) for k, v in sets.items()},
                "rows": rows, "decision": decision, "chosen": chosen, "command": " ".join(["benchmarks/interp_flow_settings.py", *sys.argv[1:]])}  # fmt: skip
     write(results, args.out_dir)
     print((args.out_dir / "interp_flow_settings.md").read_text())

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from vivid.core.errors import VividError
 
 # The named presets: "fast" is what the checkpoint's model trained with, "quality" what the
-# checkpoint carries for inference (the bundled one: more candidates, a refine pass, medians).
+# checkpoint carries for inference (the bundled one: wider matching windows, a refine pass, medians,
+# still background; chosen on validation data, benchmarks/results/interp_flow_settings.md).
 FLOW_PRESETS = ("fast", "quality")
 
 
