@@ -59,7 +59,7 @@ SECTIONS = {"repair": "repair", "speed": "speed", "tiled_4k": "4k", "tails": "ta
             "presets": "presets", "tool": "tool", "profile": "profile"}  # fmt: skip
 # Which data chose each row's settings (item 2 of the issue: a validation split, never a test set).
 CHOSEN_BY = {
-    "vivid": "flow settings: chosen on the test sets (earlier rounds; not yet re-chosen on validation data); scale: the rule of --scale auto (1 up to 1024 px), not tuned",
+    "vivid": "flow settings: chosen on validation data over two training seeds (interp_flow_settings.md: held-out tails and flying layers); scale: the rule of --scale auto (1 up to 1024 px), not tuned",
     "vivid:fast": "flow settings: the training settings (not tuned); scale limit 640 px: chosen on the validation tails (presets section)",
     HYBRID: "DIS settings: OpenCV's medium preset (not tuned)",
     "dis": "OpenCV's medium preset (not tuned)",
@@ -254,10 +254,11 @@ def quality_notes(results: dict) -> list[str]:
         )  # fmt: skip
     if "vivid" in q and any(r in q for r in PRESET_ROWS):
         notes.append(
-            "The self-ensemble, DIS-flow and ablation rows were measured before a frame shared by neighbouring pairs had its "
-            "features computed once and before match_brightness rounded its shifts to whole grey levels (see their dates); the "
-            "vivid row, measured again after both, moved by at most 0.01 dB per set (30.02 / 35.92 / 31.97 before, on the same "
-            "weights), so those rows were not re-measured."
+            "The ablation rows were measured before a frame shared by neighbouring pairs had its features computed once and "
+            "before match_brightness rounded its shifts to whole grey levels (see their dates), with the flow settings their "
+            "checkpoints carry (the earlier `quality` settings: 1/8 scale and contrast candidate on); the vivid row with those "
+            "settings, measured after both changes, moved by at most 0.01 dB per set (30.02 / 35.92 / 31.97 before, on the same "
+            "weights), so they were not re-measured. `ablation: full` is the bundled weights with those settings."
         )
     if any(e in q for e in ENSEMBLES):
         notes.append(
@@ -356,8 +357,10 @@ def section_notes(results: dict) -> list[str]:
     if results.get("quality", {}).get("methods"):
         notes.append("Which data chose each row's settings: " + "; ".join(
             f"{m}: {why}" for m, why in CHOSEN_BY.items() if m in results["quality"]["methods"]
-        ) + "; the ensembles and ablations add no setting of their own. The flow settings of the `quality` preset were set on the "
-            "test sets in earlier rounds; their choice on a validation split over two training seeds (item 2 of the issue) is not done yet.")  # fmt: skip
+        ) + "; the ensembles and ablations add no setting of their own (the ablation checkpoints keep the flow settings they were "
+            "measured with, those of the earlier rounds: 1/8 scale and the contrast candidate on). The `quality` preset's flow "
+            "settings were chosen on a validation split over two training seeds (`interp_flow_settings.md`; the 1/8 scale and the "
+            "contrast candidate did not pay there and are off); the test sets were then measured once.")  # fmt: skip
     ex = results.get("examples")
     if ex:
         notes.append(
