@@ -13,7 +13,9 @@ at a time, on
 for two trainings of the final stage that differ only in their seed. A setting stays when it
 pays on both seeds: switching it off lowers the mean PSNR over the validation sets on each seed
 by more than ``--margin`` dB. No benchmark test set is read here; ``benchmarks/interp.py``
-measures the chosen preset on the test sets once, afterwards.
+measures the chosen preset on the test sets once, afterwards. The candidates come from the
+checkpoints' sidecars as they are when it runs; every row of the JSON records the settings it
+was measured with (the committed results: the earlier ``quality``, before this choice).
 
 Usage::
 
