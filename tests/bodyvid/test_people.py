@@ -115,7 +115,7 @@ def test_person_all_writes_a_mesh_sequence_per_tracked_person(crossing_clip, tin
     folder.mkdir()
     for t, image in enumerate(frames[:12]):
         write_image(folder / f"{t:03d}.png", image)
-    from vivid.bodyvid.people import load_detector
+    from vivid.pose3d.people import load_detector
 
     if load_detector()[0] is None:
         pytest.skip("the people-default detector is not available")

@@ -171,7 +171,7 @@ class BodyVideoPredictor:
 
         frames: uint8 (H, W, 3) images or objects with ``image`` and ``index``, read once.
         """
-        from vivid.bodyvid.people import load_detector
+        from vivid.pose3d.people import load_detector
         from vivid.people.tracker import ranked_tracks
 
         if self.user_box is not None or self.detector is None:

@@ -3,8 +3,9 @@
 
 Tracks are ranked by their mean box area over the clip and numbered 0, 1, ... from the largest
 down, as ``vivid pose --person N`` counts them, so that a person's number is the same on every
-frame. The detector is optional: :func:`load_detector` says why it is not there, and the body
-then falls back to one person found from the whole frame (:mod:`vivid.bodyvid.apply`).
+frame. The detector is optional (pose3d's :func:`~vivid.pose3d.people.load_detector` says why it
+is not there); the body then falls back to one person found from the whole frame
+(:mod:`vivid.bodyvid.apply`).
 """
 
 from __future__ import annotations
@@ -29,14 +30,6 @@ def parse_person(text: str | int | None) -> Person | None:
     return int(value)
 
 
-def load_detector(device: str = "cpu"):
-    """``(detector, None)``, or ``(None, reason)`` when :mod:`vivid.people` or its checkpoint is
-    not available (pose3d's loader: the same detector, the same reasons)."""
-    from vivid.pose3d.people import load_detector as load
-
-    return load(device)
-
-
 def choose_tracks(tracks: list, person: Person) -> list:
     """The tracks ``--person`` asks for: all of them, or the one ranked ``person`` (VividError
     when the clip has fewer people)."""
@@ -45,7 +38,7 @@ def choose_tracks(tracks: list, person: Person) -> list:
     if not isinstance(person, int) or person < 0:
         raise VividError(f"--person must be a whole number 0 or more or 'all', got {person!r}")
     if person >= len(tracks):
-        n = len(tracks)
-        found = "nobody" if n == 0 else "1 person (--person 0)" if n == 1 else f"{n} people (--person 0 to {n - 1})"
-        raise VividError(f"--person {person}: the people detector found {found} in this video")
+        from vivid.people.tracker import people_found
+
+        raise VividError(f"--person {person}: the people detector found {people_found(len(tracks))} in this video")
     return [tracks[person]]

@@ -185,3 +185,9 @@ def ranked_tracks(frames: Iterable, detector: Callable[[np.ndarray], list], **tr
     """
     tracks = sorted(track_video(frames, detector, **tracker_kwargs), key=lambda t: (-_mean_area(t.boxes), t.first))
     return [Track(rank, t.frames, t.boxes, t.scores, t.detected, t.keypoints) for rank, t in enumerate(tracks)]
+
+
+def people_found(n: int) -> str:
+    """How many tracked people there are, with the ``--person`` values that pick them
+    ("nobody", "1 person (--person 0)", "3 people (--person 0 to 2)")."""
+    return "nobody" if n == 0 else "1 person (--person 0)" if n == 1 else f"{n} people (--person 0 to {n - 1})"

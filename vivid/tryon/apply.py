@@ -122,8 +122,9 @@ def person_boxes(people: list[list], person: int) -> list[Box | None]:
     """
     n = 1 + max((p.id for frame in people for p in frame), default=-1)
     if not 0 <= person < n:
-        found = "nobody" if n == 0 else "1 person (--person 0)" if n == 1 else f"{n} people (--person 0 to {n - 1})"
-        raise VividError(f"--person {person}: the people detector found {found} in the person video")
+        from vivid.people.tracker import people_found
+
+        raise VividError(f"--person {person}: the people detector found {people_found(n)} in the person video")
     return [next((tuple(p.box) for p in frame if p.id == person), None) for frame in people]
 
 
